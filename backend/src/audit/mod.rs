@@ -1,0 +1,3 @@
+//! The audit log, read by admins (their tenant) and operators (every tenant).
+
+pub mod routes;

@@ -1,0 +1,34 @@
+//! `/api/v1/audit`.
+
+use crate::auth::{Admin, Auth};
+use crate::error::ApiResult;
+use crate::pagination;
+use crate::state::AppState;
+use actix_web::{get, web};
+use common::api::{AuditEntryResponse, Page, PageQuery};
+use common::{Problem, Role};
+use store::repo::audit;
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list_audit);
+}
+
+/// The audit log, oldest first: my tenant's for admins, every tenant's for operators.
+#[utoipa::path(tag = "audit", security(("bearer" = ["operator", "admin"])), params(PageQuery),
+    responses((status = 200, body = Page<AuditEntryResponse>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json")))]
+#[get("/audit")]
+async fn list_audit(
+    auth: Auth<Admin>,
+    state: web::Data<AppState>,
+    q: web::Query<PageQuery>,
+) -> ApiResult<web::Json<Page<AuditEntryResponse>>> {
+    let page = pagination::request(&q)?;
+    let scope = (auth.role != Role::Operator).then_some(auth.tenant_id);
+    let p = state
+        .store
+        .read(move |c| audit::list(c, scope, &page))
+        .await?;
+    Ok(web::Json(pagination::respond(p)))
+}

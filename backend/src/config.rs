@@ -1,0 +1,218 @@
+//! Configuration: defaults, then an optional TOML file, then `SCALEINFRA_*` environment variables
+//! (and `DATABASE_URL`), then command-line flags. Read once and validated at start with clear messages.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub bind: SocketAddr,
+    /// `sqlite://path` (embedded default) or `postgres://…`.
+    pub database_url: String,
+    /// Maximum pooled database connections (SQLite is capped at 4).
+    pub db_pool_size: u32,
+    /// The URL users reach the portal at; `https://…` marks cookies Secure.
+    pub public_url: Option<String>,
+    /// HS256 signing key for access tokens (at least 32 bytes). When absent, a random key is generated
+    /// once and kept in the database, so every replica shares it.
+    pub jwt_secret: Option<String>,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    pub access_token_ttl_secs: u64,
+    pub refresh_token_ttl_secs: u64,
+    /// Login attempts allowed per client IP per minute.
+    pub login_per_ip_per_minute: u32,
+    /// Login attempts allowed per account (email) per minute.
+    pub login_per_account_per_minute: u32,
+    /// Largest accepted JSON body.
+    pub max_body_bytes: usize,
+    /// Take the client IP from `X-Forwarded-For` (only behind a trusted proxy such as HAProxy).
+    pub trust_forwarded_headers: bool,
+    pub log_format: LogFormat,
+    /// A `tracing` filter such as `info` or `scaleinfra=debug,actix_web=info`.
+    pub log_level: String,
+    /// HTTP worker threads (default: one per core).
+    pub workers: Option<usize>,
+    /// Email of the first operator, created on the first start against an empty database.
+    pub admin_email: Option<String>,
+    /// Password of the first operator; generated and printed once when absent.
+    pub admin_password: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: "sqlite://./data/scaleinfra.db".into(),
+            db_pool_size: 16,
+            public_url: None,
+            jwt_secret: None,
+            jwt_issuer: "scaleinfra".into(),
+            jwt_audience: "scaleinfra-api".into(),
+            access_token_ttl_secs: 15 * 60,
+            refresh_token_ttl_secs: 14 * 24 * 3600,
+            login_per_ip_per_minute: 30,
+            login_per_account_per_minute: 10,
+            max_body_bytes: 64 * 1024,
+            trust_forwarded_headers: false,
+            log_format: LogFormat::Text,
+            log_level: "info".into(),
+            workers: None,
+            admin_email: None,
+            admin_password: None,
+        }
+    }
+}
+
+/// A configuration that cannot be used, with the reason in words.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    #[error("configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("configuration: {field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+}
+
+impl Config {
+    /// Load from defaults, the TOML file (if given), and the environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::MissingFile(path.to_owned()));
+            }
+            fig = fig.merge(Toml::file_exact(path));
+        }
+        fig = fig
+            .merge(Env::raw().only(&["DATABASE_URL"]))
+            .merge(Env::prefixed("SCALEINFRA_"));
+        let config: Config = fig.extract().map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Check values that parse but cannot work.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |field, reason: &str| {
+            Err(ConfigError::Invalid {
+                field,
+                reason: reason.into(),
+            })
+        };
+        if let Err(e) = store::Backend::from_url(&self.database_url) {
+            return Err(ConfigError::Invalid {
+                field: "database_url",
+                reason: e.to_string(),
+            });
+        }
+        if let Some(s) = &self.jwt_secret {
+            if s.len() < 32 {
+                return invalid("jwt_secret", "must be at least 32 bytes");
+            }
+        }
+        if self.access_token_ttl_secs == 0 || self.access_token_ttl_secs > 24 * 3600 {
+            return invalid("access_token_ttl_secs", "must be between 1 and 86400");
+        }
+        if self.refresh_token_ttl_secs < self.access_token_ttl_secs {
+            return invalid(
+                "refresh_token_ttl_secs",
+                "must not be shorter than the access token's",
+            );
+        }
+        if self.login_per_ip_per_minute == 0 || self.login_per_account_per_minute == 0 {
+            return invalid("login_per_*_per_minute", "must be at least 1");
+        }
+        if self.max_body_bytes < 1024 {
+            return invalid("max_body_bytes", "must be at least 1024");
+        }
+        if self.db_pool_size == 0 {
+            return invalid("db_pool_size", "must be at least 1");
+        }
+        if let Some(u) = &self.public_url {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                return invalid("public_url", "must start with http:// or https://");
+            }
+        }
+        if self.workers == Some(0) {
+            return invalid("workers", "must be at least 1");
+        }
+        if let Some(p) = &self.admin_password {
+            if let Err(e) = common::validate::password(p) {
+                return Err(ConfigError::Invalid {
+                    field: "admin_password",
+                    reason: e.message.map(|m| m.to_string()).unwrap_or_default(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether cookies must carry `Secure`.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        assert!(Config::default().validate().is_ok());
+    }
+
+    #[test]
+    fn invalid_values_are_named() {
+        let table: Vec<(fn(&mut Config), &str)> = vec![
+            (|c| c.database_url = "mysql://x".into(), "database_url"),
+            (|c| c.jwt_secret = Some("short".into()), "jwt_secret"),
+            (|c| c.access_token_ttl_secs = 0, "access_token_ttl_secs"),
+            (|c| c.refresh_token_ttl_secs = 1, "refresh_token_ttl_secs"),
+            (|c| c.max_body_bytes = 10, "max_body_bytes"),
+            (|c| c.public_url = Some("ftp://x".into()), "public_url"),
+            (
+                |c| c.admin_password = Some("short".into()),
+                "admin_password",
+            ),
+        ];
+        for (mutate, field) in table {
+            let mut c = Config::default();
+            mutate(&mut c);
+            match c.validate() {
+                Err(ConfigError::Invalid { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn toml_file_is_read_and_unknown_keys_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "bind = \"127.0.0.1:9999\"\nlog_format = \"json\"\n").unwrap();
+        let c = Config::load(Some(&path)).unwrap();
+        assert_eq!(c.bind.port(), 9999);
+        assert_eq!(c.log_format, LogFormat::Json);
+        std::fs::write(&path, "bnid = \"127.0.0.1:9999\"\n").unwrap();
+        let err = Config::load(Some(&path)).unwrap_err().to_string();
+        assert!(err.contains("bnid"), "{err}");
+        assert!(Config::load(Some(&dir.path().join("missing.toml"))).is_err());
+    }
+}

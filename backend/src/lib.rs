@@ -1,0 +1,17 @@
+//! ScaleInfra's backend: the composition root and the HTTP API (`/api/v1`). Each resource has a folder
+//! with `routes.rs` (extract input, map output) and `service.rs` (rules and permission checks).
+
+pub mod app;
+pub mod audit;
+pub mod auth;
+pub mod bootstrap;
+pub mod config;
+pub mod error;
+pub mod health;
+pub mod openapi;
+pub mod pagination;
+pub mod projects;
+pub mod state;
+pub mod telemetry;
+pub mod tenants;
+pub mod users;

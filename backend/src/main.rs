@@ -1,0 +1,184 @@
+//! The `scaleinfra` binary: serve, migrate, admin.
+
+use backend::config::{Config, LogFormat};
+use backend::{app, bootstrap, telemetry};
+use clap::{Args, Parser, Subcommand};
+use scaleinfra_backend as backend;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "scaleinfra",
+    version,
+    about = "ScaleInfra: the control plane of a multi-tenant KVM cloud"
+)]
+struct Cli {
+    /// A TOML configuration file (keys as in the README's configuration reference).
+    #[arg(long, global = true, env = "SCALEINFRA_CONFIG")]
+    config: Option<PathBuf>,
+    /// `sqlite://path` or `postgres://…` (overrides the file and SCALEINFRA_DATABASE_URL).
+    #[arg(long, global = true, env = "DATABASE_URL")]
+    database_url: Option<String>,
+    /// Log format.
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormat>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run everything in one process: API, SPA and background workers.
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Administrative tasks.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on (default 127.0.0.1:8080).
+    #[arg(long)]
+    bind: Option<SocketAddr>,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create the provider tenant and its first operator on an empty database.
+    Bootstrap {
+        /// The operator's email (default admin@scaleinfra.local or SCALEINFRA_ADMIN_EMAIL).
+        #[arg(long)]
+        email: Option<String>,
+        /// The operator's password (generated and printed when absent).
+        #[arg(long, env = "SCALEINFRA_ADMIN_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+    },
+    /// Set a user's password and end its sessions.
+    ResetPassword {
+        /// The user's email.
+        #[arg(long)]
+        email: String,
+        /// The new password (generated and printed when absent).
+        #[arg(long)]
+        password: Option<String>,
+    },
+}
+
+fn load_config(cli: &Cli) -> anyhow::Result<Config> {
+    let mut config = Config::load(cli.config.as_deref())?;
+    if let Some(url) = &cli.database_url {
+        config.database_url = url.clone();
+    }
+    if let Some(f) = cli.log_format {
+        config.log_format = f;
+    }
+    if let Command::Serve(ServeArgs { bind: Some(b) }) = &cli.command {
+        config.bind = *b;
+    }
+    config.validate()?;
+    Ok(config)
+}
+
+fn print_credentials(b: &bootstrap::Bootstrapped) {
+    println!("ScaleInfra bootstrapped: first operator {}", b.email);
+    if let Some(p) = &b.generated_password {
+        println!("  generated password (shown once, change it after logging in): {p}");
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = load_config(&cli)?;
+    telemetry::init_logging(config.log_format, &config.log_level);
+    match cli.command {
+        Command::Serve(_) => {
+            let running = app::start(config).await?;
+            if let Some(b) = &running.bootstrapped {
+                print_credentials(b);
+            }
+            println!("ScaleInfra listening on http://{}", running.addr);
+            let handle = running.handle.clone();
+            let server = tokio::spawn(running.wait());
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+            handle.stop(true).await;
+            server.await??;
+        }
+        Command::Migrate => {
+            app::open_store(&config).await?;
+            println!("database is up to date");
+        }
+        Command::Admin(AdminCommand::Bootstrap { email, password }) => {
+            let store = app::open_store(&config).await?;
+            let email = email.or(config.admin_email.clone());
+            match bootstrap::ensure_provider(&store, email.as_deref(), password.as_deref())
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.problem()))?
+            {
+                Some(b) => print_credentials(&b),
+                None => anyhow::bail!("already bootstrapped: the provider tenant exists"),
+            }
+        }
+        Command::Admin(AdminCommand::ResetPassword { email, password }) => {
+            let store = app::open_store(&config).await?;
+            let generated = bootstrap::reset_password(&store, &email, password.as_deref())
+                .await
+                .map_err(|e| match e {
+                    backend::error::ApiError::NotFound => {
+                        anyhow::anyhow!("no user with email {email}")
+                    }
+                    other => anyhow::anyhow!("{}", other.problem()),
+                })?;
+            println!("password of {email} reset; its sessions are ended");
+            if let Some(p) = generated {
+                println!("  generated password (shown once): {p}");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

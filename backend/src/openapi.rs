@@ -1,0 +1,41 @@
+//! The OpenAPI 3.1 document: info, the bearer scheme (scopes name the roles a route admits), tags.
+//! Paths and schemas are collected from the registered handlers by utoipa-actix-web.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "ScaleInfra API",
+        description = "The control plane of a multi-tenant KVM cloud. Authenticate with `POST /api/v1/auth/login` and send the access token as `Authorization: Bearer …`. Each operation's `bearer` security requirement lists the roles it admits. Errors are RFC 9457 `application/problem+json` documents with a stable `code`."
+    ),
+    modifiers(&BearerScheme),
+    components(schemas(common::Problem, common::FieldError)),
+    tags(
+        (name = "auth", description = "Login, token refresh, logout, password"),
+        (name = "tenants", description = "Customer tenants (operators)"),
+        (name = "users", description = "Users of a tenant (admins)"),
+        (name = "projects", description = "Projects and their assignment to users"),
+        (name = "audit", description = "Who changed what"),
+        (name = "ops", description = "Health, readiness and metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        let components = api.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}

@@ -1,0 +1,61 @@
+//! Application state: read once at start, shared by every request (no global statics).
+
+use crate::auth::jwt::JwtKeys;
+use crate::auth::password;
+use crate::auth::ratelimit::LoginLimiter;
+use crate::auth::refresh;
+use crate::config::Config;
+use crate::error::ApiError;
+use std::sync::Arc;
+use store::Store;
+
+const JWT_SECRET_SETTING: &str = "jwt_hs256_secret";
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub jwt: JwtKeys,
+    pub limiter: LoginLimiter,
+    /// A hash of a random password: unknown emails are verified against it so they cost the same
+    /// argon2 work as a wrong password.
+    pub dummy_hash: Arc<str>,
+}
+
+impl AppState {
+    pub async fn new(config: Config, store: Store) -> Result<AppState, ApiError> {
+        let secret = match &config.jwt_secret {
+            Some(s) => s.clone(),
+            None => {
+                let generated = refresh::generate().map_err(ApiError::internal)?
+                    + &refresh::generate().map_err(ApiError::internal)?;
+                store
+                    .read(move |c| {
+                        store::repo::settings::get_or_insert(c, JWT_SECRET_SETTING, &generated)
+                    })
+                    .await?
+            }
+        };
+        let jwt = JwtKeys::new(
+            secret.as_bytes(),
+            &config.jwt_issuer,
+            &config.jwt_audience,
+            config.access_token_ttl_secs,
+        );
+        let limiter = LoginLimiter::new(
+            config.login_per_ip_per_minute,
+            config.login_per_account_per_minute,
+        );
+        let dummy = refresh::generate().map_err(ApiError::internal)?;
+        let dummy_hash: Arc<str> = password::blocking(move || password::hash(&dummy))
+            .await??
+            .into();
+        Ok(AppState {
+            store,
+            config: Arc::new(config),
+            jwt,
+            limiter,
+            dummy_hash,
+        })
+    }
+}

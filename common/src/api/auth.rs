@@ -1,0 +1,50 @@
+//! Login, tokens, the current user and password changes.
+
+use crate::{Role, TenantId, TenantKind, UserId};
+use serde::{Deserialize, Serialize};
+use validator::Validate;
+
+#[derive(Clone, Debug, Serialize, Deserialize, Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    #[validate(email)]
+    pub email: String,
+    #[validate(length(min = 1, max = 1024))]
+    pub password: String,
+}
+
+/// An access token (send it as `Authorization: Bearer …`); the refresh token travels in an HttpOnly cookie.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TokenResponse {
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    pub me: MeResponse,
+}
+
+/// Who the caller is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MeResponse {
+    pub id: UserId,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub tenant_id: TenantId,
+    pub tenant_name: String,
+    pub tenant_kind: TenantKind,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    #[validate(length(min = 1, max = 1024))]
+    pub current_password: String,
+    #[validate(custom(function = "crate::validate::password"))]
+    pub new_password: String,
+}

@@ -1,0 +1,16 @@
+//! Request and response bodies of the HTTP API (`/api/v1`), shared by the server and the SPA.
+//! Requests refuse unknown fields; every request type validates itself with `validator`.
+
+pub mod audit;
+pub mod auth;
+pub mod page;
+pub mod projects;
+pub mod tenants;
+pub mod users;
+
+pub use audit::*;
+pub use auth::*;
+pub use page::*;
+pub use projects::*;
+pub use tenants::*;
+pub use users::*;

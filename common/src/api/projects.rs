@@ -1,0 +1,47 @@
+//! Projects of a tenant and their assignment to users.
+
+use crate::{ProjectId, TenantId, UserId};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use validator::Validate;
+
+#[derive(Clone, Debug, Serialize, Deserialize, Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateProjectRequest {
+    #[validate(custom(function = "crate::validate::name"))]
+    pub name: String,
+    #[validate(custom(function = "crate::validate::description"))]
+    #[serde(default)]
+    pub description: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateProjectRequest {
+    #[validate(custom(function = "crate::validate::name"))]
+    pub name: Option<String>,
+    #[validate(custom(function = "crate::validate::description"))]
+    pub description: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProjectResponse {
+    pub id: ProjectId,
+    pub tenant_id: TenantId,
+    pub name: String,
+    pub description: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A user assigned to a project.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AssignmentResponse {
+    pub project_id: ProjectId,
+    pub user_id: UserId,
+    pub assigned_at: DateTime<Utc>,
+}

@@ -1,0 +1,88 @@
+//! Customer tenants, created by operators together with their first admin.
+
+use crate::api::UserResponse;
+use crate::{TenantId, TenantKind, TenantStatus};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use validator::Validate;
+
+/// Resource limits of a tenant; exceeding one is refused with a 422 that names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Quotas {
+    #[validate(range(min = 0, max = 1_000_000))]
+    pub max_vcpus: u32,
+    #[validate(range(min = 0, max = 1_000_000_000))]
+    pub max_memory_mib: u32,
+    #[validate(range(min = 0, max = 1_000_000))]
+    pub max_appliances: u32,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Self {
+            max_vcpus: 64,
+            max_memory_mib: 131_072,
+            max_appliances: 50,
+        }
+    }
+}
+
+/// The first admin of a new tenant.
+#[derive(Clone, Debug, Serialize, Deserialize, Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewAdmin {
+    #[validate(email, length(max = 254))]
+    pub email: String,
+    #[validate(custom(function = "crate::validate::name"))]
+    pub name: String,
+    #[validate(custom(function = "crate::validate::password"))]
+    pub password: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateTenantRequest {
+    #[validate(custom(function = "crate::validate::name"))]
+    pub name: String,
+    /// Unique, URL-safe short name.
+    #[validate(custom(function = "crate::validate::slug"))]
+    pub slug: String,
+    #[validate(nested)]
+    pub quotas: Option<Quotas>,
+    #[validate(nested)]
+    pub admin: NewAdmin,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTenantRequest {
+    #[validate(custom(function = "crate::validate::name"))]
+    pub name: Option<String>,
+    #[validate(nested)]
+    pub quotas: Option<Quotas>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TenantResponse {
+    pub id: TenantId,
+    pub name: String,
+    pub slug: String,
+    pub kind: TenantKind,
+    pub status: TenantStatus,
+    pub quotas: Quotas,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreatedTenantResponse {
+    pub tenant: TenantResponse,
+    pub admin: UserResponse,
+}

@@ -1,0 +1,252 @@
+//! The connection enum over PostgreSQL and SQLite, its r2d2 manager (backend chosen by URL scheme, never
+//! by trial), and `Store`, which runs blocking database work off the async executor.
+
+use crate::StoreError;
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection, Pool};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// One database connection of either engine.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Pg(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Which engine a `Store` talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    /// The backend named by a URL's scheme, and the string to connect with.
+    pub fn from_url(url: &str) -> Result<(Backend, String), StoreError> {
+        let invalid = |reason| StoreError::InvalidUrl {
+            url: url.to_owned(),
+            reason,
+        };
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok((Backend::Postgres, url.to_owned()));
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .ok_or_else(|| invalid("the scheme must be postgres://, postgresql:// or sqlite://"))?;
+        if path.is_empty() {
+            return Err(invalid("the sqlite URL names no file"));
+        }
+        Ok((Backend::Sqlite, path.to_owned()))
+    }
+}
+
+/// An r2d2 manager that opens the engine named by the URL and prepares SQLite connections
+/// (busy timeout before WAL, foreign keys on).
+#[derive(Debug)]
+pub struct Manager {
+    backend: Backend,
+    target: String,
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConn;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, r2d2::Error> {
+        match self.backend {
+            Backend::Postgres => PgConnection::establish(&self.target)
+                .map(DbConn::Pg)
+                .map_err(r2d2::Error::ConnectionError),
+            Backend::Sqlite => {
+                let mut c = SqliteConnection::establish(&self.target)
+                    .map_err(r2d2::Error::ConnectionError)?;
+                c.batch_execute(
+                    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                )
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConn::Sqlite(c))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConn) -> bool {
+        false
+    }
+}
+
+/// Pool sizing.
+#[derive(Clone, Debug)]
+pub struct PoolOptions {
+    /// Connections for PostgreSQL; SQLite is capped at 4 (more only adds lock contention).
+    pub max_size: u32,
+    pub connect_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self {
+            max_size: 16,
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The system of record: a pool plus the rules for using it from async code.
+///
+/// SQLite mode is single-process by design: writes are serialised by an in-process lock so concurrent
+/// transactions never deadlock on SQLite's lock upgrade; other processes (the CLI) wait on `busy_timeout`.
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool<Manager>,
+    backend: Backend,
+    write_lock: Arc<Mutex<()>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+enum TxError<E> {
+    Db(diesel::result::Error),
+    App(E),
+}
+
+impl<E> From<diesel::result::Error> for TxError<E> {
+    fn from(e: diesel::result::Error) -> Self {
+        TxError::Db(e)
+    }
+}
+
+impl Store {
+    /// Open a pool on `url` (`postgres://…` or `sqlite://path`). Creates the SQLite file's folder.
+    pub fn open(url: &str, opts: &PoolOptions) -> Result<Store, StoreError> {
+        let (backend, target) = Backend::from_url(url)?;
+        let max_size = match backend {
+            Backend::Postgres => opts.max_size.max(1),
+            Backend::Sqlite => opts.max_size.clamp(1, 4),
+        };
+        if backend == Backend::Sqlite {
+            if let Some(dir) = std::path::Path::new(&target).parent() {
+                if !dir.as_os_str().is_empty() {
+                    std::fs::create_dir_all(dir).map_err(|e| StoreError::Migration(Box::new(e)))?;
+                }
+            }
+        }
+        let pool = Pool::builder()
+            .max_size(max_size)
+            .min_idle(Some(1))
+            .connection_timeout(opts.connect_timeout)
+            .build(Manager { backend, target })?;
+        Ok(Store {
+            pool,
+            backend,
+            write_lock: Arc::new(Mutex::new(())),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// (connections open, connections idle, maximum) — for `/metrics`.
+    pub fn pool_state(&self) -> (u32, u32, u32) {
+        let s = self.pool.state();
+        (s.connections, s.idle_connections, self.pool.max_size())
+    }
+
+    /// Run read-only work on a pooled connection, on the blocking thread pool.
+    pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(StoreError::from)?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(StoreError::from)?
+    }
+
+    /// Run `f` in one transaction on the blocking thread pool: all of it is applied or none of it.
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || this.write_blocking(f))
+            .await
+            .map_err(StoreError::from)?
+    }
+
+    /// [`Store::write`] for callers already on a blocking thread (the CLI, migrations, benches).
+    pub fn write_blocking<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, E>,
+        E: From<StoreError>,
+    {
+        let _guard = match self.backend {
+            Backend::Sqlite => Some(self.write_lock.lock().unwrap_or_else(|p| p.into_inner())),
+            Backend::Postgres => None,
+        };
+        let mut conn = self.pool.get().map_err(StoreError::from)?;
+        conn.transaction::<T, TxError<E>, _>(|c| f(c).map_err(TxError::App))
+            .map_err(|e| match e {
+                TxError::Db(d) => E::from(StoreError::from(d)),
+                TxError::App(a) => a,
+            })
+    }
+
+    /// A pooled connection for blocking callers.
+    pub fn conn(&self) -> Result<r2d2::PooledConnection<Manager>, StoreError> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Whether the database answers (for `/readyz`).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|c| c.batch_execute("SELECT 1").map_err(StoreError::from))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_is_chosen_by_scheme() {
+        let table = [
+            ("postgres://u@h/db", Some(Backend::Postgres)),
+            ("postgresql://u@h/db", Some(Backend::Postgres)),
+            ("sqlite://./data/x.db", Some(Backend::Sqlite)),
+            ("sqlite:x.db", Some(Backend::Sqlite)),
+            ("sqlite://", None),
+            ("mysql://h/db", None),
+            ("./plain/path.db", None),
+        ];
+        for (url, want) in table {
+            assert_eq!(Backend::from_url(url).ok().map(|b| b.0), want, "{url}");
+        }
+        assert_eq!(
+            Backend::from_url("sqlite://./d/x.db").ok().map(|b| b.1),
+            Some("./d/x.db".into())
+        );
+    }
+}

@@ -1,0 +1,34 @@
+//! The store's one error type.
+
+/// What can go wrong in the system of record.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint refused the write: `what` names the taken value (e.g. `email`).
+    #[error("{what} is already taken")]
+    Conflict { what: &'static str },
+    #[error("database query failed")]
+    Query(#[from] diesel::result::Error),
+    #[error("no database connection available")]
+    Pool(#[from] diesel::r2d2::PoolError),
+    #[error("cannot connect to the database")]
+    Connect(#[source] diesel::ConnectionError),
+    #[error("database migration failed")]
+    Migration(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("invalid database URL {url:?}: {reason}")]
+    InvalidUrl { url: String, reason: &'static str },
+    #[error("a stored row is invalid: {0}")]
+    Corrupt(String),
+    #[error("a database task failed")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+impl StoreError {
+    /// Map a unique violation to [`StoreError::Conflict`] naming `what`; keep other errors.
+    pub(crate) fn unique_as(e: diesel::result::Error, what: &'static str) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match e {
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => Self::Conflict { what },
+            other => Self::Query(other),
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! ScaleInfra's system of record: one connection type over PostgreSQL and SQLite, a pool, embedded
+//! migrations, and the repositories — the only place diesel appears. Every repository function takes the
+//! tenant first where the data belongs to a tenant.
+
+pub mod conn;
+pub mod error;
+pub mod migrate;
+pub mod models;
+pub mod repo;
+pub mod schema;
+pub mod time;
+
+pub use conn::{Backend, DbConn, PoolOptions, Store};
+pub use error::StoreError;
+pub use models::*;

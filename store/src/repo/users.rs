@@ -1,0 +1,135 @@
+//! Users of a tenant.
+
+use super::{Page, PageRequest, convert, fetch_limit};
+use crate::models::{Tenant, TenantRow, User, UserRow};
+use crate::schema::{tenants, users::dsl as u};
+use crate::time::{now, to_db};
+use crate::{DbConn, StoreError};
+use common::{Role, TenantId, UserId};
+use diesel::prelude::*;
+
+pub fn insert(conn: &mut DbConn, tenant: TenantId, user: &User) -> Result<(), StoreError> {
+    debug_assert_eq!(tenant, user.tenant_id);
+    let mut row = UserRow::from(user);
+    row.tenant_id = tenant.to_string();
+    diesel::insert_into(u::users)
+        .values(row)
+        .execute(conn)
+        .map_err(|e| StoreError::unique_as(e, "email"))?;
+    Ok(())
+}
+
+pub fn get(conn: &mut DbConn, tenant: TenantId, id: UserId) -> Result<Option<User>, StoreError> {
+    u::users
+        .filter(u::tenant_id.eq(tenant.to_string()))
+        .filter(u::id.eq(id.to_string()))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(User::try_from)
+        .transpose()
+}
+
+/// A user and its tenant, for authenticating a request whose token names both.
+pub fn with_tenant(
+    conn: &mut DbConn,
+    tenant: TenantId,
+    id: UserId,
+) -> Result<Option<(User, Tenant)>, StoreError> {
+    let row: Option<(UserRow, TenantRow)> = u::users
+        .inner_join(tenants::table)
+        .filter(u::tenant_id.eq(tenant.to_string()))
+        .filter(u::id.eq(id.to_string()))
+        .select((UserRow::as_select(), TenantRow::as_select()))
+        .first(conn)
+        .optional()?;
+    row.map(|(u, t)| Ok((User::try_from(u)?, Tenant::try_from(t)?)))
+        .transpose()
+}
+
+/// Login lookup: emails are unique across tenants, so this is the one query not scoped by tenant.
+pub fn by_email(conn: &mut DbConn, email: &str) -> Result<Option<(User, Tenant)>, StoreError> {
+    let row: Option<(UserRow, TenantRow)> = u::users
+        .inner_join(tenants::table)
+        .filter(u::email.eq(email))
+        .select((UserRow::as_select(), TenantRow::as_select()))
+        .first(conn)
+        .optional()?;
+    row.map(|(u, t)| Ok((User::try_from(u)?, Tenant::try_from(t)?)))
+        .transpose()
+}
+
+pub fn list(
+    conn: &mut DbConn,
+    tenant: TenantId,
+    page: &PageRequest,
+) -> Result<Page<User>, StoreError> {
+    let mut q = u::users
+        .filter(u::tenant_id.eq(tenant.to_string()))
+        .select(UserRow::as_select())
+        .order(u::id.asc())
+        .into_boxed();
+    if let Some(after) = &page.after {
+        q = q.filter(u::id.gt(after.clone()));
+    }
+    let rows = q.limit(fetch_limit(page.limit)).load(conn)?;
+    Ok(Page::from_rows(convert(rows)?, page.limit, |x: &User| {
+        x.id.to_string()
+    }))
+}
+
+/// Store a changed user (name, role, disabled, password hash, token version).
+pub fn save(conn: &mut DbConn, tenant: TenantId, user: &User) -> Result<bool, StoreError> {
+    let n = diesel::update(
+        u::users
+            .filter(u::tenant_id.eq(tenant.to_string()))
+            .filter(u::id.eq(user.id.to_string())),
+    )
+    .set((
+        u::name.eq(&user.name),
+        u::role.eq(user.role.to_string()),
+        u::password_hash.eq(&user.password_hash),
+        u::disabled.eq(user.disabled),
+        u::token_version.eq(user.token_version),
+        u::updated_at.eq(to_db(user.updated_at)),
+    ))
+    .execute(conn)?;
+    Ok(n > 0)
+}
+
+/// How many enabled users of `tenant` hold `role` (to keep at least one admin or operator).
+pub fn count_enabled_with_role(
+    conn: &mut DbConn,
+    tenant: TenantId,
+    role: Role,
+) -> Result<i64, StoreError> {
+    Ok(u::users
+        .filter(u::tenant_id.eq(tenant.to_string()))
+        .filter(u::role.eq(role.to_string()))
+        .filter(u::disabled.eq(false))
+        .count()
+        .get_result(conn)?)
+}
+
+/// Bump a user's token version so every token issued before stops working at once.
+pub fn bump_token_version(
+    conn: &mut DbConn,
+    tenant: TenantId,
+    id: UserId,
+) -> Result<bool, StoreError> {
+    let n = diesel::update(
+        u::users
+            .filter(u::tenant_id.eq(tenant.to_string()))
+            .filter(u::id.eq(id.to_string())),
+    )
+    .set((
+        u::token_version.eq(u::token_version + 1),
+        u::updated_at.eq(to_db(now())),
+    ))
+    .execute(conn)?;
+    Ok(n > 0)
+}
+
+pub fn count_all(conn: &mut DbConn) -> Result<i64, StoreError> {
+    Ok(u::users.count().get_result(conn)?)
+}
