@@ -147,7 +147,7 @@ fn spawn_housekeeping(state: AppState) {
             tick.tick().await;
             state.limiter.retain_recent();
             n += 1;
-            if n % 60 == 0 {
+            if n.is_multiple_of(60) {
                 let r = state
                     .store
                     .write(|c| store::repo::refresh_tokens::purge_expired(c, store::time::now()))

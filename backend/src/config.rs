@@ -119,10 +119,8 @@ impl Config {
                 reason: e.to_string(),
             });
         }
-        if let Some(s) = &self.jwt_secret {
-            if s.len() < 32 {
-                return invalid("jwt_secret", "must be at least 32 bytes");
-            }
+        if self.jwt_secret.as_ref().is_some_and(|s| s.len() < 32) {
+            return invalid("jwt_secret", "must be at least 32 bytes");
         }
         if self.access_token_ttl_secs == 0 || self.access_token_ttl_secs > 24 * 3600 {
             return invalid("access_token_ttl_secs", "must be between 1 and 86400");
@@ -142,21 +140,25 @@ impl Config {
         if self.db_pool_size == 0 {
             return invalid("db_pool_size", "must be at least 1");
         }
-        if let Some(u) = &self.public_url {
-            if !(u.starts_with("http://") || u.starts_with("https://")) {
-                return invalid("public_url", "must start with http:// or https://");
-            }
+        if self
+            .public_url
+            .as_ref()
+            .is_some_and(|u| !(u.starts_with("http://") || u.starts_with("https://")))
+        {
+            return invalid("public_url", "must start with http:// or https://");
         }
         if self.workers == Some(0) {
             return invalid("workers", "must be at least 1");
         }
-        if let Some(p) = &self.admin_password {
-            if let Err(e) = common::validate::password(p) {
-                return Err(ConfigError::Invalid {
-                    field: "admin_password",
-                    reason: e.message.map(|m| m.to_string()).unwrap_or_default(),
-                });
-            }
+        if let Some(Err(e)) = self
+            .admin_password
+            .as_deref()
+            .map(common::validate::password)
+        {
+            return Err(ConfigError::Invalid {
+                field: "admin_password",
+                reason: e.message.map(|m| m.to_string()).unwrap_or_default(),
+            });
         }
         Ok(())
     }
@@ -180,7 +182,8 @@ mod tests {
 
     #[test]
     fn invalid_values_are_named() {
-        let table: Vec<(fn(&mut Config), &str)> = vec![
+        type Mutation = fn(&mut Config);
+        let table: Vec<(Mutation, &str)> = vec![
             (|c| c.database_url = "mysql://x".into(), "database_url"),
             (|c| c.jwt_secret = Some("short".into()), "jwt_secret"),
             (|c| c.access_token_ttl_secs = 0, "access_token_ttl_secs"),

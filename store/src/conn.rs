@@ -138,12 +138,14 @@ impl Store {
             Backend::Postgres => opts.max_size.max(1),
             Backend::Sqlite => opts.max_size.clamp(1, 4),
         };
-        if backend == Backend::Sqlite {
-            if let Some(dir) = std::path::Path::new(&target).parent() {
-                if !dir.as_os_str().is_empty() {
-                    std::fs::create_dir_all(dir).map_err(|e| StoreError::Migration(Box::new(e)))?;
-                }
-            }
+        if backend == Backend::Sqlite
+            && let Some(dir) = std::path::Path::new(&target).parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+                path: dir.display().to_string(),
+                source,
+            })?;
         }
         let pool = Pool::builder()
             .max_size(max_size)

@@ -16,6 +16,12 @@ pub enum StoreError {
     Migration(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("invalid database URL {url:?}: {reason}")]
     InvalidUrl { url: String, reason: &'static str },
+    #[error("cannot create {path}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("a stored row is invalid: {0}")]
     Corrupt(String),
     #[error("a database task failed")]

@@ -2,6 +2,7 @@
 //! migrations, and the repositories — the only place diesel appears. Every repository function takes the
 //! tenant first where the data belongs to a tenant.
 
+pub mod admin;
 pub mod conn;
 pub mod error;
 pub mod migrate;

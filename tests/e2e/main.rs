@@ -1,1 +1,11 @@
-fn main() {}
+//! ScaleInfra's end-to-end suite: the real HTTP stack on a fresh database per test.
+//! Run against SQLite (default) or PostgreSQL (`SITEST_DB=postgres`, see scripts/test).
+
+#![allow(clippy::expect_used, clippy::unwrap_used)] // tests: a failed expectation is a failed test
+
+mod auth;
+mod bad_input;
+mod flows;
+mod matrix;
+mod ops;
+mod tenancy;

@@ -1,1 +1,401 @@
-//! placeholder
+//! The end-to-end harness: a `TestApp` that starts the real server on its own fresh database (a SQLite
+//! file, or a PostgreSQL database cloned from a migrated template when `SITEST_DB=postgres`), and
+//! fixture builders that act through the HTTP API like a user would.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)] // test support: a failed expectation is a failed test
+
+use backend::config::Config;
+use reqwest::{Method, StatusCode, header};
+use serde_json::{Value, json};
+use std::sync::atomic::{AtomicU32, Ordering};
+use store::Store;
+
+/// The database engine this test run uses (`SITEST_DB=sqlite|postgres`, default sqlite).
+pub fn engine() -> &'static str {
+    match std::env::var("SITEST_DB").as_deref() {
+        Ok("postgres") | Ok("postgresql") | Ok("pg") => "postgres",
+        _ => "sqlite",
+    }
+}
+
+/// The PostgreSQL admin URL for tests (`SITEST_PG_URL`).
+pub fn pg_admin_url() -> String {
+    std::env::var("SITEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://scaleinfra:scaleinfra@127.0.0.1:5432/postgres".into())
+}
+
+pub const OPERATOR_EMAIL: &str = "operator@provider.test";
+pub const OPERATOR_PASSWORD: &str = "Operator-Pass-Quasar-42";
+/// A password that passes the strength rule, for fixtures.
+pub const STRONG_PASSWORD: &str = "Velvet-Harbor-Lantern-93";
+/// The JWT secret of test servers, so tests can forge tokens signed with the right key.
+pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
+
+enum Db {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+/// A response, read whole.
+#[derive(Debug, Clone)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Resp {
+    /// The `code` of a problem+json body.
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+
+    /// A cookie value set by this response.
+    pub fn set_cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .find_map(|v| {
+                let s = v.to_str().ok()?;
+                let (kv, _) = s.split_once(';').unwrap_or((s, ""));
+                let (k, v) = kv.split_once('=')?;
+                (k.trim() == name).then(|| v.trim().to_owned())
+            })
+    }
+
+    pub fn set_cookie_header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|s| s.starts_with(&format!("{name}=")))
+            .map(str::to_owned)
+    }
+
+    #[track_caller]
+    pub fn assert_status(&self, want: u16) -> &Self {
+        assert_eq!(
+            self.status.as_u16(),
+            want,
+            "unexpected status; body: {}",
+            self.text
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn assert_problem(&self, status: u16, code: &str) -> &Self {
+        self.assert_status(status);
+        assert_eq!(
+            self.headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
+            Some("application/problem+json"),
+            "{}",
+            self.text
+        );
+        assert_eq!(self.code(), code, "{}", self.text);
+        assert_eq!(self.body["status"].as_u64(), Some(u64::from(status)));
+        self
+    }
+
+    /// The per-field errors of a problem, as (field, code) pairs.
+    pub fn field_errors(&self) -> Vec<(String, String)> {
+        self.body["errors"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|e| {
+                        (
+                            e["field"].as_str().unwrap_or("").to_owned(),
+                            e["code"].as_str().unwrap_or("").to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// A logged-in user.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub token: String,
+    pub refresh: String,
+    pub id: String,
+    pub tenant_id: String,
+    pub email: String,
+    pub role: String,
+}
+
+/// The real server on a fresh database.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub store: Store,
+    pub config: Config,
+    handle: actix_web::dev::ServerHandle,
+    db: Db,
+    counter: AtomicU32,
+}
+
+impl TestApp {
+    /// Start with the test defaults.
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Start with the test defaults changed by `tweak`.
+    pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let (db, url) = fresh_database().await;
+        let mut config = Config {
+            bind: "127.0.0.1:0".parse().expect("addr"),
+            database_url: url,
+            db_pool_size: 4,
+            workers: Some(1),
+            jwt_secret: Some(JWT_SECRET.into()),
+            admin_email: Some(OPERATOR_EMAIL.into()),
+            admin_password: Some(OPERATOR_PASSWORD.into()),
+            login_per_ip_per_minute: 10_000,
+            login_per_account_per_minute: 10_000,
+            log_level: "warn".into(),
+            ..Config::default()
+        };
+        tweak(&mut config);
+        let running = backend::app::start(config.clone())
+            .await
+            .expect("server starts");
+        let base = format!("http://{}", running.addr);
+        let handle = running.handle.clone();
+        let store = running.state.store.clone();
+        tokio::spawn(running.wait());
+        let client = reqwest::Client::builder().build().expect("client");
+        TestApp {
+            base,
+            client,
+            store,
+            config,
+            handle,
+            db,
+            counter: AtomicU32::new(0),
+        }
+    }
+
+    /// A unique suffix for names within this app.
+    pub fn unique(&self) -> u32 {
+        self.counter.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Send a request; `body` is sent as JSON when given.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
+        let mut rb = self
+            .client
+            .request(method, format!("{}{}", self.base, path));
+        if let Some(t) = token {
+            rb = rb.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        read(rb.send().await.expect("request sent")).await
+    }
+
+    /// Send a raw request (custom headers and body).
+    pub async fn raw(&self, rb: reqwest::RequestBuilder) -> Resp {
+        read(rb.send().await.expect("request sent")).await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> Resp {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+    pub async fn post(&self, token: &str, path: &str, body: Value) -> Resp {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+    pub async fn patch(&self, token: &str, path: &str, body: Value) -> Resp {
+        self.call(Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+    pub async fn put(&self, token: &str, path: &str) -> Resp {
+        self.call(Method::PUT, path, Some(token), None).await
+    }
+    pub async fn delete(&self, token: &str, path: &str) -> Resp {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// POST /auth/login.
+    pub async fn try_login(&self, email: &str, password: &str) -> Resp {
+        self.call(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"email": email, "password": password})),
+        )
+        .await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Session {
+        let r = self.try_login(email, password).await;
+        r.assert_status(200);
+        session_of(&r)
+    }
+
+    pub async fn operator(&self) -> Session {
+        self.login(OPERATOR_EMAIL, OPERATOR_PASSWORD).await
+    }
+
+    /// POST /auth/refresh with a refresh cookie.
+    pub async fn refresh(&self, refresh: &str) -> Resp {
+        self.raw(
+            self.client
+                .post(self.url("/api/v1/auth/refresh"))
+                .header(header::COOKIE, format!("si_refresh={refresh}")),
+        )
+        .await
+    }
+
+    /// Create a customer tenant through the operator and log its admin in.
+    pub async fn tenant(&self, operator: &Session, slug: &str) -> TenantFixture {
+        let admin_email = format!("admin@{slug}.test");
+        let r = self
+            .post(
+                &operator.token,
+                "/api/v1/tenants",
+                json!({"name": format!("Tenant {slug}"), "slug": slug,
+                       "admin": {"email": admin_email, "name": "First Admin", "password": STRONG_PASSWORD}}),
+            )
+            .await;
+        r.assert_status(201);
+        let id = r.body["tenant"]["id"]
+            .as_str()
+            .expect("tenant id")
+            .to_owned();
+        let admin = self.login(&admin_email, STRONG_PASSWORD).await;
+        TenantFixture {
+            id,
+            slug: slug.to_owned(),
+            admin,
+        }
+    }
+
+    /// Create a user with `role` in the admin's tenant and log it in.
+    pub async fn user(&self, admin: &Session, role: &str) -> Session {
+        let n = self.unique();
+        let email = format!("{role}{n}.{}@example.test", &admin.tenant_id[..8]);
+        let r = self
+            .post(
+                &admin.token,
+                "/api/v1/users",
+                json!({"email": email, "name": format!("{role} {n}"), "role": role, "password": STRONG_PASSWORD}),
+            )
+            .await;
+        r.assert_status(201);
+        self.login(&email, STRONG_PASSWORD).await
+    }
+
+    /// Create a project as `admin`; returns its id.
+    pub async fn project(&self, admin: &Session, name: &str) -> String {
+        let r = self
+            .post(&admin.token, "/api/v1/projects", json!({"name": name}))
+            .await;
+        r.assert_status(201);
+        r.body["id"].as_str().expect("project id").to_owned()
+    }
+
+    /// Assign `user` to `project` as `admin`.
+    pub async fn assign(&self, admin: &Session, project: &str, user: &str) {
+        let r = self
+            .put(
+                &admin.token,
+                &format!("/api/v1/projects/{project}/members/{user}"),
+            )
+            .await;
+        assert!(r.status == 201 || r.status == 200, "{}", r.text);
+    }
+
+    /// Stop the server.
+    pub async fn stop(&self) {
+        self.handle.stop(false).await;
+    }
+}
+
+/// A customer tenant and its logged-in first admin.
+#[derive(Debug, Clone)]
+pub struct TenantFixture {
+    pub id: String,
+    pub slug: String,
+    pub admin: Session,
+}
+
+pub fn session_of(r: &Resp) -> Session {
+    Session {
+        token: r.body["access_token"]
+            .as_str()
+            .expect("access token")
+            .to_owned(),
+        refresh: r.set_cookie("si_refresh").expect("refresh cookie"),
+        id: r.body["me"]["id"].as_str().expect("id").to_owned(),
+        tenant_id: r.body["me"]["tenant_id"]
+            .as_str()
+            .expect("tenant")
+            .to_owned(),
+        email: r.body["me"]["email"].as_str().expect("email").to_owned(),
+        role: r.body["me"]["role"].as_str().expect("role").to_owned(),
+    }
+}
+
+async fn read(resp: reqwest::Response) -> Resp {
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.expect("body");
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Resp {
+        status,
+        headers,
+        body,
+        text,
+    }
+}
+
+async fn fresh_database() -> (Db, String) {
+    match engine() {
+        "postgres" => {
+            let admin_url = pg_admin_url();
+            let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+            let (a, n) = (admin_url.clone(), name.clone());
+            let url = tokio::task::spawn_blocking(move || {
+                let template = store::admin::ensure_template(&a)
+                    .expect("template database (is PostgreSQL up? see scripts/test)");
+                store::admin::create_from_template(&a, &n, &template).expect("test database")
+            })
+            .await
+            .expect("join");
+            (Db::Postgres { admin_url, name }, url)
+        }
+        _ => {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let url = format!("sqlite://{}", dir.path().join("test.db").display());
+            (Db::Sqlite(dir), url)
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Db::Postgres { admin_url, name } = &self.db {
+            let (a, n) = (admin_url.clone(), name.clone());
+            // a plain thread: Drop may run inside the async runtime
+            let _ = std::thread::spawn(move || store::admin::drop_database(&a, &n)).join();
+        }
+    }
+}

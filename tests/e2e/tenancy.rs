@@ -1,0 +1,126 @@
+//! The cross-tenant sweep: for every route that takes an id, tenant B's admin, user and finance users
+//! get for tenant A's objects exactly what they get for ids that do not exist (404 where their role is
+//! admitted), on reads and on writes — and nothing of A changes.
+
+use crate::matrix::{fill, method, openapi, operations};
+use scaleinfra_tests::*;
+use serde_json::{Value, json};
+
+/// Everything of tenant A that B could try to touch, read through A's own eyes.
+async fn snapshot(
+    app: &TestApp,
+    op: &Session,
+    a: &TenantFixture,
+    project: &str,
+    user: &str,
+) -> Vec<Value> {
+    let mut out = Vec::new();
+    for path in [
+        format!("/api/v1/tenants/{}", a.id),
+        format!("/api/v1/tenants/{}/users?limit=500", a.id),
+        format!("/api/v1/tenants/{}/projects?limit=500", a.id),
+    ] {
+        out.push(app.get(&op.token, &path).await.body);
+    }
+    for path in [
+        format!("/api/v1/projects/{project}"),
+        format!("/api/v1/projects/{project}/members"),
+        format!("/api/v1/users/{user}"),
+        format!("/api/v1/users/{user}/projects"),
+    ] {
+        let r = app.get(&a.admin.token, &path).await;
+        r.assert_status(200);
+        out.push(r.body);
+    }
+    let tid: common::TenantId = a.id.parse().unwrap();
+    let audit = app
+        .store
+        .read(move |c| store::repo::audit::count(c, Some(tid)))
+        .await
+        .unwrap();
+    out.push(json!(audit));
+    out
+}
+
+/// A body that would change something if it were applied.
+fn hostile_body(m: &str, path: &str) -> Option<Value> {
+    match m {
+        "PATCH" if path.starts_with("/api/v1/users/") => {
+            Some(json!({"name": "hijacked by B", "disabled": true}))
+        }
+        "PATCH" => Some(json!({"name": "hijacked by B"})),
+        "POST" | "PUT" => Some(json!({})),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn tenant_b_cannot_see_or_touch_tenant_a() {
+    let app = TestApp::spawn().await;
+    let op = app.operator().await;
+    let a = app.tenant(&op, "alpha").await;
+    let a_user = app.user(&a.admin, "user").await;
+    let a_project = app.project(&a.admin, "Alpha shop").await;
+    app.assign(&a.admin, &a_project, &a_user.id).await;
+
+    let b = app.tenant(&op, "beta").await;
+    let b_user = app.user(&b.admin, "user").await;
+    let b_fin = app.user(&b.admin, "finance").await;
+    let b_project = app.project(&b.admin, "Beta shop").await;
+    app.assign(&b.admin, &b_project, &b_user.id).await;
+
+    let before = snapshot(&app, &op, &a, &a_project, &a_user.id).await;
+    let doc = openapi(&app).await;
+    let mut swept = 0;
+    for o in operations(&doc) {
+        if !o.path.contains('{') {
+            continue;
+        }
+        let a_path = fill(&o.path, |p| match p {
+            "tenant_id" => a.id.clone(),
+            "project_id" => a_project.clone(),
+            "user_id" => a_user.id.clone(),
+            other => panic!("the sweep does not know the id {other} of {}", o.path),
+        });
+        let missing_path = fill(&o.path, |_| uuid::Uuid::now_v7().to_string());
+        for (role, s) in [("admin", &b.admin), ("user", &b_user), ("finance", &b_fin)] {
+            let foreign = app
+                .call(
+                    method(&o.method),
+                    &a_path,
+                    Some(&s.token),
+                    hostile_body(&o.method, &o.path),
+                )
+                .await;
+            let missing = app
+                .call(
+                    method(&o.method),
+                    &missing_path,
+                    Some(&s.token),
+                    hostile_body(&o.method, &o.path),
+                )
+                .await;
+            assert_eq!(
+                (foreign.status, &foreign.body),
+                (missing.status, &missing.body),
+                "{role} of B on {} {}: A's object must answer like a missing one",
+                o.method,
+                o.path
+            );
+            let admitted = o.roles.as_ref().is_some_and(|r| r.contains(role));
+            if admitted {
+                foreign.assert_problem(404, "not_found");
+            } else {
+                foreign.assert_problem(403, "forbidden");
+            }
+            swept += 1;
+        }
+    }
+    assert!(swept >= 45, "only {swept} checks");
+    let after = snapshot(&app, &op, &a, &a_project, &a_user.id).await;
+    assert_eq!(before, after, "tenant A changed");
+    // B's own objects still work for B
+    app.get(&b_user.token, &format!("/api/v1/projects/{b_project}"))
+        .await
+        .assert_status(200);
+}
