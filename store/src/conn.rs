@@ -150,6 +150,8 @@ impl Store {
         let pool = Pool::builder()
             .max_size(max_size)
             .min_idle(Some(1))
+            // a checkout must not cost a query; broken connections surface as query errors
+            .test_on_check_out(false)
             .connection_timeout(opts.connect_timeout)
             .build(Manager { backend, target })?;
         Ok(Store {

@@ -2,8 +2,8 @@
 
 use crate::StoreError;
 use crate::schema::*;
-use crate::time::{from_db, to_db};
-use chrono::{DateTime, NaiveDateTime, Utc};
+use crate::time::{Ts, from_db, to_db};
+use chrono::{DateTime, Utc};
 use common::api::{
     AssignmentResponse, AuditEntryResponse, ProjectResponse, Quotas, TenantResponse, UserResponse,
 };
@@ -47,8 +47,8 @@ pub(crate) struct TenantRow {
     pub max_vcpus: i32,
     pub max_memory_mib: i64,
     pub max_appliances: i32,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
+    pub created_at: Ts,
+    pub updated_at: Ts,
 }
 
 impl TryFrom<TenantRow> for Tenant {
@@ -131,8 +131,8 @@ pub(crate) struct UserRow {
     pub password_hash: String,
     pub disabled: bool,
     pub token_version: i32,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
+    pub created_at: Ts,
+    pub updated_at: Ts,
 }
 
 impl TryFrom<UserRow> for User {
@@ -204,8 +204,8 @@ pub(crate) struct ProjectRow {
     pub tenant_id: String,
     pub name: String,
     pub description: String,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
+    pub created_at: Ts,
+    pub updated_at: Ts,
 }
 
 impl TryFrom<ProjectRow> for Project {
@@ -264,7 +264,7 @@ pub(crate) struct AssignmentRow {
     pub project_id: String,
     pub user_id: String,
     pub tenant_id: String,
-    pub assigned_at: NaiveDateTime,
+    pub assigned_at: Ts,
 }
 
 impl TryFrom<AssignmentRow> for Assignment {
@@ -314,10 +314,10 @@ pub(crate) struct RefreshTokenRow {
     pub user_id: String,
     pub tenant_id: String,
     pub token_hash: String,
-    pub created_at: NaiveDateTime,
-    pub expires_at: NaiveDateTime,
-    pub used_at: Option<NaiveDateTime>,
-    pub revoked_at: Option<NaiveDateTime>,
+    pub created_at: Ts,
+    pub expires_at: Ts,
+    pub used_at: Option<Ts>,
+    pub revoked_at: Option<Ts>,
 }
 
 impl TryFrom<RefreshTokenRow> for RefreshToken {
@@ -399,7 +399,7 @@ pub(crate) struct AuditRow {
     pub object_id: String,
     pub detail: String,
     pub source_ip: Option<String>,
-    pub at: NaiveDateTime,
+    pub at: Ts,
 }
 
 impl TryFrom<AuditRow> for AuditEntry {

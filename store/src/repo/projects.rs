@@ -80,17 +80,17 @@ pub fn list_assigned(
     user: UserId,
     page: &PageRequest,
 ) -> Result<Page<Project>, StoreError> {
-    let mut q = p::projects
+    let base = p::projects
         .inner_join(pa::table)
         .filter(p::tenant_id.eq(tenant.to_string()))
         .filter(pa::user_id.eq(user.to_string()))
         .select(ProjectRow::as_select())
         .order(p::id.asc())
-        .into_boxed();
-    if let Some(after) = &page.after {
-        q = q.filter(p::id.gt(after.clone()));
-    }
-    let rows = q.limit(fetch_limit(page.limit)).load(conn)?;
+        .limit(fetch_limit(page.limit));
+    let rows = match &page.after {
+        None => base.load(conn)?,
+        Some(after) => base.filter(p::id.gt(after.clone())).load(conn)?,
+    };
     Ok(Page::from_rows(
         convert(rows)?,
         page.limit,
