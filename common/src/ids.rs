@@ -58,6 +58,22 @@ typed_id!(
     AuditId,
     /// A family of rotating refresh tokens started by one login.
     SessionFamilyId,
+    /// A pool of KVM hosts.
+    PoolId,
+    /// One KVM host.
+    HostId,
+    /// An appliance template of the catalog.
+    TemplateId,
+    /// An application in a project.
+    ApplicationId,
+    /// A layer (tier) of an application.
+    LayerId,
+    /// A group of identical appliances in a layer.
+    GroupId,
+    /// One appliance (VM).
+    ApplianceId,
+    /// A durable domain event.
+    EventId,
 );
 
 #[cfg(test)]

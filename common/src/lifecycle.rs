@@ -106,14 +106,20 @@ impl ApplianceState {
     /// Whether a domain may exist for the appliance on its host (it holds host resources).
     pub fn holds_host(self) -> bool {
         use ApplianceState::*;
-        matches!(self, Creating | Booting | Configuring | Running | Stopping | Stopped)
+        matches!(
+            self,
+            Creating | Booting | Configuring | Running | Stopping | Stopped
+        )
     }
 
     /// Whether the appliance is healthy or on its way to it (counts toward a group's desired count
     /// even when ServiceEnsure is on).
     pub fn is_live(self) -> bool {
         use ApplianceState::*;
-        matches!(self, Pending | Placing | Creating | Booting | Configuring | Running | Stopping | Stopped)
+        matches!(
+            self,
+            Pending | Placing | Creating | Booting | Configuring | Running | Stopping | Stopped
+        )
     }
 }
 
@@ -129,7 +135,10 @@ impl FromStr for ApplianceState {
         Self::ALL
             .into_iter()
             .find(|v| v.as_str() == s)
-            .ok_or_else(|| UnknownVariant { what: "appliance state", value: s.to_owned() })
+            .ok_or_else(|| UnknownVariant {
+                what: "appliance state",
+                value: s.to_owned(),
+            })
     }
 }
 
@@ -151,7 +160,13 @@ pub enum HostState {
 }
 
 impl HostState {
-    pub const ALL: [HostState; 5] = [Self::Up, Self::Suspect, Self::Down, Self::Fenced, Self::Maintenance];
+    pub const ALL: [HostState; 5] = [
+        Self::Up,
+        Self::Suspect,
+        Self::Down,
+        Self::Fenced,
+        Self::Maintenance,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -176,7 +191,10 @@ impl FromStr for HostState {
         Self::ALL
             .into_iter()
             .find(|v| v.as_str() == s)
-            .ok_or_else(|| UnknownVariant { what: "host state", value: s.to_owned() })
+            .ok_or_else(|| UnknownVariant {
+                what: "host state",
+                value: s.to_owned(),
+            })
     }
 }
 
@@ -187,7 +205,17 @@ mod tests {
 
     #[test]
     fn the_happy_path_is_legal() {
-        let path = [Pending, Placing, Creating, Booting, Configuring, Running, Stopping, Stopped, Booting];
+        let path = [
+            Pending,
+            Placing,
+            Creating,
+            Booting,
+            Configuring,
+            Running,
+            Stopping,
+            Stopped,
+            Booting,
+        ];
         for w in path.windows(2) {
             assert!(w[0].can_become(w[1]), "{} → {}", w[0], w[1]);
         }

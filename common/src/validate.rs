@@ -82,6 +82,50 @@ pub fn password(value: &str) -> Result<(), ValidationError> {
     Ok(())
 }
 
+/// A hypervisor URI: `sim://NAME`, `test:///…` or a libvirt `qemu…://` URI.
+pub fn hypervisor_uri(value: &str) -> Result<(), ValidationError> {
+    let ok = [
+        "sim://",
+        "test://",
+        "qemu://",
+        "qemu+ssh://",
+        "qemu+tcp://",
+        "qemu+tls://",
+        "qemu+unix://",
+    ]
+    .iter()
+    .any(|p| value.starts_with(p) && value.len() > p.len())
+        && value.len() <= 512
+        && !value.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !ok {
+        return Err(err(
+            "invalid_uri",
+            "must be sim://NAME, test:///… or a qemu[+ssh|+tcp|+tls|+unix]:// libvirt URI".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Labels: at most 32, keys 1–63 of `[a-z0-9._-]`, values up to 255 characters.
+pub fn labels(value: &std::collections::BTreeMap<String, String>) -> Result<(), ValidationError> {
+    let key_ok = |k: &str| {
+        (1..=63).contains(&k.len())
+            && k.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+    };
+    if value.len() > 32
+        || value
+            .iter()
+            .any(|(k, v)| !key_ok(k) || v.chars().count() > 255)
+    {
+        return Err(err(
+            "invalid_labels",
+            "at most 32 labels; keys of 1 to 63 lowercase letters, digits, '.', '_' or '-'; values up to 255 characters".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Flatten validator's nested errors into `FieldError`s with dotted paths (`admin.email`).
 pub fn field_errors(errors: &ValidationErrors) -> Vec<FieldError> {
     let mut out = Vec::new();

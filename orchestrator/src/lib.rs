@@ -1,1 +1,228 @@
-//! placeholder
+//! ScaleInfra's orchestrator: hypervisor drivers (libvirt and a simulated pool), placement, the
+//! reconcile loop that turns applications' desired state into appliances, the host monitor, and the
+//! server side of the appliance agent protocol.
+
+pub mod agent_api;
+pub mod catalog;
+pub mod drivers;
+pub mod error;
+mod execute;
+pub mod monitor;
+pub mod placement;
+pub mod plan;
+pub mod reconcile;
+pub mod tokens;
+
+pub use error::OrchestratorError;
+
+use crate::agent_api::AgentService;
+use crate::drivers::Drivers;
+use crate::plan::Timeouts;
+use crate::tokens::TokenKey;
+use chrono::Duration as ChronoDuration;
+use common::HostId;
+use std::collections::HashSet;
+use std::sync::atomic::AtomicU32;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use store::Store;
+use store::repo::leases;
+use store::time::now;
+use tokio_util::sync::CancellationToken;
+
+/// How the orchestrator paces itself.
+#[derive(Clone, Debug)]
+pub struct OrchestratorConfig {
+    /// Unique per process: the owner name of leases.
+    pub owner: String,
+    /// How often due applications are looked for.
+    pub tick: Duration,
+    /// How long a claimed application stays leased (a crashed orchestrator's work is taken over after).
+    pub lease: Duration,
+    /// How often a quiet application is looked at anyway.
+    pub resync: Duration,
+    /// Applications reconciled at once.
+    pub concurrency: usize,
+    pub timeouts: Timeouts,
+    pub host_check: Duration,
+    pub host_check_timeout: Duration,
+    /// Missed checks after which a host is down.
+    pub host_down_after: u32,
+    /// Where guests reach the agent API.
+    pub agent_url: String,
+    pub heartbeat_secs: u32,
+    pub metrics_secs: u32,
+    /// Tests: stop dead (as if killed) after this many actions.
+    pub crash_after: Option<u32>,
+}
+
+impl Default for OrchestratorConfig {
+    fn default() -> Self {
+        OrchestratorConfig {
+            owner: format!("orchestrator-{}", uuid::Uuid::new_v4()),
+            tick: Duration::from_millis(250),
+            lease: Duration::from_secs(30),
+            resync: Duration::from_secs(15),
+            concurrency: 8,
+            timeouts: Timeouts::default(),
+            host_check: Duration::from_secs(5),
+            host_check_timeout: Duration::from_secs(5),
+            host_down_after: 3,
+            agent_url: "http://10.0.2.2:8080".into(),
+            heartbeat_secs: 5,
+            metrics_secs: 10,
+            crash_after: None,
+        }
+    }
+}
+
+pub struct Orchestrator {
+    pub store: Store,
+    pub drivers: Drivers,
+    pub config: OrchestratorConfig,
+    pub key: TokenKey,
+    agent: Arc<AgentService>,
+    crash_after: Option<Arc<AtomicU32>>,
+    /// Unknown domains already reported (host, name).
+    reported: Mutex<HashSet<(HostId, String)>>,
+}
+
+impl std::fmt::Debug for Orchestrator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Orchestrator")
+            .field("owner", &self.config.owner)
+            .finish_non_exhaustive()
+    }
+}
+
+const TOKEN_KEY_SETTING: &str = "agent_token_key";
+
+impl Orchestrator {
+    /// Build an orchestrator; attaches the simulated pool's agents to the agent protocol.
+    pub async fn new(
+        store: Store,
+        drivers: Drivers,
+        config: OrchestratorConfig,
+    ) -> Result<Arc<Orchestrator>, OrchestratorError> {
+        let key = token_key(&store).await?;
+        let agent = Arc::new(AgentService {
+            store: store.clone(),
+            key: key.clone(),
+            heartbeat_secs: config.heartbeat_secs,
+            metrics_secs: config.metrics_secs,
+        });
+        if let Some(sim) = &drivers.sim {
+            sim.attach(agent.clone());
+        }
+        let crash_after = config.crash_after.map(|n| Arc::new(AtomicU32::new(n)));
+        Ok(Arc::new(Orchestrator {
+            store,
+            drivers,
+            config,
+            key,
+            agent,
+            crash_after,
+            reported: Mutex::new(HashSet::new()),
+        }))
+    }
+
+    /// The agent protocol service (the HTTP agent API serves it).
+    pub fn agent(&self) -> Arc<AgentService> {
+        self.agent.clone()
+    }
+
+    /// Run the reconcile loop and (while holding its lease) the host monitor until `shutdown`.
+    /// Returns `Err(Crashed)` when an injected crash fired.
+    pub async fn run(
+        self: Arc<Self>,
+        shutdown: CancellationToken,
+    ) -> Result<(), OrchestratorError> {
+        if let Err(e) = self.resync_all().await {
+            tracing::warn!(error = %e, "initial resync failed");
+        }
+        let monitor = tokio::spawn(self.clone().run_monitor(shutdown.clone()));
+        let mut last_resync = tokio::time::Instant::now();
+        let result = loop {
+            let ran = match self.reconcile_due().await {
+                Ok(n) => n,
+                Err(OrchestratorError::Crashed) => break Err(OrchestratorError::Crashed),
+                Err(e) => {
+                    tracing::warn!(error = %e, "reconcile loop");
+                    0
+                }
+            };
+            if last_resync.elapsed() >= self.config.resync * 4 {
+                last_resync = tokio::time::Instant::now();
+                let _ = self.resync_all().await;
+            }
+            if ran > 0 {
+                continue;
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => break Ok(()),
+                _ = tokio::time::sleep(self.config.tick) => {}
+            }
+        };
+        monitor.abort();
+        if result.is_ok() {
+            let owner = self.config.owner.clone();
+            let _ = self
+                .store
+                .read(move |c| leases::release(c, monitor::LEASE, &owner))
+                .await;
+        }
+        result
+    }
+
+    async fn run_monitor(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut checks: u64 = 0;
+        loop {
+            let owner = self.config.owner.clone();
+            let lease = self.config.host_check * 4;
+            let mine = self
+                .store
+                .read(move |c| {
+                    let at = now();
+                    leases::acquire(
+                        c,
+                        monitor::LEASE,
+                        &owner,
+                        at,
+                        at + ChronoDuration::from_std(lease).unwrap_or_default(),
+                    )
+                })
+                .await
+                .unwrap_or(false);
+            if mine {
+                if let Err(e) = self.check_hosts().await {
+                    tracing::warn!(error = %e, "host check");
+                }
+                checks += 1;
+                if checks % 12 == 1 {
+                    if let Err(e) = self.sweep_hosts().await {
+                        tracing::warn!(error = %e, "host sweep");
+                    }
+                }
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(self.config.host_check) => {}
+            }
+        }
+    }
+}
+
+/// The installation's agent-token key, generated once and kept in the database.
+async fn token_key(store: &Store) -> Result<TokenKey, OrchestratorError> {
+    let mut bytes = [0u8; 32];
+    for b in bytes.iter_mut() {
+        *b = rand::random();
+    }
+    let fresh: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let stored = store
+        .read(move |c| store::repo::settings::get_or_insert(c, TOKEN_KEY_SETTING, &fresh))
+        .await?;
+    Ok(TokenKey::new(stored.as_bytes()))
+}
+
+pub use drivers::sim::{Faults, SimCloud, SimConfig};

@@ -22,6 +22,15 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// The state machine refuses `from → to`.
+    #[error("illegal transition {from} → {to}")]
+    IllegalTransition {
+        from: common::ApplianceState,
+        to: common::ApplianceState,
+    },
+    /// The row changed since it was read (another writer moved it first).
+    #[error("the record changed meanwhile")]
+    Stale,
     #[error("a stored row is invalid: {0}")]
     Corrupt(String),
     #[error("a database task failed")]

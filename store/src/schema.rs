@@ -86,6 +86,179 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    compute_pools (id) {
+        id -> Text,
+        name -> Text,
+        description -> Text,
+        strategy -> Text,
+        cpu_overcommit_pct -> Integer,
+        ram_overcommit_pct -> Integer,
+        disk_overcommit_pct -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    hosts (id) {
+        id -> Text,
+        pool_id -> Text,
+        name -> Text,
+        uri -> Text,
+        vcpus -> Integer,
+        memory_mib -> BigInt,
+        disk_gib -> Integer,
+        labels -> Text,
+        state -> Text,
+        missed_checks -> Integer,
+        last_seen_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    appliance_templates (id) {
+        id -> Text,
+        tenant_id -> Nullable<Text>,
+        scope -> Text,
+        name -> Text,
+        role -> Text,
+        description -> Text,
+        base_image -> Text,
+        kernel -> Nullable<Text>,
+        initrd -> Nullable<Text>,
+        vcpus -> Integer,
+        memory_mib -> Integer,
+        disk_gib -> Integer,
+        ports -> Text,
+        install_scripts -> Text,
+        metrics -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    applications (id) {
+        id -> Text,
+        tenant_id -> Text,
+        project_id -> Text,
+        name -> Text,
+        description -> Text,
+        pool_id -> Nullable<Text>,
+        deployed -> Bool,
+        generation -> BigInt,
+        reconcile_after -> Timestamp,
+        lease_owner -> Nullable<Text>,
+        lease_expires_at -> Nullable<Timestamp>,
+        failures -> Integer,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    layers (id) {
+        id -> Text,
+        tenant_id -> Text,
+        application_id -> Text,
+        name -> Text,
+        position -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    appliance_groups (id) {
+        id -> Text,
+        tenant_id -> Text,
+        application_id -> Text,
+        layer_id -> Text,
+        name -> Text,
+        template_id -> Text,
+        desired -> Integer,
+        min_count -> Integer,
+        max_count -> Integer,
+        service_ensure -> Bool,
+        autoscale -> Nullable<Text>,
+        load_pct -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    appliances (id) {
+        id -> Text,
+        tenant_id -> Text,
+        application_id -> Text,
+        group_id -> Text,
+        template_id -> Text,
+        name -> Text,
+        state -> Text,
+        state_reason -> Text,
+        state_since -> Timestamp,
+        target -> Text,
+        host_id -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        vcpus -> Integer,
+        memory_mib -> Integer,
+        disk_gib -> Integer,
+        last_heartbeat_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    appliance_events (id) {
+        id -> Text,
+        tenant_id -> Text,
+        appliance_id -> Text,
+        application_id -> Text,
+        from_state -> Nullable<Text>,
+        to_state -> Text,
+        reason -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    events (id) {
+        id -> Text,
+        tenant_id -> Text,
+        #[sql_name = "type"]
+        type_ -> Text,
+        application_id -> Nullable<Text>,
+        appliance_id -> Nullable<Text>,
+        host_id -> Nullable<Text>,
+        detail -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    appliance_metrics (appliance_id) {
+        appliance_id -> Text,
+        tenant_id -> Text,
+        at -> Timestamp,
+        report -> Text,
+    }
+}
+
+diesel::table! {
+    leases (name) {
+        name -> Text,
+        owner -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(hosts -> compute_pools (pool_id));
+diesel::joinable!(appliance_groups -> appliance_templates (template_id));
+
 diesel::joinable!(users -> tenants (tenant_id));
 diesel::joinable!(projects -> tenants (tenant_id));
 diesel::joinable!(project_assignments -> projects (project_id));
@@ -100,4 +273,15 @@ diesel::allow_tables_to_appear_in_same_query!(
     refresh_tokens,
     audit_log,
     settings,
+    compute_pools,
+    hosts,
+    appliance_templates,
+    applications,
+    layers,
+    appliance_groups,
+    appliances,
+    appliance_events,
+    events,
+    appliance_metrics,
+    leases,
 );

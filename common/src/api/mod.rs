@@ -1,15 +1,21 @@
 //! Request and response bodies of the HTTP API (`/api/v1`), shared by the server and the SPA.
 //! Requests refuse unknown fields; every request type validates itself with `validator`.
 
+pub mod applications;
 pub mod audit;
 pub mod auth;
+pub mod catalog;
+pub mod compute;
 pub mod page;
 pub mod projects;
 pub mod tenants;
 pub mod users;
 
+pub use applications::*;
 pub use audit::*;
 pub use auth::*;
+pub use catalog::*;
+pub use compute::*;
 pub use page::*;
 pub use projects::*;
 pub use tenants::*;

@@ -1,11 +1,19 @@
 //! Repositories: the only diesel code. Functions over tenant-owned data take the `TenantId` first and
 //! filter on it, so another tenant's row is simply not found.
 
+pub mod appliances;
+pub mod applications;
 pub mod assignments;
 pub mod audit;
+pub mod events;
+pub mod hosts;
+pub mod leases;
+pub mod metrics;
+pub mod pools;
 pub mod projects;
 pub mod refresh_tokens;
 pub mod settings;
+pub mod templates;
 pub mod tenants;
 pub mod users;
 

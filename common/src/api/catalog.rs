@@ -1,0 +1,120 @@
+//! The appliance catalog: templates of virtual servers (global ones from operators, private ones of a
+//! tenant).
+
+use crate::{TemplateId, TenantId};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use validator::Validate;
+
+/// What an appliance does in an application.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ApplianceRole {
+    LoadBalancer,
+    AppServer,
+    Database,
+    Cache,
+    Static,
+    Other,
+}
+
+impl ApplianceRole {
+    pub const ALL: [ApplianceRole; 6] = [
+        Self::LoadBalancer,
+        Self::AppServer,
+        Self::Database,
+        Self::Cache,
+        Self::Static,
+        Self::Other,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::LoadBalancer => "load_balancer",
+            Self::AppServer => "app_server",
+            Self::Database => "database",
+            Self::Cache => "cache",
+            Self::Static => "static",
+            Self::Other => "other",
+        }
+    }
+}
+
+impl std::str::FromStr for ApplianceRole {
+    type Err = crate::roles::UnknownVariant;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| crate::roles::UnknownVariant {
+                what: "appliance role",
+                value: s.into(),
+            })
+    }
+}
+
+/// vCPUs, RAM and disk of one appliance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Flavor {
+    #[validate(range(min = 1, max = 64))]
+    pub vcpus: u32,
+    #[validate(range(min = 128, max = 524_288))]
+    pub memory_mib: u32,
+    #[validate(range(min = 1, max = 16_384))]
+    pub disk_gib: u32,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateTemplateRequest {
+    #[validate(custom(function = "crate::validate::name"))]
+    pub name: String,
+    pub role: ApplianceRole,
+    #[serde(default)]
+    #[validate(custom(function = "crate::validate::description"))]
+    pub description: String,
+    /// The base image the appliance's disk is a copy-on-write overlay of (a qcow2 path on the hosts).
+    #[validate(length(min = 1, max = 1024))]
+    pub base_image: String,
+    /// Optional direct kernel boot: kernel and initrd paths on the hosts.
+    #[validate(length(min = 1, max = 1024))]
+    pub kernel: Option<String>,
+    #[validate(length(min = 1, max = 1024))]
+    pub initrd: Option<String>,
+    #[validate(nested)]
+    pub flavor: Flavor,
+    /// TCP ports the appliance serves.
+    #[serde(default)]
+    #[validate(length(max = 32))]
+    pub ports: Vec<u16>,
+    /// Install CloudScripts run when the appliance comes alive (names; the events issue fills them).
+    #[serde(default)]
+    #[validate(length(max = 32))]
+    pub install_scripts: Vec<String>,
+    /// The metrics the appliance reports besides the standard ones.
+    #[serde(default)]
+    #[validate(length(max = 64))]
+    pub metrics: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TemplateResponse {
+    pub id: TemplateId,
+    /// Absent for global templates (from the provider).
+    pub tenant_id: Option<TenantId>,
+    pub name: String,
+    pub role: ApplianceRole,
+    pub description: String,
+    pub base_image: String,
+    pub kernel: Option<String>,
+    pub initrd: Option<String>,
+    pub flavor: Flavor,
+    pub ports: Vec<u16>,
+    pub install_scripts: Vec<String>,
+    pub metrics: Vec<String>,
+    pub created_at: DateTime<Utc>,
+}

@@ -1,0 +1,174 @@
+//! Compute pools and KVM hosts (operators only).
+
+use crate::lifecycle::HostState;
+use crate::{HostId, PoolId};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use validator::Validate;
+
+/// How placement weighs the hosts that fit: spread load evenly, or pack hosts full.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum PlacementStrategy {
+    #[default]
+    Spread,
+    Pack,
+}
+
+impl PlacementStrategy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Spread => "spread",
+            Self::Pack => "pack",
+        }
+    }
+}
+
+impl std::str::FromStr for PlacementStrategy {
+    type Err = crate::roles::UnknownVariant;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "spread" => Ok(Self::Spread),
+            "pack" => Ok(Self::Pack),
+            _ => Err(crate::roles::UnknownVariant {
+                what: "placement strategy",
+                value: s.into(),
+            }),
+        }
+    }
+}
+
+/// Overcommit ratios in percent (100 = none; 400 = four virtual per physical).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Overcommit {
+    #[validate(range(min = 100, max = 1600))]
+    pub cpu_pct: u32,
+    #[validate(range(min = 100, max = 400))]
+    pub ram_pct: u32,
+    #[validate(range(min = 100, max = 400))]
+    pub disk_pct: u32,
+}
+
+impl Default for Overcommit {
+    fn default() -> Self {
+        Overcommit {
+            cpu_pct: 400,
+            ram_pct: 100,
+            disk_pct: 100,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreatePoolRequest {
+    #[validate(custom(function = "crate::validate::name"))]
+    pub name: String,
+    #[serde(default)]
+    #[validate(custom(function = "crate::validate::description"))]
+    pub description: String,
+    #[serde(default)]
+    pub strategy: PlacementStrategy,
+    #[serde(default)]
+    #[validate(nested)]
+    pub overcommit: Overcommit,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdatePoolRequest {
+    #[validate(custom(function = "crate::validate::name"))]
+    pub name: Option<String>,
+    #[validate(custom(function = "crate::validate::description"))]
+    pub description: Option<String>,
+    pub strategy: Option<PlacementStrategy>,
+    #[validate(nested)]
+    pub overcommit: Option<Overcommit>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PoolResponse {
+    pub id: PoolId,
+    pub name: String,
+    pub description: String,
+    pub strategy: PlacementStrategy,
+    pub overcommit: Overcommit,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Physical resources of a host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Capacity {
+    #[validate(range(min = 1, max = 4096))]
+    pub vcpus: u32,
+    #[validate(range(min = 256, max = 67_108_864))]
+    pub memory_mib: u32,
+    #[validate(range(min = 1, max = 1_048_576))]
+    pub disk_gib: u32,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateHostRequest {
+    #[validate(custom(function = "crate::validate::name"))]
+    pub name: String,
+    /// libvirt URI (`qemu+ssh://root@kvm1/system`, `qemu+tcp://…`, `qemu:///system`, `test:///…`) or
+    /// `sim://NAME` for a host of the simulated pool.
+    #[validate(custom(function = "crate::validate::hypervisor_uri"))]
+    pub uri: String,
+    #[validate(nested)]
+    pub capacity: Capacity,
+    #[serde(default)]
+    #[validate(custom(function = "crate::validate::labels"))]
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateHostRequest {
+    #[validate(nested)]
+    pub capacity: Option<Capacity>,
+    #[validate(custom(function = "crate::validate::labels"))]
+    pub labels: Option<BTreeMap<String, String>>,
+    /// `maintenance` (keep what runs, place nothing new), `fenced`, or `up` to return the host.
+    pub state: Option<HostState>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HostResponse {
+    pub id: HostId,
+    pub pool_id: PoolId,
+    pub name: String,
+    pub uri: String,
+    pub capacity: Capacity,
+    pub labels: BTreeMap<String, String>,
+    pub state: HostState,
+    /// Resources held by appliances on this host.
+    pub used: Usage,
+    pub appliances: u32,
+    pub last_seen_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Resources that may be zero (usage).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Usage {
+    pub vcpus: u32,
+    pub memory_mib: u32,
+    pub disk_gib: u32,
+}

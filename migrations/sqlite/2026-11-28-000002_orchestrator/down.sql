@@ -1,0 +1,11 @@
+DROP TABLE leases;
+DROP TABLE appliance_metrics;
+DROP TABLE events;
+DROP TABLE appliance_events;
+DROP TABLE appliances;
+DROP TABLE appliance_groups;
+DROP TABLE layers;
+DROP TABLE applications;
+DROP TABLE appliance_templates;
+DROP TABLE hosts;
+DROP TABLE compute_pools;

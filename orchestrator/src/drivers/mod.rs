@@ -1,0 +1,141 @@
+//! The hypervisor façade: one async trait over libvirt hosts and the simulated pool. Every call names
+//! the host by its URI; drivers are chosen by the URI's scheme (`sim://` → the simulated pool, anything
+//! else → libvirt).
+
+pub mod libvirt;
+pub mod sim;
+
+use async_trait::async_trait;
+use common::ApplianceId;
+use std::sync::Arc;
+
+/// What a driver call can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    /// The host does not answer (down, unreachable, daemon gone).
+    #[error("host {uri} is unreachable: {reason}")]
+    Unreachable { uri: String, reason: String },
+    #[error("domain {0} does not exist")]
+    NoSuchDomain(String),
+    /// The request cannot work (bad image, invalid XML…): retrying will not help.
+    #[error("{0}")]
+    Refused(String),
+    #[error("libvirt: {0}")]
+    Libvirt(String),
+    #[error("driver task failed")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+impl DriverError {
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, DriverError::Unreachable { .. })
+    }
+}
+
+/// How an appliance's VM is built.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DomainSpec {
+    /// `si-<appliance id>`: deterministic, so a retried create finds the domain it made.
+    pub name: String,
+    pub appliance_id: ApplianceId,
+    pub group_id: common::GroupId,
+    pub vcpus: u32,
+    pub memory_mib: u32,
+    pub disk_gib: u32,
+    /// The base image the disk is a copy-on-write overlay of.
+    pub base_image: String,
+    pub kernel: Option<String>,
+    pub initrd: Option<String>,
+    /// The agent's credentials and where to reach the orchestrator, passed to the guest.
+    pub agent_token: String,
+    pub agent_url: String,
+    /// Guest ports to forward to the host's loopback (user-mode networking), as (guest, host) pairs.
+    pub forwards: Vec<(u16, u16)>,
+}
+
+/// A domain's run state as the hypervisor reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DomainState {
+    Running,
+    Paused,
+    ShutOff,
+    Crashed,
+    Other,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DomainInfo {
+    pub name: String,
+    pub state: DomainState,
+}
+
+/// A host's hardware as the hypervisor reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostInfo {
+    pub hostname: String,
+    pub cpus: u32,
+    pub memory_mib: u64,
+    pub domains: u32,
+}
+
+/// Counters of one domain.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DomainStats {
+    pub cpu_time_ns: u64,
+    pub memory_kib: u64,
+    pub net_rx_bytes: u64,
+    pub net_tx_bytes: u64,
+    pub disk_read_bytes: u64,
+    pub disk_write_bytes: u64,
+}
+
+/// One KVM host pool technology. Calls are idempotent where the name says so; blocking work runs off
+/// the async executor.
+#[async_trait]
+pub trait Hypervisor: Send + Sync {
+    /// Hardware and liveness: an error means the host is not usable now.
+    async fn host_info(&self, uri: &str) -> Result<HostInfo, DriverError>;
+    /// Define and start a domain. Idempotent: an existing domain of that name is started if needed.
+    async fn create(&self, uri: &str, spec: &DomainSpec) -> Result<(), DriverError>;
+    /// Start a defined, shut-off domain.
+    async fn start(&self, uri: &str, name: &str) -> Result<(), DriverError>;
+    /// Ask the guest to shut down (ACPI); returns at once.
+    async fn stop(&self, uri: &str, name: &str) -> Result<(), DriverError>;
+    /// Power off at once. Idempotent (an absent or stopped domain is fine).
+    async fn destroy(&self, uri: &str, name: &str) -> Result<(), DriverError>;
+    /// Remove the definition and the domain's disk overlay. Idempotent.
+    async fn undefine(&self, uri: &str, name: &str) -> Result<(), DriverError>;
+    /// Every domain on the host with its state.
+    async fn list(&self, uri: &str) -> Result<Vec<DomainInfo>, DriverError>;
+    async fn stats(&self, uri: &str, name: &str) -> Result<DomainStats, DriverError>;
+}
+
+/// The drivers of an installation, chosen per host by URI scheme.
+#[derive(Clone)]
+pub struct Drivers {
+    pub sim: Option<Arc<sim::SimCloud>>,
+    pub libvirt: Arc<dyn Hypervisor>,
+}
+
+impl Drivers {
+    pub fn new(sim: Option<Arc<sim::SimCloud>>, libvirt: Arc<libvirt::LibvirtDriver>) -> Self {
+        Drivers {
+            sim,
+            libvirt: Arc::new(libvirt),
+        }
+    }
+
+    /// The driver for a host URI.
+    pub fn for_uri(&self, uri: &str) -> Result<Arc<dyn Hypervisor>, DriverError> {
+        if uri.starts_with("sim://") {
+            return match &self.sim {
+                Some(s) => Ok(s.clone() as Arc<dyn Hypervisor>),
+                None => Err(DriverError::Unreachable {
+                    uri: uri.to_owned(),
+                    reason: "this installation runs no simulated pool".into(),
+                }),
+            };
+        }
+        Ok(self.libvirt.clone() as Arc<dyn Hypervisor>)
+    }
+}

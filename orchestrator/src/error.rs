@@ -1,0 +1,15 @@
+//! The orchestrator's one error type.
+
+use crate::drivers::DriverError;
+use store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OrchestratorError {
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("driver: {0}")]
+    Driver(#[from] DriverError),
+    /// A crash injected by a test (the process "dies" between two steps).
+    #[error("injected crash")]
+    Crashed,
+}

@@ -1,0 +1,399 @@
+//! Carrying out planned actions. Every action is idempotent and safe to repeat after a crash at any
+//! point: appliance rows exist before their domains (whose names derive from the row), so a restart
+//! finds what a crashed run made; driver calls tolerate "already done".
+
+use crate::drivers::{DomainSpec, DriverError};
+use crate::placement::{self, Candidate, Need};
+use crate::plan::Action;
+use crate::{Orchestrator, OrchestratorError};
+use common::api::PlacementStrategy;
+use common::{ApplianceId, ApplianceState, GroupId, HostState};
+use std::sync::atomic::Ordering;
+use store::repo::events::Subject;
+use store::repo::{appliances, applications, events, hosts, pools, templates};
+use store::time::now;
+use store::{Appliance, Application, DbConn, Host, StoreError, Target};
+
+fn subject(a: &Appliance) -> Subject {
+    Subject {
+        application: Some(a.application_id),
+        appliance: Some(a.id),
+        host: a.host_id,
+    }
+}
+
+impl Orchestrator {
+    /// Count a step toward an injected crash.
+    fn step(&self) -> Result<(), OrchestratorError> {
+        if let Some(left) = &self.crash_after {
+            if left.fetch_sub(1, Ordering::SeqCst) <= 1 {
+                left.store(0, Ordering::SeqCst);
+                return Err(OrchestratorError::Crashed);
+            }
+        }
+        Ok(())
+    }
+
+    async fn appliance(&self, id: ApplianceId) -> Result<Option<Appliance>, OrchestratorError> {
+        Ok(self.store.read(move |c| appliances::get_any(c, id)).await?)
+    }
+
+    async fn host(&self, a: &Appliance) -> Result<Option<Host>, OrchestratorError> {
+        let Some(h) = a.host_id else { return Ok(None) };
+        Ok(self.store.read(move |c| hosts::get(c, h)).await?)
+    }
+
+    /// Move an appliance and record an event in one transaction. A concurrent move wins quietly.
+    async fn move_to(
+        &self,
+        a: &Appliance,
+        to: ApplianceState,
+        reason: &str,
+        event: Option<&'static str>,
+    ) -> Result<Option<Appliance>, OrchestratorError> {
+        let (a, reason) = (a.clone(), reason.to_owned());
+        let moved = self
+            .store
+            .write(move |c| -> Result<Option<Appliance>, StoreError> {
+                let moved = match appliances::transition(c, &a, to, &reason) {
+                    Ok(m) => m,
+                    Err(StoreError::Stale) => return Ok(None),
+                    Err(e) => return Err(e),
+                };
+                if let Some(kind) = event {
+                    events::record(c, a.tenant_id, kind, &subject(&moved), &reason)?;
+                }
+                Ok(Some(moved))
+            })
+            .await?;
+        Ok(moved)
+    }
+
+    /// Power off and remove a domain; a host that does not answer is left for the host monitor.
+    async fn remove_domain(&self, a: &Appliance) -> Result<(), OrchestratorError> {
+        let Some(host) = self.host(a).await? else {
+            return Ok(());
+        };
+        if matches!(host.state, HostState::Down | HostState::Fenced) {
+            return Ok(());
+        }
+        let driver = self.drivers.for_uri(&host.uri)?;
+        let name = a.domain_name();
+        match driver
+            .destroy(&host.uri, &name)
+            .await
+            .and(driver.undefine(&host.uri, &name).await)
+        {
+            Ok(()) | Err(DriverError::NoSuchDomain(_)) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub(crate) async fn execute(
+        &self,
+        app: &Application,
+        action: Action,
+    ) -> Result<(), OrchestratorError> {
+        self.step()?;
+        match action {
+            Action::Create { group, count } => self.create(app, group, count).await,
+            Action::Place(id) => self.place(app, id).await,
+            Action::Boot(id) => self.boot(id).await,
+            Action::Fail(id, reason) => {
+                let Some(a) = self.appliance(id).await? else {
+                    return Ok(());
+                };
+                let _ = self.remove_domain(&a).await;
+                let kind = if a.state == ApplianceState::Running {
+                    "appliance.went_down"
+                } else {
+                    "appliance.failed"
+                };
+                self.move_to(&a, ApplianceState::Failed, &reason, Some(kind))
+                    .await?;
+                Ok(())
+            }
+            Action::Terminate(id, reason) => {
+                let Some(a) = self.appliance(id).await? else {
+                    return Ok(());
+                };
+                if a.state.holds_host()
+                    || a.state == ApplianceState::Lost
+                    || a.state == ApplianceState::Failed
+                {
+                    self.remove_domain(&a).await?;
+                }
+                self.move_to(&a, ApplianceState::Terminated, &reason, None)
+                    .await?;
+                Ok(())
+            }
+            Action::Stop(id) => {
+                let Some(a) = self.appliance(id).await? else {
+                    return Ok(());
+                };
+                let Some(moved) = self
+                    .move_to(&a, ApplianceState::Stopping, "stop requested", None)
+                    .await?
+                else {
+                    return Ok(());
+                };
+                if let Some(host) = self.host(&moved).await? {
+                    self.drivers
+                        .for_uri(&host.uri)?
+                        .stop(&host.uri, &moved.domain_name())
+                        .await?;
+                }
+                Ok(())
+            }
+            Action::Stopped(id, force) => {
+                let Some(a) = self.appliance(id).await? else {
+                    return Ok(());
+                };
+                if force {
+                    if let Some(host) = self.host(&a).await? {
+                        self.drivers
+                            .for_uri(&host.uri)?
+                            .destroy(&host.uri, &a.domain_name())
+                            .await?;
+                    }
+                }
+                let reason = if force {
+                    "powered off: the guest did not stop in time"
+                } else {
+                    "stopped"
+                };
+                self.move_to(&a, ApplianceState::Stopped, reason, None)
+                    .await?;
+                Ok(())
+            }
+            Action::Start(id) | Action::Reboot(id) => {
+                let Some(a) = self.appliance(id).await? else {
+                    return Ok(());
+                };
+                let Some(host) = self.host(&a).await? else {
+                    return Ok(());
+                };
+                let driver = self.drivers.for_uri(&host.uri)?;
+                let reason = if a.state == ApplianceState::Stopped {
+                    "start requested"
+                } else {
+                    "reboot requested"
+                };
+                let Some(moved) = self
+                    .move_to(&a, ApplianceState::Booting, reason, None)
+                    .await?
+                else {
+                    return Ok(());
+                };
+                if a.state == ApplianceState::Running {
+                    driver.destroy(&host.uri, &moved.domain_name()).await?;
+                }
+                let spec = self.spec(&moved).await?;
+                driver.create(&host.uri, &spec).await?;
+                self.store
+                    .write(move |c| appliances::set_target(c, id, Target::Run))
+                    .await?;
+                Ok(())
+            }
+        }
+    }
+
+    async fn create(
+        &self,
+        app: &Application,
+        group: GroupId,
+        count: u32,
+    ) -> Result<(), OrchestratorError> {
+        let (tenant, app_id) = (app.tenant_id, app.id);
+        self.store
+            .write(move |c| -> Result<(), StoreError> {
+                let Some(g) = applications::get_group(c, tenant, group)? else {
+                    return Ok(());
+                };
+                let Some(t) = templates::get_any(c, g.template_id)? else {
+                    return Ok(());
+                };
+                for _ in 0..count {
+                    let id = ApplianceId::new();
+                    let at = now();
+                    let short = &id.to_string()[28..];
+                    appliances::insert(
+                        c,
+                        &Appliance {
+                            id,
+                            tenant_id: tenant,
+                            application_id: app_id,
+                            group_id: g.id,
+                            template_id: t.id,
+                            name: format!("{}-{short}", g.name),
+                            state: ApplianceState::Pending,
+                            state_reason: "scheduled".into(),
+                            state_since: at,
+                            target: Target::Run,
+                            host_id: None,
+                            ip: None,
+                            flavor: t.flavor,
+                            last_heartbeat_at: None,
+                            created_at: at,
+                            updated_at: at,
+                        },
+                    )?;
+                }
+                Ok(())
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn place(&self, app: &Application, id: ApplianceId) -> Result<(), OrchestratorError> {
+        let Some(mut a) = self.appliance(id).await? else {
+            return Ok(());
+        };
+        if a.state == ApplianceState::Pending {
+            match self
+                .move_to(&a, ApplianceState::Placing, "looking for a host", None)
+                .await?
+            {
+                Some(m) => a = m,
+                None => return Ok(()),
+            }
+        }
+        if a.state != ApplianceState::Placing {
+            return Ok(());
+        }
+        let pool = app.pool_id;
+        let outcome = self
+            .store
+            .write(move |c| -> Result<Result<Host, String>, StoreError> {
+                hosts::lock_placement(c)?;
+                let candidates = candidates(c, a.group_id)?;
+                let strategy = match pool {
+                    Some(p) => pools::get(c, p)?.map(|p| p.strategy).unwrap_or_default(),
+                    None => PlacementStrategy::default(),
+                };
+                let need = Need {
+                    flavor: a.flavor,
+                    pool,
+                    strategy,
+                };
+                match placement::place(&need, &candidates.0) {
+                    Ok(host_id) => {
+                        let host = candidates.1.into_iter().find(|h| h.id == host_id);
+                        let Some(host) = host else {
+                            return Ok(Err("the chosen host vanished".into()));
+                        };
+                        appliances::set_host(c, a.id, Some(host.id))?;
+                        let mut placed = a.clone();
+                        placed.host_id = Some(host.id);
+                        appliances::transition(
+                            c,
+                            &placed,
+                            ApplianceState::Creating,
+                            &format!("placed on {}", host.name),
+                        )?;
+                        Ok(Ok(host))
+                    }
+                    Err(no_fit) => {
+                        let reason = no_fit.to_string();
+                        appliances::transition(c, &a, ApplianceState::Failed, &reason)?;
+                        events::record(c, a.tenant_id, "placement.failed", &subject(&a), &reason)?;
+                        Ok(Err(reason))
+                    }
+                }
+            })
+            .await?;
+        if let Err(reason) = outcome {
+            tracing::info!(appliance = %id, %reason, "placement failed");
+        }
+        Ok(())
+    }
+
+    /// The domain spec of an appliance (its template, identity and token).
+    async fn spec(&self, a: &Appliance) -> Result<DomainSpec, OrchestratorError> {
+        let tid = a.template_id;
+        let t = self.store.read(move |c| templates::get_any(c, tid)).await?;
+        let (base_image, kernel, initrd) = match t {
+            Some(t) => (t.base_image, t.kernel, t.initrd),
+            None => (String::new(), None, None),
+        };
+        Ok(DomainSpec {
+            name: a.domain_name(),
+            appliance_id: a.id,
+            group_id: a.group_id,
+            vcpus: a.flavor.vcpus,
+            memory_mib: a.flavor.memory_mib,
+            disk_gib: a.flavor.disk_gib,
+            base_image,
+            kernel,
+            initrd,
+            agent_token: self.key.issue(a.id),
+            agent_url: self.config.agent_url.clone(),
+            forwards: Vec::new(),
+        })
+    }
+
+    async fn boot(&self, id: ApplianceId) -> Result<(), OrchestratorError> {
+        let Some(a) = self.appliance(id).await? else {
+            return Ok(());
+        };
+        if a.state != ApplianceState::Creating {
+            return Ok(());
+        }
+        let Some(host) = self.host(&a).await? else {
+            self.move_to(
+                &a,
+                ApplianceState::Failed,
+                "its host was deleted",
+                Some("appliance.failed"),
+            )
+            .await?;
+            return Ok(());
+        };
+        let spec = self.spec(&a).await?;
+        let driver = self.drivers.for_uri(&host.uri)?;
+        match driver.create(&host.uri, &spec).await {
+            Ok(()) => {
+                self.move_to(
+                    &a,
+                    ApplianceState::Booting,
+                    &format!("domain started on {}", host.name),
+                    None,
+                )
+                .await?;
+                Ok(())
+            }
+            Err(DriverError::Refused(why)) => {
+                let _ = driver.undefine(&host.uri, &spec.name).await;
+                self.move_to(&a, ApplianceState::Failed, &why, Some("appliance.failed"))
+                    .await?;
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// Placement candidates: every host with its pool's overcommit, its usage and the group's spread.
+fn candidates(c: &mut DbConn, group: GroupId) -> Result<(Vec<Candidate>, Vec<Host>), StoreError> {
+    let all = hosts::all(c)?;
+    let pools: std::collections::HashMap<_, _> =
+        pools::all(c)?.into_iter().map(|p| (p.id, p)).collect();
+    let usage = hosts::usage(c)?;
+    let spread = hosts::group_spread(c, group)?;
+    let cands = all
+        .iter()
+        .map(|h| Candidate {
+            id: h.id,
+            pool_id: h.pool_id,
+            state: h.state,
+            capacity: h.capacity,
+            overcommit: pools
+                .get(&h.pool_id)
+                .map(|p| p.overcommit)
+                .unwrap_or_default(),
+            used: usage.get(&h.id).map(|u| u.0).unwrap_or_default(),
+            same_group: spread.get(&h.id).copied().unwrap_or(0),
+        })
+        .collect();
+    Ok((cands, all))
+}

@@ -1,0 +1,225 @@
+//! The reconcile loop.
+//!
+//! Guarantees: one reconcile per application at a time across every orchestrator sharing the database
+//! (applications are claimed with a lease; on PostgreSQL with `FOR UPDATE SKIP LOCKED`); a change made
+//! during a pass makes the application due again at once; a failed pass backs off exponentially (reset
+//! on success); a crash at any point is repaired by the next pass (see `execute`).
+//! Assumptions: the clocks of orchestrators agree within a fraction of the lease time.
+
+use crate::plan::{self, DomainObs, GroupSpec, Observed};
+use crate::{Orchestrator, OrchestratorError};
+use chrono::Duration as ChronoDuration;
+use common::{ApplianceState, ApplicationId, HostId};
+use futures_util::StreamExt;
+use std::collections::HashMap;
+use std::time::Duration;
+use store::repo::applications::{self, Claim};
+use store::repo::{appliances, hosts};
+use store::time::now;
+
+impl Orchestrator {
+    /// One pass over one application: observe, plan, execute. Returns when it should run next.
+    pub async fn reconcile(&self, id: ApplicationId) -> Result<Duration, OrchestratorError> {
+        let loaded = self
+            .store
+            .read(move |c| -> Result<_, store::StoreError> {
+                let Some(app) = applications::get_any(c, id)? else {
+                    return Ok(None);
+                };
+                let groups = applications::groups(c, id)?;
+                let apps = appliances::of_application(c, id)?;
+                let host_ids: Vec<HostId> = apps.iter().filter_map(|a| a.host_id).collect();
+                let mut hs = HashMap::new();
+                for h in host_ids {
+                    if let std::collections::hash_map::Entry::Vacant(e) = hs.entry(h) {
+                        if let Some(host) = hosts::get(c, h)? {
+                            e.insert(host);
+                        }
+                    }
+                }
+                Ok(Some((app, groups, apps, hs)))
+            })
+            .await?;
+        let Some((app, groups, apps, hosts_by_id)) = loaded else {
+            return Ok(self.config.resync);
+        };
+
+        // what the hypervisors say of the domains
+        let mut listed: HashMap<HostId, Option<HashMap<String, crate::drivers::DomainState>>> =
+            HashMap::new();
+        for (hid, host) in &hosts_by_id {
+            let needed = apps
+                .iter()
+                .any(|a| a.host_id == Some(*hid) && (a.state.holds_host()));
+            if !needed {
+                continue;
+            }
+            let domains = match self.drivers.for_uri(&host.uri) {
+                Ok(d)
+                    if host.state == common::HostState::Up
+                        || host.state == common::HostState::Maintenance =>
+                {
+                    match tokio::time::timeout(self.config.host_check_timeout, d.list(&host.uri))
+                        .await
+                    {
+                        Ok(Ok(list)) => Some(list.into_iter().map(|d| (d.name, d.state)).collect()),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            };
+            listed.insert(*hid, domains);
+        }
+        let at = now();
+        let age = |t: chrono::DateTime<chrono::Utc>| (at - t).to_std().unwrap_or_default();
+        let observed: Vec<Observed> = apps
+            .iter()
+            .map(|a| {
+                use crate::drivers::DomainState as D;
+                let domain = match a.host_id.map(|h| listed.get(&h)) {
+                    None => DomainObs::NoHost,
+                    Some(None) | Some(Some(None)) => DomainObs::Unknown,
+                    Some(Some(Some(map))) => match map.get(&a.domain_name()) {
+                        None => DomainObs::Missing,
+                        Some(D::Running | D::Paused | D::Other) => DomainObs::Running,
+                        Some(D::ShutOff) => DomainObs::ShutOff,
+                        Some(D::Crashed) => DomainObs::Crashed,
+                    },
+                };
+                Observed {
+                    id: a.id,
+                    group: a.group_id,
+                    state: a.state,
+                    target: a.target,
+                    state_age: age(a.state_since),
+                    heartbeat_age: a.last_heartbeat_at.map(age),
+                    domain,
+                }
+            })
+            .collect();
+        let specs: Vec<GroupSpec> = groups
+            .iter()
+            .map(|g| GroupSpec {
+                id: g.id,
+                desired: g.size.desired,
+                service_ensure: g.service_ensure,
+            })
+            .collect();
+        let actions = plan::plan(app.deployed, &specs, &observed, &self.config.timeouts);
+        let acted = !actions.is_empty();
+        let mut first_error = None;
+        for action in actions {
+            tracing::debug!(application = %id, ?action, "execute");
+            match self.execute(&app, action).await {
+                Ok(()) => {}
+                Err(OrchestratorError::Crashed) => return Err(OrchestratorError::Crashed),
+                Err(e) => {
+                    tracing::warn!(application = %id, error = %e, "action failed");
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        let in_flight = apps.iter().any(|a| {
+            !matches!(
+                a.state,
+                ApplianceState::Running
+                    | ApplianceState::Stopped
+                    | ApplianceState::Failed
+                    | ApplianceState::Lost
+            )
+        });
+        Ok(if acted {
+            Duration::ZERO
+        } else if in_flight {
+            self.config.tick * 4
+        } else {
+            self.config.resync
+        })
+    }
+
+    /// Claim due applications and reconcile them (up to `concurrency` at once). Returns how many ran.
+    pub async fn reconcile_due(&self) -> Result<usize, OrchestratorError> {
+        let owner = self.config.owner.clone();
+        let lease = self.config.lease;
+        let limit = i64::try_from(self.config.concurrency * 4).unwrap_or(64);
+        let claims = self
+            .store
+            .write(move |c| {
+                let at = now();
+                let until =
+                    at + ChronoDuration::from_std(lease).unwrap_or(ChronoDuration::seconds(30));
+                applications::claim_due(c, &owner, at, until, limit)
+            })
+            .await?;
+        let n = claims.len();
+        let results: Vec<Result<(), OrchestratorError>> = futures_util::stream::iter(claims)
+            .map(|claim| self.run_claim(claim))
+            .buffer_unordered(self.config.concurrency.max(1))
+            .collect()
+            .await;
+        for r in results {
+            if let Err(OrchestratorError::Crashed) = r {
+                return Err(OrchestratorError::Crashed);
+            }
+        }
+        Ok(n)
+    }
+
+    async fn run_claim(&self, claim: Claim) -> Result<(), OrchestratorError> {
+        let result = self.reconcile(claim.id).await;
+        let (next, error) = match &result {
+            Ok(next) => (*next, None),
+            Err(OrchestratorError::Crashed) => return Err(OrchestratorError::Crashed),
+            Err(e) => {
+                let failures: u32 = self
+                    .store
+                    .read(move |c| applications::get_any(c, claim.id))
+                    .await
+                    .ok()
+                    .flatten()
+                    .map_or(0, |a| a.failures);
+                (backoff(failures), Some(e.to_string()))
+            }
+        };
+        let owner = self.config.owner.clone();
+        self.store
+            .write(move |c| {
+                let at = now() + ChronoDuration::from_std(next).unwrap_or_default();
+                applications::release(c, claim, &owner, at, error.as_deref())
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Make every deployed application due (start-up and the periodic resync safety net).
+    pub async fn resync_all(&self) -> Result<(), OrchestratorError> {
+        self.store
+            .write(|c| -> Result<(), store::StoreError> {
+                for id in applications::all_deployed(c)? {
+                    applications::touch(c, id)?;
+                }
+                Ok(())
+            })
+            .await?;
+        Ok(())
+    }
+}
+
+/// Delay after `failures` consecutive failed passes: 1 s, 2 s, 4 s … at most 60 s.
+pub fn backoff(failures: u32) -> Duration {
+    Duration::from_secs(1u64 << failures.min(6)).min(Duration::from_secs(60))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_caps() {
+        let got: Vec<u64> = (0..9).map(|f| backoff(f).as_secs()).collect();
+        assert_eq!(got, vec![1, 2, 4, 8, 16, 32, 60, 60, 60]);
+    }
+}

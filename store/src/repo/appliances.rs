@@ -1,0 +1,255 @@
+//! Appliances and their transitions. Every state change goes through [`transition`], which checks the
+//! state machine, applies it only if nobody moved the appliance first, and stores the transition in the
+//! same transaction — billing meters from those rows.
+
+use super::{Page, PageRequest, convert, fetch_limit};
+use crate::models_compute::{Appliance, ApplianceRow, Target, Transition, TransitionRow};
+use crate::schema::{appliance_events::dsl as e, appliances::dsl as ap};
+use crate::time::{now, to_db};
+use crate::{DbConn, StoreError};
+use chrono::{DateTime, Utc};
+use common::{ApplianceId, ApplianceState, ApplicationId, HostId, TenantId};
+use diesel::prelude::*;
+
+fn record(
+    conn: &mut DbConn,
+    a: &Appliance,
+    from: Option<ApplianceState>,
+    reason: &str,
+) -> Result<(), StoreError> {
+    diesel::insert_into(e::appliance_events)
+        .values(TransitionRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            tenant_id: a.tenant_id.to_string(),
+            appliance_id: a.id.to_string(),
+            application_id: a.application_id.to_string(),
+            from_state: from.map(|s| s.as_str().to_owned()),
+            to_state: a.state.as_str().to_owned(),
+            reason: reason.to_owned(),
+            at: to_db(a.state_since),
+        })
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Insert a new appliance (its first transition, `→ pending`, is recorded too).
+pub fn insert(conn: &mut DbConn, a: &Appliance) -> Result<(), StoreError> {
+    diesel::insert_into(ap::appliances)
+        .values(ApplianceRow::from(a))
+        .execute(conn)?;
+    record(conn, a, None, &a.state_reason)
+}
+
+/// Move `a` to `to`. Refuses illegal transitions; fails with `Stale` if the stored state is no longer
+/// `a.state`. Returns the appliance as stored.
+pub fn transition(
+    conn: &mut DbConn,
+    a: &Appliance,
+    to: ApplianceState,
+    reason: &str,
+) -> Result<Appliance, StoreError> {
+    if !a.state.can_become(to) {
+        return Err(StoreError::IllegalTransition { from: a.state, to });
+    }
+    let at = now();
+    let n = diesel::update(
+        ap::appliances
+            .find(a.id.to_string())
+            .filter(ap::state.eq(a.state.as_str())),
+    )
+    .set((
+        ap::state.eq(to.as_str()),
+        ap::state_reason.eq(reason),
+        ap::state_since.eq(to_db(at)),
+        ap::updated_at.eq(to_db(at)),
+    ))
+    .execute(conn)?;
+    if n == 0 {
+        return Err(StoreError::Stale);
+    }
+    let mut moved = a.clone();
+    moved.state = to;
+    moved.state_reason = reason.to_owned();
+    moved.state_since = at;
+    moved.updated_at = at;
+    record(conn, &moved, Some(a.state), reason)?;
+    Ok(moved)
+}
+
+pub fn get(
+    conn: &mut DbConn,
+    tenant: TenantId,
+    id: ApplianceId,
+) -> Result<Option<Appliance>, StoreError> {
+    ap::appliances
+        .filter(ap::tenant_id.eq(tenant.to_string()))
+        .filter(ap::id.eq(id.to_string()))
+        .select(ApplianceRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Appliance::try_from)
+        .transpose()
+}
+
+/// An appliance by id alone (the orchestrator and the agent endpoint, which has no tenant context).
+pub fn get_any(conn: &mut DbConn, id: ApplianceId) -> Result<Option<Appliance>, StoreError> {
+    ap::appliances
+        .find(id.to_string())
+        .select(ApplianceRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Appliance::try_from)
+        .transpose()
+}
+
+/// The appliances of an application, newest last; terminated ones only if `with_terminated`.
+pub fn list_for_app(
+    conn: &mut DbConn,
+    tenant: TenantId,
+    app: ApplicationId,
+    with_terminated: bool,
+    page: &PageRequest,
+) -> Result<Page<Appliance>, StoreError> {
+    let mut q = ap::appliances
+        .filter(ap::tenant_id.eq(tenant.to_string()))
+        .filter(ap::application_id.eq(app.to_string()))
+        .select(ApplianceRow::as_select())
+        .order(ap::id.asc())
+        .limit(fetch_limit(page.limit))
+        .into_boxed();
+    if !with_terminated {
+        q = q.filter(ap::state.ne(ApplianceState::Terminated.as_str()));
+    }
+    if let Some(after) = &page.after {
+        q = q.filter(ap::id.gt(after.clone()));
+    }
+    Ok(Page::from_rows(
+        convert(q.load(conn)?)?,
+        page.limit,
+        |x: &Appliance| x.id.to_string(),
+    ))
+}
+
+/// Every appliance of an application that is not terminated (what the reconciler looks at).
+pub fn of_application(conn: &mut DbConn, app: ApplicationId) -> Result<Vec<Appliance>, StoreError> {
+    convert(
+        ap::appliances
+            .filter(ap::application_id.eq(app.to_string()))
+            .filter(ap::state.ne(ApplianceState::Terminated.as_str()))
+            .select(ApplianceRow::as_select())
+            .order(ap::id.asc())
+            .load(conn)?,
+    )
+}
+
+/// The appliances that hold resources on `host`, or were lost with it.
+pub fn on_host(conn: &mut DbConn, host: HostId) -> Result<Vec<Appliance>, StoreError> {
+    let mut states = super::hosts::holding();
+    states.push(ApplianceState::Lost.as_str());
+    convert(
+        ap::appliances
+            .filter(ap::host_id.eq(host.to_string()))
+            .filter(ap::state.eq_any(states))
+            .select(ApplianceRow::as_select())
+            .order(ap::id.asc())
+            .load(conn)?,
+    )
+}
+
+pub fn set_host(
+    conn: &mut DbConn,
+    id: ApplianceId,
+    host: Option<HostId>,
+) -> Result<(), StoreError> {
+    diesel::update(ap::appliances.find(id.to_string()))
+        .set((
+            ap::host_id.eq(host.map(|h| h.to_string())),
+            ap::updated_at.eq(to_db(now())),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn set_target(conn: &mut DbConn, id: ApplianceId, target: Target) -> Result<(), StoreError> {
+    diesel::update(ap::appliances.find(id.to_string()))
+        .set((
+            ap::target.eq(target.as_str()),
+            ap::updated_at.eq(to_db(now())),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Record a heartbeat (and the address the agent reports).
+pub fn heartbeat(
+    conn: &mut DbConn,
+    id: ApplianceId,
+    at: DateTime<Utc>,
+    ip: Option<&str>,
+) -> Result<(), StoreError> {
+    match ip {
+        Some(ip) => diesel::update(ap::appliances.find(id.to_string()))
+            .set((ap::last_heartbeat_at.eq(Some(to_db(at))), ap::ip.eq(ip)))
+            .execute(conn)?,
+        None => diesel::update(ap::appliances.find(id.to_string()))
+            .set(ap::last_heartbeat_at.eq(Some(to_db(at))))
+            .execute(conn)?,
+    };
+    Ok(())
+}
+
+/// The stored transitions of one appliance, oldest first.
+pub fn transitions(
+    conn: &mut DbConn,
+    tenant: TenantId,
+    id: ApplianceId,
+    page: &PageRequest,
+) -> Result<Page<Transition>, StoreError> {
+    let base = e::appliance_events
+        .filter(e::tenant_id.eq(tenant.to_string()))
+        .filter(e::appliance_id.eq(id.to_string()))
+        .select(TransitionRow::as_select())
+        .order(e::id.asc())
+        .limit(fetch_limit(page.limit));
+    let rows: Vec<TransitionRow> = match &page.after {
+        None => base.load(conn)?,
+        Some(a) => base.filter(e::id.gt(a.clone())).load(conn)?,
+    };
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let items: Vec<Transition> = convert(rows)?;
+    let mut page_out = Page::from_rows(
+        items.into_iter().zip(ids).collect::<Vec<_>>(),
+        page.limit,
+        |x| x.1.clone(),
+    );
+    Ok(Page {
+        items: page_out.items.drain(..).map(|(t, _)| t).collect(),
+        next_after: page_out.next_after,
+    })
+}
+
+/// All transitions of a tenant's appliances in `[from, to)` (billing meters from these).
+pub fn transitions_between(
+    conn: &mut DbConn,
+    tenant: TenantId,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<Transition>, StoreError> {
+    convert(
+        e::appliance_events
+            .filter(e::tenant_id.eq(tenant.to_string()))
+            .filter(e::at.ge(to_db(from)))
+            .filter(e::at.lt(to_db(to)))
+            .select(TransitionRow::as_select())
+            .order(e::id.asc())
+            .load(conn)?,
+    )
+}
+
+/// Count of non-terminated appliances (the bench checks its fixture with it).
+pub fn count_live(conn: &mut DbConn) -> Result<i64, StoreError> {
+    Ok(ap::appliances
+        .filter(ap::state.ne(ApplianceState::Terminated.as_str()))
+        .count()
+        .get_result(conn)?)
+}

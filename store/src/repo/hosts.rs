@@ -1,0 +1,139 @@
+//! KVM hosts (provider-wide) and the resources their appliances hold.
+
+use super::{Page, PageRequest, convert, fetch_limit};
+use crate::models_compute::{Host, HostRow};
+use crate::schema::{appliances as ap, hosts::dsl as h};
+use crate::{DbConn, StoreError};
+use common::api::Usage;
+use common::{ApplianceState, GroupId, HostId, PoolId};
+use diesel::prelude::*;
+use std::collections::HashMap;
+
+/// States in which an appliance holds resources on its host.
+pub const HOLDING: [ApplianceState; 6] = [
+    ApplianceState::Creating,
+    ApplianceState::Booting,
+    ApplianceState::Configuring,
+    ApplianceState::Running,
+    ApplianceState::Stopping,
+    ApplianceState::Stopped,
+];
+
+pub(crate) fn holding() -> Vec<&'static str> {
+    HOLDING.iter().map(|s| s.as_str()).collect()
+}
+
+/// Serialise placements across orchestrators for the rest of the transaction (PostgreSQL advisory
+/// transaction lock; SQLite's single writer already serialises them).
+pub fn lock_placement(conn: &mut DbConn) -> Result<(), StoreError> {
+    if let DbConn::Pg(c) = conn {
+        use diesel::connection::SimpleConnection;
+        c.batch_execute("SELECT pg_advisory_xact_lock(6526891234001)")?;
+    }
+    Ok(())
+}
+
+pub fn insert(conn: &mut DbConn, host: &Host) -> Result<(), StoreError> {
+    diesel::insert_into(h::hosts)
+        .values(HostRow::from(host))
+        .execute(conn)
+        .map_err(|e| {
+            use diesel::result::{DatabaseErrorKind, Error};
+            match &e {
+                Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info)
+                    if info.message().contains("uri")
+                        || info.constraint_name().is_some_and(|c| c.contains("uri")) =>
+                {
+                    StoreError::Conflict { what: "uri" }
+                }
+                _ => StoreError::unique_as(e, "name"),
+            }
+        })?;
+    Ok(())
+}
+
+pub fn get(conn: &mut DbConn, id: HostId) -> Result<Option<Host>, StoreError> {
+    h::hosts
+        .find(id.to_string())
+        .select(HostRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Host::try_from)
+        .transpose()
+}
+
+pub fn list_in_pool(
+    conn: &mut DbConn,
+    pool: PoolId,
+    page: &PageRequest,
+) -> Result<Page<Host>, StoreError> {
+    let base = h::hosts
+        .filter(h::pool_id.eq(pool.to_string()))
+        .select(HostRow::as_select())
+        .order(h::id.asc())
+        .limit(fetch_limit(page.limit));
+    let rows = match &page.after {
+        None => base.load(conn)?,
+        Some(a) => base.filter(h::id.gt(a.clone())).load(conn)?,
+    };
+    Ok(Page::from_rows(convert(rows)?, page.limit, |x: &Host| {
+        x.id.to_string()
+    }))
+}
+
+/// Every host (placement and monitoring).
+pub fn all(conn: &mut DbConn) -> Result<Vec<Host>, StoreError> {
+    convert(
+        h::hosts
+            .select(HostRow::as_select())
+            .order(h::id.asc())
+            .load(conn)?,
+    )
+}
+
+pub fn save(conn: &mut DbConn, host: &Host) -> Result<bool, StoreError> {
+    Ok(diesel::update(h::hosts.find(host.id.to_string()))
+        .set(HostRow::from(host))
+        .execute(conn)?
+        > 0)
+}
+
+pub fn delete(conn: &mut DbConn, id: HostId) -> Result<bool, StoreError> {
+    Ok(diesel::delete(h::hosts.find(id.to_string())).execute(conn)? > 0)
+}
+
+/// Resources held on each host by appliances in holding states, and their count.
+pub fn usage(conn: &mut DbConn) -> Result<HashMap<HostId, (Usage, u32)>, StoreError> {
+    let rows: Vec<(Option<String>, i32, i32, i32)> = ap::table
+        .filter(ap::host_id.is_not_null())
+        .filter(ap::state.eq_any(holding()))
+        .select((ap::host_id, ap::vcpus, ap::memory_mib, ap::disk_gib))
+        .load(conn)?;
+    let mut out: HashMap<HostId, (Usage, u32)> = HashMap::new();
+    for (host, vcpus, mem, disk) in rows {
+        let Some(host) = host else { continue };
+        let id: HostId = crate::models::parse("host id", &host)?;
+        let e = out.entry(id).or_default();
+        e.0.vcpus += u32::try_from(vcpus).unwrap_or(0);
+        e.0.memory_mib += u32::try_from(mem).unwrap_or(0);
+        e.0.disk_gib += u32::try_from(disk).unwrap_or(0);
+        e.1 += 1;
+    }
+    Ok(out)
+}
+
+/// How many appliances of `group` hold resources on each host (for anti-affinity).
+pub fn group_spread(conn: &mut DbConn, group: GroupId) -> Result<HashMap<HostId, u32>, StoreError> {
+    let rows: Vec<Option<String>> = ap::table
+        .filter(ap::group_id.eq(group.to_string()))
+        .filter(ap::host_id.is_not_null())
+        .filter(ap::state.eq_any(holding()))
+        .select(ap::host_id)
+        .load(conn)?;
+    let mut out = HashMap::new();
+    for host in rows.into_iter().flatten() {
+        *out.entry(crate::models::parse("host id", &host)?)
+            .or_insert(0) += 1;
+    }
+    Ok(out)
+}

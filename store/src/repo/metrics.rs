@@ -1,0 +1,48 @@
+//! The latest metrics report of each appliance.
+
+use crate::schema::appliance_metrics::dsl as m;
+use crate::time::{Ts, to_db};
+use crate::{DbConn, StoreError};
+use chrono::{DateTime, Utc};
+use common::agent::MetricsReport;
+use common::{ApplianceId, TenantId};
+use diesel::prelude::*;
+
+pub fn put(
+    conn: &mut DbConn,
+    tenant: TenantId,
+    id: ApplianceId,
+    at: DateTime<Utc>,
+    report: &MetricsReport,
+) -> Result<(), StoreError> {
+    let text = serde_json::to_string(report).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let n = diesel::update(m::appliance_metrics.find(id.to_string()))
+        .set((m::at.eq(to_db(at)), m::report.eq(&text)))
+        .execute(conn)?;
+    if n == 0 {
+        diesel::insert_into(m::appliance_metrics)
+            .values((
+                m::appliance_id.eq(id.to_string()),
+                m::tenant_id.eq(tenant.to_string()),
+                m::at.eq(to_db(at)),
+                m::report.eq(&text),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn get(
+    conn: &mut DbConn,
+    tenant: TenantId,
+    id: ApplianceId,
+) -> Result<Option<MetricsReport>, StoreError> {
+    let row: Option<(String, Ts)> = m::appliance_metrics
+        .filter(m::tenant_id.eq(tenant.to_string()))
+        .filter(m::appliance_id.eq(id.to_string()))
+        .select((m::report, m::at))
+        .first(conn)
+        .optional()?;
+    row.map(|(r, _)| serde_json::from_str(&r).map_err(|e| StoreError::Corrupt(e.to_string())))
+        .transpose()
+}
