@@ -1,0 +1,7 @@
+//! Reusable pieces of the pages: labelled form fields with their errors, loading/empty/error states,
+//! and the app shell with its role-aware navigation.
+
+pub mod confirm;
+pub mod field;
+pub mod shell;
+pub mod status;

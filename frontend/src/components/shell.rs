@@ -1,0 +1,94 @@
+//! The app shell: a skip link, the header (tenant, user, role, logout), the role's navigation and the
+//! page. On narrow screens the navigation wraps above the page.
+
+use crate::app::Route;
+use crate::hooks::{use_client, use_session};
+use crate::state::nav::{self, NavItem};
+use crate::state::session::SessionAction;
+use crate::state::views::role_label;
+use common::api::MeResponse;
+use yew::platform::spawn_local;
+use yew::prelude::*;
+use yew_router::prelude::*;
+
+#[derive(Properties, PartialEq)]
+pub struct ShellProps {
+    pub me: MeResponse,
+    pub current: Route,
+    pub children: Html,
+}
+
+#[function_component(Shell)]
+pub fn shell(p: &ShellProps) -> Html {
+    let client = use_client();
+    let session = use_session();
+    let busy = use_state(|| false);
+    let logout = {
+        let busy = busy.clone();
+        Callback::from(move |_: MouseEvent| {
+            busy.set(true);
+            let client = client.clone();
+            let session = session.dispatcher();
+            spawn_local(async move {
+                // Signed out locally whatever the answer: the token is dropped either way.
+                let _ = client.logout().await;
+                session.dispatch(SessionAction::LoggedOut);
+            });
+        })
+    };
+    let items = nav::nav_items(p.me.role);
+    html! {
+        <div class="shell">
+            <a class="skip-link" href="#main">{ "Skip to content" }</a>
+            <header class="topbar">
+                <span class="brand">{ "ScaleInfra" }</span>
+                <span class="tenant" title="Organisation">{ p.me.tenant_name.clone() }</span>
+                <span class="whoami">
+                    <span class="user-name">{ p.me.name.clone() }</span>
+                    <span class="badge role">{ role_label(p.me.role) }</span>
+                </span>
+                <button type="button" class="button secondary" onclick={logout} disabled={*busy}>
+                    { "Log out" }
+                </button>
+            </header>
+            <nav class="sidenav" aria-label="Main">
+                <ul>
+                    { for items.into_iter().map(|item| {
+                        let current = nav::is_current(&item, Some(&p.current));
+                        html! { <li><NavLink {item} {current} /></li> }
+                    }) }
+                </ul>
+            </nav>
+            <main id="main" class="content" tabindex="-1">{ p.children.clone() }</main>
+        </div>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct NavLinkProps {
+    item: NavItem,
+    current: bool,
+}
+
+/// A real link (so it works with the keyboard, middle-click and without the router) that the router
+/// follows without reloading the page.
+#[function_component(NavLink)]
+fn nav_link(p: &NavLinkProps) -> Html {
+    let navigator = use_navigator();
+    let route = p.item.route.clone();
+    let onclick = Callback::from(move |e: MouseEvent| {
+        if e.ctrl_key() || e.meta_key() || e.shift_key() || e.button() != 0 {
+            return;
+        }
+        if let Some(n) = &navigator {
+            e.prevent_default();
+            n.push(&route);
+        }
+    });
+    html! {
+        <a href={p.item.route.to_path()} {onclick} aria-current={p.current.then_some("page")}
+            class={classes!("nav-link", p.current.then_some("current"))}>
+            { p.item.label }
+        </a>
+    }
+}

@@ -1,0 +1,50 @@
+//! Users: the projects assigned to me (the server lists exactly those), as cards.
+
+use crate::components::status::list_frame;
+use crate::hooks::{use_client, use_list};
+use crate::state::views;
+use futures::FutureExt;
+use yew::prelude::*;
+
+#[function_component(MyProjectsPage)]
+pub fn my_projects_page() -> Html {
+    let client = use_client();
+    let list = use_list((), move |cursor| {
+        let client = client.clone();
+        async move { client.list_projects(cursor.as_deref()).await }.boxed_local()
+    });
+    let retry = {
+        let list = list.clone();
+        Callback::from(move |_| list.reload())
+    };
+    let more = {
+        let list = list.clone();
+        Callback::from(move |_| list.more())
+    };
+    let empty = html! {
+        <>
+            <p><strong>{ "No projects are assigned to you yet." }</strong></p>
+            <p>{ "Ask an administrator of your organisation to assign you to a project." }</p>
+        </>
+    };
+    html! {
+        <section aria-labelledby="page-title">
+            <div class="page-head"><h1 id="page-title">{ "My projects" }</h1></div>
+            { list_frame(&list.state, "projects", empty, retry, more, |items| html! {
+                <ul class="cards" aria-label="Assigned projects">
+                    { for items.iter().map(|p| html! {
+                        <li class="card project-card" key={p.id.to_string()} data-project={p.name.clone()}>
+                            <h2>{ p.name.clone() }</h2>
+                            if p.description.is_empty() {
+                                <p class="muted">{ "No description." }</p>
+                            } else {
+                                <p>{ p.description.clone() }</p>
+                            }
+                            <p class="meta">{ format!("Created {}", views::short_time(p.created_at)) }</p>
+                        </li>
+                    }) }
+                </ul>
+            }) }
+        </section>
+    }
+}

@@ -1,0 +1,157 @@
+//! Profile: who I am, and changing my password (which signs out my other sessions).
+
+use crate::components::field::Field;
+use crate::components::status::{Banner, Tone};
+use crate::hooks::{use_client, use_me};
+use crate::state::form::FormErrors;
+use crate::state::views::role_label;
+use common::FieldError;
+use common::api::ChangePasswordRequest;
+use yew::platform::spawn_local;
+use yew::prelude::*;
+
+const INPUTS: [&str; 3] = ["current_password", "new_password", "confirm"];
+
+/// The confirmation must repeat the new password.
+pub fn confirm_error(new_password: &str, confirm: &str) -> Option<FieldError> {
+    (new_password != confirm).then(|| FieldError {
+        field: "confirm".into(),
+        code: "mismatch".into(),
+        message: "does not match the new password".into(),
+    })
+}
+
+#[function_component(ProfilePage)]
+pub fn profile_page() -> Html {
+    let client = use_client();
+    let me = use_me();
+    let current = use_state(String::new);
+    let new = use_state(String::new);
+    let confirm = use_state(String::new);
+    let errors = use_state(FormErrors::default);
+    let busy = use_state(|| false);
+    let done = use_state(|| false);
+    let Some(me) = me else {
+        return Html::default();
+    };
+    let set = |state: &UseStateHandle<String>, field: &'static str| {
+        let (state, errors) = (state.clone(), errors.clone());
+        Callback::from(move |v: String| {
+            state.set(v);
+            let mut f = (*errors).clone();
+            f.clear_field(field);
+            errors.set(f);
+        })
+    };
+    let onsubmit = {
+        let (current, new, confirm, errors, busy, done) = (
+            current.clone(),
+            new.clone(),
+            confirm.clone(),
+            errors.clone(),
+            busy.clone(),
+            done.clone(),
+        );
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            if *busy {
+                return;
+            }
+            done.set(false);
+            let req = ChangePasswordRequest {
+                current_password: (*current).clone(),
+                new_password: (*new).clone(),
+            };
+            let mut local = req_errors(&req);
+            local.extend(confirm_error(&new, &confirm));
+            if !local.is_empty() {
+                errors.set(FormErrors::from_field_errors(
+                    &local,
+                    &INPUTS,
+                    Some("Some fields need attention.".into()),
+                ));
+                return;
+            }
+            busy.set(true);
+            errors.set(FormErrors::default());
+            let (client, errors, busy, done) =
+                (client.clone(), errors.clone(), busy.clone(), done.clone());
+            let (current, new, confirm) = (current.clone(), new.clone(), confirm.clone());
+            spawn_local(async move {
+                match client.change_password(&req).await {
+                    Ok(()) => {
+                        done.set(true);
+                        current.set(String::new());
+                        new.set(String::new());
+                        confirm.set(String::new());
+                    }
+                    Err(e) => errors.set(FormErrors::from_api(&e, &INPUTS)),
+                }
+                busy.set(false);
+            });
+        })
+    };
+    html! {
+        <section aria-labelledby="page-title">
+            <div class="page-head"><h1 id="page-title">{ "Profile" }</h1></div>
+            <dl class="card details">
+                <dt>{ "Name" }</dt><dd>{ me.name.clone() }</dd>
+                <dt>{ "Email" }</dt><dd>{ me.email.clone() }</dd>
+                <dt>{ "Role" }</dt><dd>{ role_label(me.role) }</dd>
+                <dt>{ "Organisation" }</dt><dd>{ me.tenant_name.clone() }</dd>
+            </dl>
+            <form class="card form-grid" {onsubmit} novalidate=true aria-labelledby="pw-title">
+                <h2 id="pw-title">{ "Change password" }</h2>
+                if *done {
+                    <Banner tone={Tone::Success}>{ "Password changed. Your other sessions were signed out." }</Banner>
+                }
+                if let Some(g) = &errors.general {
+                    <Banner tone={Tone::Error}>{ g.clone() }</Banner>
+                }
+                <Field id="current_password" label="Current password" kind="password" autocomplete="current-password"
+                    value={(*current).clone()} oninput={set(&current, "current_password")} error={errors.field("current_password")} />
+                <Field id="new_password" label="New password" kind="password" autocomplete="new-password"
+                    value={(*new).clone()} oninput={set(&new, "new_password")} error={errors.field("new_password")}
+                    hint="At least 12 characters; hard to guess." />
+                <Field id="confirm" label="Repeat the new password" kind="password" autocomplete="new-password"
+                    value={(*confirm).clone()} oninput={set(&confirm, "confirm")} error={errors.field("confirm")} />
+                <div class="form-actions">
+                    <button type="submit" class="button primary" disabled={*busy}>
+                        { if *busy { "Changing…" } else { "Change password" } }
+                    </button>
+                </div>
+            </form>
+        </section>
+    }
+}
+
+fn req_errors(req: &ChangePasswordRequest) -> Vec<FieldError> {
+    use validator::Validate;
+    req.validate()
+        .err()
+        .map(|e| common::validate::field_errors(&e))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_confirmation_must_match() {
+        assert_eq!(confirm_error("Velvet-Harbor-93", "Velvet-Harbor-93"), None);
+        let e = confirm_error("Velvet-Harbor-93", "Velvet-Harbor-39");
+        assert_eq!(e.map(|e| e.field), Some("confirm".to_owned()));
+    }
+
+    #[test]
+    fn a_short_new_password_is_named_by_its_field() {
+        let req = ChangePasswordRequest {
+            current_password: "x".into(),
+            new_password: "short".into(),
+        };
+        let errs = req_errors(&req);
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].field, "new_password");
+    }
+}

@@ -1,0 +1,7 @@
+//! Plain-Rust state of the SPA: reducers and view models with no DOM in them, tested natively.
+
+pub mod form;
+pub mod list;
+pub mod nav;
+pub mod session;
+pub mod views;

@@ -1,0 +1,134 @@
+//! Role-aware navigation: which pages each role sees in the shell, where it lands, and which routes it
+//! may open (the server enforces the same rules; this only keeps the UI honest).
+
+use crate::app::Route;
+use common::Role;
+
+/// One entry of the shell's navigation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NavItem {
+    pub route: Route,
+    pub label: &'static str,
+}
+
+fn item(route: Route, label: &'static str) -> NavItem {
+    NavItem { route, label }
+}
+
+/// The navigation of `role`, in display order.
+pub fn nav_items(role: Role) -> Vec<NavItem> {
+    let mut items = match role {
+        Role::Operator => vec![
+            item(Route::Tenants, "Tenants"),
+            item(Route::Users, "Provider users"),
+        ],
+        Role::Admin => vec![
+            item(Route::Projects, "Projects"),
+            item(Route::Users, "Users"),
+        ],
+        Role::User => vec![item(Route::MyProjects, "My projects")],
+        Role::Finance => vec![item(Route::Finance, "Billing")],
+    };
+    items.push(item(Route::Profile, "Profile"));
+    items
+}
+
+/// Where `role` lands after login and on `/`.
+pub fn home(role: Role) -> Route {
+    nav_items(role)
+        .into_iter()
+        .next()
+        .map_or(Route::Profile, |i| i.route)
+}
+
+/// Whether `role` may open `route`.
+pub fn may_open(role: Role, route: &Route) -> bool {
+    match route {
+        Route::Home | Route::Login | Route::NotFound | Route::Profile => true,
+        Route::Project { .. } => role == Role::Admin,
+        other => nav_items(role).iter().any(|i| &i.route == other),
+    }
+}
+
+/// Whether `item` is the current page (a project's page belongs to "Projects").
+pub fn is_current(item: &NavItem, current: Option<&Route>) -> bool {
+    match current {
+        Some(Route::Project { .. }) => item.route == Route::Projects,
+        Some(r) => &item.route == r,
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use common::ProjectId;
+
+    fn labels(role: Role) -> Vec<&'static str> {
+        nav_items(role).into_iter().map(|i| i.label).collect()
+    }
+
+    #[test]
+    fn each_role_sees_its_own_pages() {
+        assert_eq!(
+            labels(Role::Operator),
+            ["Tenants", "Provider users", "Profile"]
+        );
+        assert_eq!(labels(Role::Admin), ["Projects", "Users", "Profile"]);
+        assert_eq!(labels(Role::User), ["My projects", "Profile"]);
+        assert_eq!(labels(Role::Finance), ["Billing", "Profile"]);
+    }
+
+    #[test]
+    fn homes() {
+        assert_eq!(home(Role::Operator), Route::Tenants);
+        assert_eq!(home(Role::Admin), Route::Projects);
+        assert_eq!(home(Role::User), Route::MyProjects);
+        assert_eq!(home(Role::Finance), Route::Finance);
+    }
+
+    #[test]
+    fn route_access_matrix() {
+        let project = Route::Project {
+            id: ProjectId::new(),
+        };
+        let table = [
+            (Role::Operator, Route::Tenants, true),
+            (Role::Admin, Route::Tenants, false),
+            (Role::User, Route::Tenants, false),
+            (Role::Finance, Route::Tenants, false),
+            (Role::Operator, Route::Users, true),
+            (Role::Admin, Route::Users, true),
+            (Role::User, Route::Users, false),
+            (Role::Admin, Route::Projects, true),
+            (Role::User, Route::Projects, false),
+            (Role::Operator, Route::Projects, false),
+            (Role::Admin, project.clone(), true),
+            (Role::User, project.clone(), false),
+            (Role::User, Route::MyProjects, true),
+            (Role::Admin, Route::MyProjects, false),
+            (Role::Finance, Route::Finance, true),
+            (Role::Admin, Route::Finance, false),
+            (Role::User, Route::Profile, true),
+            (Role::Finance, Route::Profile, true),
+        ];
+        for (role, route, ok) in table {
+            assert_eq!(may_open(role, &route), ok, "{role} → {route:?}");
+        }
+    }
+
+    #[test]
+    fn a_project_page_highlights_projects() {
+        let items = nav_items(Role::Admin);
+        let here = Route::Project {
+            id: ProjectId::new(),
+        };
+        let current: Vec<_> = items
+            .iter()
+            .filter(|i| is_current(i, Some(&here)))
+            .map(|i| i.label)
+            .collect();
+        assert_eq!(current, ["Projects"]);
+        assert!(!items.iter().any(|i| is_current(i, None)));
+    }
+}
