@@ -2,7 +2,7 @@
 //! Swagger UI, health, metrics) and runs the HTTP server with its housekeeping tasks.
 
 use crate::config::Config;
-use crate::error::{self, ApiError};
+use crate::error;
 use crate::state::AppState;
 use crate::{audit, auth, bootstrap, health, openapi::ApiDoc, projects, telemetry, tenants, users};
 use actix_web::body::MessageBody;
@@ -52,9 +52,7 @@ pub fn build(
         .service(telemetry::metrics_endpoint)
         .split_for_parts();
     app.service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", api))
-        .default_service(web::to(|| async {
-            Err::<actix_web::HttpResponse, _>(ApiError::NotFound)
-        }))
+        .default_service(web::to(crate::spa::serve))
         .wrap(
             DefaultHeaders::new()
                 .add(("X-Content-Type-Options", "nosniff"))

@@ -11,6 +11,7 @@ pub mod health;
 pub mod openapi;
 pub mod pagination;
 pub mod projects;
+pub mod spa;
 pub mod state;
 pub mod telemetry;
 pub mod tenants;
