@@ -4,14 +4,23 @@
 use crate::config::Config;
 use crate::error;
 use crate::state::AppState;
-use crate::{audit, auth, bootstrap, health, openapi::ApiDoc, projects, telemetry, tenants, users};
+use crate::{
+    agent, applications, audit, auth, bootstrap, catalog, compute, health, openapi::ApiDoc,
+    projects, telemetry, tenants, users,
+};
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, web};
+use common::api::Capacity;
+use orchestrator::drivers::Drivers;
+use orchestrator::drivers::libvirt::{Accel, LibvirtConfig, LibvirtDriver};
+use orchestrator::{Orchestrator, OrchestratorConfig, SimCloud, SimConfig};
 use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
 use std::time::Duration;
 use store::{PoolOptions, Store};
+use tokio_util::sync::CancellationToken;
 use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
@@ -46,8 +55,13 @@ pub fn build(
                 .configure(tenants::routes::configure)
                 .configure(users::routes::configure)
                 .configure(projects::routes::configure)
-                .configure(audit::routes::configure),
+                .configure(audit::routes::configure)
+                .configure(compute::routes::configure)
+                .configure(catalog::routes::configure)
+                .configure(applications::routes::configure)
+                .configure(applications::routes_appliances::configure),
         )
+        .service(utoipa_actix_web::scope("/agent/v1").configure(agent::routes::configure))
         .configure(health::configure)
         .service(telemetry::metrics_endpoint)
         .split_for_parts();
@@ -68,6 +82,8 @@ pub struct Running {
     pub handle: ServerHandle,
     pub state: AppState,
     pub bootstrapped: Option<bootstrap::Bootstrapped>,
+    /// Cancels the background loops (the orchestrator).
+    pub shutdown: CancellationToken,
     server: actix_web::dev::Server,
 }
 
@@ -76,6 +92,62 @@ impl Running {
     pub async fn wait(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// The orchestrator settings of `config`.
+pub fn orchestrator_config(config: &Config) -> OrchestratorConfig {
+    let ms = std::time::Duration::from_millis;
+    let mut o = OrchestratorConfig {
+        tick: ms(config.orchestrator_tick_ms),
+        host_check: ms(config.host_check_ms),
+        host_check_timeout: ms(config.host_check_ms.clamp(100, 5000)),
+        host_down_after: config.host_down_after,
+        agent_url: config.agent_url.clone(),
+        heartbeat_secs: u32::try_from(config.heartbeat_ms.div_ceil(1000)).unwrap_or(5),
+        metrics_secs: u32::try_from((config.heartbeat_ms * 2).div_ceil(1000)).unwrap_or(10),
+        ..OrchestratorConfig::default()
+    };
+    o.timeouts.boot = Duration::from_secs(config.boot_timeout_secs);
+    o.timeouts.heartbeat = Duration::from_secs(config.heartbeat_timeout_secs);
+    o.resync = o.resync.max(o.tick * 4);
+    o
+}
+
+/// The drivers of `config`: the simulated pool when it has hosts, libvirt always.
+pub fn drivers(config: &Config) -> (Option<Arc<SimCloud>>, Drivers) {
+    let ms = std::time::Duration::from_millis;
+    let sim = (config.sim_hosts > 0).then(|| {
+        SimCloud::new(SimConfig {
+            boot: ms(config.sim_boot_ms),
+            heartbeat: ms(config.heartbeat_ms),
+            metrics: ms(config.heartbeat_ms * 2),
+            ..SimConfig::default()
+        })
+    });
+    let accel = match config.libvirt_accel.as_str() {
+        "kvm" => Accel::Kvm,
+        "tcg" => Accel::Tcg,
+        _ => Accel::Auto,
+    };
+    let libvirt = LibvirtDriver::new(LibvirtConfig {
+        accel,
+        ..LibvirtConfig::default()
+    });
+    (sim.clone(), Drivers::new(sim, libvirt))
+}
+
+/// Seed the catalog and (with a simulated pool) the pool's hosts.
+async fn seed(store: &Store, config: &Config) -> anyhow::Result<()> {
+    orchestrator::catalog::seed_catalog(store).await?;
+    if config.sim_hosts > 0 {
+        let capacity = Capacity {
+            vcpus: 16,
+            memory_mib: 65_536,
+            disk_gib: 1000,
+        };
+        orchestrator::catalog::seed_sim_pool(store, config.sim_hosts, capacity).await?;
+    }
+    Ok(())
 }
 
 /// Open and migrate the database named by `config`.
@@ -108,12 +180,27 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     )
     .await
     .map_err(|e| anyhow::anyhow!("bootstrap failed: {e}: {:?}", e.problem().errors))?;
+    seed(&store, &config).await?;
     let workers = config
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let listener = TcpListener::bind(config.bind)?;
     let addr = listener.local_addr()?;
-    let state = AppState::new(config, store)
+    let shutdown = CancellationToken::new();
+    let (sim, drivers) = drivers(&config);
+    let orchestrator = if config.orchestrator {
+        let o = Orchestrator::new(store.clone(), drivers, orchestrator_config(&config)).await?;
+        let (o2, token) = (o.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            if let Err(e) = o2.run(token).await {
+                tracing::error!(error = %e, "orchestrator stopped");
+            }
+        });
+        Some(o)
+    } else {
+        None
+    };
+    let state = AppState::new(config, store, sim, orchestrator)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let _ = telemetry::prometheus();
@@ -132,6 +219,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         handle,
         state,
         bootstrapped,
+        shutdown,
         server,
     })
 }

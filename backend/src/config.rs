@@ -49,6 +49,28 @@ pub struct Config {
     pub admin_email: Option<String>,
     /// Password of the first operator; generated and printed once when absent.
     pub admin_password: Option<String>,
+    /// Run the orchestrator in this process (`serve`); `false` for API-only replicas.
+    pub orchestrator: bool,
+    /// Simulated KVM hosts to create on first start (the embedded default); 0 for none.
+    pub sim_hosts: u32,
+    /// Simulated boot time, in milliseconds.
+    pub sim_boot_ms: u64,
+    /// How often agents heartbeat, in milliseconds.
+    pub heartbeat_ms: u64,
+    /// Heartbeat silence after which a running appliance is failed, in seconds.
+    pub heartbeat_timeout_secs: u64,
+    /// Time a booting appliance has to announce itself, in seconds.
+    pub boot_timeout_secs: u64,
+    /// The URL guests reach this server's agent API at (user-mode networking: the host is 10.0.2.2).
+    pub agent_url: String,
+    /// `auto` (try kvm, fall back to TCG), `kvm` or `tcg`.
+    pub libvirt_accel: String,
+    /// How often the orchestrator looks for work, in milliseconds.
+    pub orchestrator_tick_ms: u64,
+    /// How often hosts are checked, in milliseconds.
+    pub host_check_ms: u64,
+    /// Missed checks after which a host is down and its appliances lost.
+    pub host_down_after: u32,
 }
 
 impl Default for Config {
@@ -72,6 +94,17 @@ impl Default for Config {
             workers: None,
             admin_email: None,
             admin_password: None,
+            orchestrator: true,
+            sim_hosts: 4,
+            sim_boot_ms: 3000,
+            heartbeat_ms: 5000,
+            heartbeat_timeout_secs: 20,
+            boot_timeout_secs: 300,
+            agent_url: "http://10.0.2.2:8080".into(),
+            libvirt_accel: "auto".into(),
+            orchestrator_tick_ms: 250,
+            host_check_ms: 5000,
+            host_down_after: 3,
         }
     }
 }
@@ -146,6 +179,24 @@ impl Config {
             .is_some_and(|u| !(u.starts_with("http://") || u.starts_with("https://")))
         {
             return invalid("public_url", "must start with http:// or https://");
+        }
+        if !["auto", "kvm", "tcg"].contains(&self.libvirt_accel.as_str()) {
+            return invalid("libvirt_accel", "must be auto, kvm or tcg");
+        }
+        if self.heartbeat_ms == 0 || self.orchestrator_tick_ms == 0 || self.host_check_ms == 0 {
+            return invalid(
+                "heartbeat_ms/orchestrator_tick_ms/host_check_ms",
+                "must be at least 1",
+            );
+        }
+        if self.heartbeat_timeout_secs * 1000 <= self.heartbeat_ms {
+            return invalid(
+                "heartbeat_timeout_secs",
+                "must be longer than the heartbeat interval",
+            );
+        }
+        if self.host_down_after == 0 {
+            return invalid("host_down_after", "must be at least 1");
         }
         if self.workers == Some(0) {
             return invalid("workers", "must be at least 1");

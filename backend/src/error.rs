@@ -27,8 +27,18 @@ pub enum ApiError {
     /// The request is valid but the object's state refuses it (e.g. disabling the last admin).
     #[error("{code}: {detail}")]
     InvalidState { code: &'static str, detail: String },
+    /// The change would take the tenant over one of its quotas.
+    #[error("quota {quota} exceeded")]
+    Quota {
+        quota: &'static str,
+        limit: u64,
+        requested: u64,
+    },
     #[error("too many requests")]
     RateLimited { retry_after_secs: u64 },
+    /// The object is gone for good (an agent of a terminated appliance).
+    #[error("gone: {0}")]
+    Gone(&'static str),
     #[error("bad request: {0}")]
     BadRequest(String),
     #[error("request body too large")]
@@ -108,10 +118,27 @@ impl ApiError {
             ApiError::InvalidState { code, detail } => {
                 Problem::new(status, code, "Conflict").with_detail(detail.clone())
             }
+            ApiError::Quota {
+                quota,
+                limit,
+                requested,
+            } => {
+                let mut p =
+                    Problem::new(status, "quota_exceeded", "Quota exceeded").with_detail(format!(
+                        "this would use {requested} against the tenant's {quota} quota of {limit}"
+                    ));
+                p.errors = vec![FieldError {
+                    field: format!("quota.{quota}"),
+                    code: "quota_exceeded".into(),
+                    message: format!("would use {requested} of {limit}"),
+                }];
+                p
+            }
             ApiError::RateLimited { retry_after_secs } => {
                 Problem::new(status, "rate_limited", "Too many requests")
                     .with_detail(format!("try again in {retry_after_secs} s"))
             }
+            ApiError::Gone(d) => Problem::new(status, "gone", "Gone").with_detail(*d),
             ApiError::BadRequest(d) => {
                 Problem::new(status, "bad_request", "Bad request").with_detail(d)
             }
@@ -138,10 +165,11 @@ impl ResponseError for ApiError {
             ApiError::Unauthenticated(_) | ApiError::LoginRefused(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
-            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Validation(_) | ApiError::Quota { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Conflict { .. } | ApiError::InvalidState { .. } => StatusCode::CONFLICT,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Gone(_) => StatusCode::GONE,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,

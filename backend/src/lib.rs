@@ -1,10 +1,14 @@
 //! ScaleInfra's backend: the composition root and the HTTP API (`/api/v1`). Each resource has a folder
 //! with `routes.rs` (extract input, map output) and `service.rs` (rules and permission checks).
 
+pub mod agent;
 pub mod app;
+pub mod applications;
 pub mod audit;
 pub mod auth;
 pub mod bootstrap;
+pub mod catalog;
+pub mod compute;
 pub mod config;
 pub mod error;
 pub mod health;

@@ -122,9 +122,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             println!("ScaleInfra listening on http://{}", running.addr);
             let handle = running.handle.clone();
+            let background = running.shutdown.clone();
             let server = tokio::spawn(running.wait());
             shutdown_signal().await;
             tracing::info!("shutting down");
+            background.cancel();
             handle.stop(true).await;
             server.await??;
         }

@@ -18,6 +18,12 @@ use utoipa::{Modify, OpenApi};
         (name = "users", description = "Users of a tenant (admins)"),
         (name = "projects", description = "Projects and their assignment to users"),
         (name = "audit", description = "Who changed what"),
+        (name = "compute", description = "Compute pools and KVM hosts (operators)"),
+        (name = "catalog", description = "Appliance templates"),
+        (name = "applications", description = "Applications, layers and appliance groups"),
+        (name = "appliances", description = "Appliances, their transitions and events"),
+        (name = "sim", description = "Fault injection and load in the simulated pool"),
+        (name = "agent", description = "The appliance agent protocol (per-appliance tokens)"),
         (name = "ops", description = "Health, readiness and metrics"),
     )
 )]

@@ -33,8 +33,13 @@ pub fn request(q: &PageQuery) -> ApiResult<PageRequest> {
 
 /// Turn a store page into an API page.
 pub fn respond<T, U: From<T>>(page: StorePage<T>) -> Page<U> {
+    respond_map(page, U::from)
+}
+
+/// Turn a store page into an API page, converting items with `f`.
+pub fn respond_map<T, U>(page: StorePage<T>, f: impl FnMut(T) -> U) -> Page<U> {
     Page {
-        items: page.items.into_iter().map(U::from).collect(),
+        items: page.items.into_iter().map(f).collect(),
         next_cursor: page.next_after.map(|a| B64.encode(a)),
     }
 }

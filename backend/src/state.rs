@@ -6,6 +6,8 @@ use crate::auth::ratelimit::LoginLimiter;
 use crate::auth::refresh;
 use crate::config::Config;
 use crate::error::ApiError;
+use orchestrator::agent_api::AgentService;
+use orchestrator::{Orchestrator, SimCloud};
 use std::sync::Arc;
 use store::Store;
 
@@ -20,10 +22,21 @@ pub struct AppState {
     /// A hash of a random password: unknown emails are verified against it so they cost the same
     /// argon2 work as a wrong password.
     pub dummy_hash: Arc<str>,
+    /// The agent protocol (served at /agent/v1).
+    pub agent: Arc<AgentService>,
+    /// The simulated pool, when this installation runs one.
+    pub sim: Option<Arc<SimCloud>>,
+    /// The in-process orchestrator (`serve`).
+    pub orchestrator: Option<Arc<Orchestrator>>,
 }
 
 impl AppState {
-    pub async fn new(config: Config, store: Store) -> Result<AppState, ApiError> {
+    pub async fn new(
+        config: Config,
+        store: Store,
+        sim: Option<Arc<SimCloud>>,
+        orchestrator: Option<Arc<Orchestrator>>,
+    ) -> Result<AppState, ApiError> {
         let secret = match &config.jwt_secret {
             Some(s) => s.clone(),
             None => {
@@ -50,12 +63,26 @@ impl AppState {
         let dummy_hash: Arc<str> = password::blocking(move || password::hash(&dummy))
             .await??
             .into();
+        let agent = match &orchestrator {
+            Some(o) => o.agent(),
+            None => Arc::new(AgentService {
+                store: store.clone(),
+                key: orchestrator::token_key(&store)
+                    .await
+                    .map_err(ApiError::internal)?,
+                heartbeat_secs: u32::try_from(config.heartbeat_ms.div_ceil(1000)).unwrap_or(5),
+                metrics_secs: u32::try_from((config.heartbeat_ms * 2).div_ceil(1000)).unwrap_or(10),
+            }),
+        };
         Ok(AppState {
             store,
             config: Arc::new(config),
             jwt,
             limiter,
             dummy_hash,
+            agent,
+            sim,
+            orchestrator,
         })
     }
 }

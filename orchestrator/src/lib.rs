@@ -213,7 +213,7 @@ impl Orchestrator {
 }
 
 /// The installation's agent-token key, generated once and kept in the database.
-async fn token_key(store: &Store) -> Result<TokenKey, OrchestratorError> {
+pub async fn token_key(store: &Store) -> Result<TokenKey, OrchestratorError> {
     let mut bytes = [0u8; 32];
     for b in bytes.iter_mut() {
         *b = rand::random();

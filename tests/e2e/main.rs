@@ -5,6 +5,7 @@
 
 mod auth;
 mod bad_input;
+mod fixtures;
 mod flows;
 mod matrix;
 mod ops;

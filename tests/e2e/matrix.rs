@@ -20,8 +20,10 @@ const PUBLIC: &[(&str, &str)] = &[
 pub struct Operation {
     pub method: String,
     pub path: String,
-    /// `None` for public operations.
+    /// `None` for public operations and the agent protocol.
     pub roles: Option<BTreeSet<String>>,
+    /// Authenticated by an appliance's agent token, not a user's JWT.
+    pub agent: bool,
 }
 
 /// Every operation of the document, with its declared roles. Panics on an operation without a rule.
@@ -34,6 +36,20 @@ pub fn operations(doc: &Value) -> Vec<Operation> {
                 .as_array()
                 .unwrap_or_else(|| panic!("{m} {path} declares no security rule"));
             let bearer: Vec<&Value> = security.iter().filter_map(|s| s.get("bearer")).collect();
+            let agent = security.iter().any(|s| s.get("agent").is_some());
+            if agent {
+                assert!(
+                    bearer.is_empty() && path.starts_with("/agent/v1/"),
+                    "{m} {path}: agent tokens only under /agent/v1"
+                );
+                ops.push(Operation {
+                    method: m,
+                    path: path.clone(),
+                    roles: None,
+                    agent,
+                });
+                continue;
+            }
             let roles = match bearer.as_slice() {
                 [] => {
                     assert!(
@@ -63,6 +79,7 @@ pub fn operations(doc: &Value) -> Vec<Operation> {
                 method: m,
                 path: path.clone(),
                 roles,
+                agent: false,
             });
         }
     }
@@ -114,10 +131,10 @@ async fn every_route_enforces_its_declared_roles() {
     ];
 
     let ops = operations(&doc);
-    assert!(ops.len() >= 30, "only {} operations documented", ops.len());
+    assert!(ops.len() >= 70, "only {} operations documented", ops.len());
     let public: BTreeSet<(String, String)> = ops
         .iter()
-        .filter(|o| o.roles.is_none())
+        .filter(|o| o.roles.is_none() && !o.agent)
         .map(|o| (o.method.clone(), o.path.clone()))
         .collect();
     let expected: BTreeSet<(String, String)> = PUBLIC
@@ -136,6 +153,26 @@ async fn every_route_enforces_its_declared_roles() {
         let anon = app
             .call(method(&o.method), &path, None, body_for(&o.method))
             .await;
+        if o.agent {
+            // the agent protocol takes agent tokens only: no user's JWT gets in
+            anon.assert_problem(401, "unauthenticated");
+            for (_, s) in &sessions {
+                let r = app
+                    .call(
+                        method(&o.method),
+                        &path,
+                        Some(&s.token),
+                        body_for(&o.method),
+                    )
+                    .await;
+                assert_eq!(
+                    r.status, 401,
+                    "a user's token reached {} {}: {}",
+                    o.method, o.path, r.text
+                );
+            }
+            continue;
+        }
         match &o.roles {
             // public: a token changes nothing, and nobody is forbidden
             None => {
@@ -188,7 +225,7 @@ async fn every_route_enforces_its_declared_roles() {
             }
         }
     }
-    assert!(checked >= 100, "only {checked} role × route checks ran");
+    assert!(checked >= 250, "only {checked} role × route checks ran");
     // the sessions are intact after the sweep
     for (_, s) in &sessions {
         app.get(&s.token, "/api/v1/auth/me")

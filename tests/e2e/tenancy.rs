@@ -2,17 +2,20 @@
 //! get for tenant A's objects exactly what they get for ids that do not exist (404 where their role is
 //! admitted), on reads and on writes — and nothing of A changes.
 
+use crate::fixtures::{Deployed, deploy_one};
 use crate::matrix::{fill, method, openapi, operations};
 use scaleinfra_tests::*;
 use serde_json::{Value, json};
 
-/// Everything of tenant A that B could try to touch, read through A's own eyes.
+/// Everything of tenant A that B could try to touch, read through A's own eyes (volatile fields such as
+/// heartbeats left out).
 async fn snapshot(
     app: &TestApp,
     op: &Session,
     a: &TenantFixture,
     project: &str,
     user: &str,
+    d: &Deployed,
 ) -> Vec<Value> {
     let mut out = Vec::new();
     for path in [
@@ -27,11 +30,21 @@ async fn snapshot(
         format!("/api/v1/projects/{project}/members"),
         format!("/api/v1/users/{user}"),
         format!("/api/v1/users/{user}/projects"),
+        format!("/api/v1/templates/{}", d.template),
+        format!("/api/v1/applications/{}", d.application),
+        format!("/api/v1/groups/{}", d.group),
     ] {
         let r = app.get(&a.admin.token, &path).await;
         r.assert_status(200);
         out.push(r.body);
     }
+    let r = app
+        .get(
+            &a.admin.token,
+            &format!("/api/v1/appliances/{}", d.appliance),
+        )
+        .await;
+    out.push(json!([r.body["state"], r.body["name"], r.body["group_id"]]));
     let tid: common::TenantId = a.id.parse().unwrap();
     let audit = app
         .store
@@ -43,13 +56,22 @@ async fn snapshot(
 }
 
 /// A body that would change something if it were applied.
-fn hostile_body(m: &str, path: &str) -> Option<Value> {
-    match m {
-        "PATCH" if path.starts_with("/api/v1/users/") => {
+fn hostile_body(m: &str, path: &str, global_template: &str) -> Option<Value> {
+    let p = path.trim_start_matches("/api/v1");
+    match (m, p) {
+        ("PATCH", p) if p.starts_with("/users/") => {
             Some(json!({"name": "hijacked by B", "disabled": true}))
         }
-        "PATCH" => Some(json!({"name": "hijacked by B"})),
-        "POST" | "PUT" => Some(json!({})),
+        ("PATCH", _) => Some(json!({"name": "hijacked by B"})),
+        ("PUT", p) if p.ends_with("/desired") => Some(json!({"desired": 0})),
+        ("PUT", p) if p.ends_with("/load") => Some(json!({"load_pct": 99})),
+        ("POST", p) if p.ends_with("/layers") => Some(json!({"name": "evil"})),
+        ("POST", p) if p.ends_with("/groups") => {
+            Some(json!({"name": "evil", "template_id": global_template,
+            "size": {"desired": 1, "min": 0, "max": 2}}))
+        }
+        ("POST", p) if p.ends_with("/applications") => Some(json!({"name": "evil"})),
+        ("POST" | "PUT", _) => Some(json!({})),
         _ => None,
     }
 }
@@ -62,6 +84,7 @@ async fn tenant_b_cannot_see_or_touch_tenant_a() {
     let a_user = app.user(&a.admin, "user").await;
     let a_project = app.project(&a.admin, "Alpha shop").await;
     app.assign(&a.admin, &a_project, &a_user.id).await;
+    let d = deploy_one(&app, &a.admin, &a_project).await;
 
     let b = app.tenant(&op, "beta").await;
     let b_user = app.user(&b.admin, "user").await;
@@ -69,7 +92,19 @@ async fn tenant_b_cannot_see_or_touch_tenant_a() {
     let b_project = app.project(&b.admin, "Beta shop").await;
     app.assign(&b.admin, &b_project, &b_user.id).await;
 
-    let before = snapshot(&app, &op, &a, &a_project, &a_user.id).await;
+    let pools = app.get(&op.token, "/api/v1/pools").await;
+    let pool = pools.body["items"][0]["id"].as_str().unwrap().to_owned();
+    let hosts = app
+        .get(&op.token, &format!("/api/v1/pools/{pool}/hosts"))
+        .await;
+    let host = hosts.body["items"][0]["id"].as_str().unwrap().to_owned();
+    let templates = app.get(&b.admin.token, "/api/v1/templates").await;
+    let global = templates.body["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let before = snapshot(&app, &op, &a, &a_project, &a_user.id, &d).await;
     let doc = openapi(&app).await;
     let mut swept = 0;
     for o in operations(&doc) {
@@ -80,25 +115,23 @@ async fn tenant_b_cannot_see_or_touch_tenant_a() {
             "tenant_id" => a.id.clone(),
             "project_id" => a_project.clone(),
             "user_id" => a_user.id.clone(),
+            "template_id" => d.template.clone(),
+            "application_id" => d.application.clone(),
+            "layer_id" => d.layer.clone(),
+            "group_id" => d.group.clone(),
+            "appliance_id" => d.appliance.clone(),
+            "pool_id" => pool.clone(),
+            "host_id" => host.clone(),
             other => panic!("the sweep does not know the id {other} of {}", o.path),
         });
         let missing_path = fill(&o.path, |_| uuid::Uuid::now_v7().to_string());
         for (role, s) in [("admin", &b.admin), ("user", &b_user), ("finance", &b_fin)] {
+            let body = hostile_body(&o.method, &o.path, &global);
             let foreign = app
-                .call(
-                    method(&o.method),
-                    &a_path,
-                    Some(&s.token),
-                    hostile_body(&o.method, &o.path),
-                )
+                .call(method(&o.method), &a_path, Some(&s.token), body.clone())
                 .await;
             let missing = app
-                .call(
-                    method(&o.method),
-                    &missing_path,
-                    Some(&s.token),
-                    hostile_body(&o.method, &o.path),
-                )
+                .call(method(&o.method), &missing_path, Some(&s.token), body)
                 .await;
             assert_eq!(
                 (foreign.status, &foreign.body),
@@ -116,8 +149,8 @@ async fn tenant_b_cannot_see_or_touch_tenant_a() {
             swept += 1;
         }
     }
-    assert!(swept >= 45, "only {swept} checks");
-    let after = snapshot(&app, &op, &a, &a_project, &a_user.id).await;
+    assert!(swept >= 120, "only {swept} checks");
+    let after = snapshot(&app, &op, &a, &a_project, &a_user.id, &d).await;
     assert_eq!(before, after, "tenant A changed");
     // B's own objects still work for B
     app.get(&b_user.token, &format!("/api/v1/projects/{b_project}"))

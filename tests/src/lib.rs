@@ -135,6 +135,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub store: Store,
     pub config: Config,
+    pub state: backend::state::AppState,
+    pub shutdown: tokio_util::sync::CancellationToken,
     handle: actix_web::dev::ServerHandle,
     db: Db,
     counter: AtomicU32,
@@ -160,6 +162,13 @@ impl TestApp {
             login_per_ip_per_minute: 10_000,
             login_per_account_per_minute: 10_000,
             log_level: "warn".into(),
+            sim_hosts: 4,
+            sim_boot_ms: 30,
+            heartbeat_ms: 100,
+            heartbeat_timeout_secs: 2,
+            orchestrator_tick_ms: 20,
+            host_check_ms: 100,
+            host_down_after: 2,
             ..Config::default()
         };
         tweak(&mut config);
@@ -169,6 +178,8 @@ impl TestApp {
         let base = format!("http://{}", running.addr);
         let handle = running.handle.clone();
         let store = running.state.store.clone();
+        let state = running.state.clone();
+        let shutdown = running.shutdown.clone();
         tokio::spawn(running.wait());
         let client = reqwest::Client::builder().build().expect("client");
         TestApp {
@@ -176,6 +187,8 @@ impl TestApp {
             client,
             store,
             config,
+            state,
+            shutdown,
             handle,
             db,
             counter: AtomicU32::new(0),
@@ -323,9 +336,29 @@ impl TestApp {
         assert!(r.status == 201 || r.status == 200, "{}", r.text);
     }
 
-    /// Stop the server.
+    /// Stop the server and its background loops.
     pub async fn stop(&self) {
+        self.shutdown.cancel();
         self.handle.stop(false).await;
+    }
+
+    /// Poll `check` until it returns `Some`, or fail after `secs` seconds with `what`.
+    pub async fn eventually<T, F, Fut>(&self, secs: u64, what: &str, mut check: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            if let Some(v) = check().await {
+                return v;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out after {secs} s waiting for: {what}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
     }
 }
 
@@ -392,6 +425,7 @@ async fn fresh_database() -> (Db, String) {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        self.shutdown.cancel();
         if let Db::Postgres { admin_url, name } = &self.db {
             let (a, n) = (admin_url.clone(), name.clone());
             // a plain thread: Drop may run inside the async runtime

@@ -172,3 +172,24 @@ pub struct Usage {
     pub memory_mib: u32,
     pub disk_gib: u32,
 }
+
+/// Faults injected into the simulated pool.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SimFaults {
+    /// New domains crash instead of booting.
+    pub fail_boots: bool,
+    /// Slow-down factor for boots and driver calls (1 = normal).
+    #[validate(range(min = 1.0, max = 100.0))]
+    pub slow: f64,
+}
+
+/// The load knob of a group in the simulated pool: drives its appliances' synthetic metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SimLoad {
+    #[validate(range(max = 100))]
+    pub load_pct: u32,
+}

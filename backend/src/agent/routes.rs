@@ -1,0 +1,127 @@
+//! The agent endpoints: announce, heartbeat, metrics, jobs.
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use actix_web::dev::Payload;
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, get, post, web};
+use common::Problem;
+use common::agent::{
+    AnnounceRequest, AnnounceResponse, HeartbeatRequest, JobsResponse, MetricsReport,
+};
+use orchestrator::agent_api::{AgentEndpoint, AgentError};
+use std::future::{Ready, ready};
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(announce)
+        .service(heartbeat)
+        .service(metrics)
+        .service(jobs);
+}
+
+/// The agent token of the request.
+pub struct AgentToken(String);
+
+impl FromRequest for AgentToken {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+    /// The token must be genuine before anything else of the request is looked at.
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let token = req
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(|t| t.trim().to_owned());
+        let genuine = |t: &str| {
+            req.app_data::<web::Data<AppState>>()
+                .is_some_and(|s| s.agent.key.verify(t).is_some())
+        };
+        ready(match token {
+            Some(t) if genuine(&t) => Ok(AgentToken(t)),
+            Some(_) => Err(ApiError::Unauthenticated("invalid agent token")),
+            None => Err(ApiError::Unauthenticated(
+                "send the appliance's agent token as `Authorization: Bearer …`",
+            )),
+        })
+    }
+}
+
+fn map(e: AgentError) -> ApiError {
+    match e {
+        AgentError::InvalidToken => ApiError::Unauthenticated("invalid agent token"),
+        AgentError::Revoked => ApiError::Gone("this appliance is no longer active; stop the agent"),
+        AgentError::Store(s) => s.into(),
+    }
+}
+
+/// The appliance's agent announces itself: the appliance came alive.
+#[utoipa::path(tag = "agent", security(("agent" = [])), request_body = AnnounceRequest,
+    responses((status = 200, body = AnnounceResponse),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "The appliance is terminated", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+#[post("/announce")]
+async fn announce(
+    token: AgentToken,
+    state: web::Data<AppState>,
+    body: web::Json<AnnounceRequest>,
+) -> ApiResult<web::Json<AnnounceResponse>> {
+    Ok(web::Json(
+        state
+            .agent
+            .announce(&token.0, body.into_inner())
+            .await
+            .map_err(map)?,
+    ))
+}
+
+/// The agent is alive.
+#[utoipa::path(tag = "agent", security(("agent" = [])), request_body = HeartbeatRequest,
+    responses((status = 204, description = "Recorded"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "The appliance is terminated", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+#[post("/heartbeat")]
+async fn heartbeat(
+    token: AgentToken,
+    state: web::Data<AppState>,
+    body: web::Json<HeartbeatRequest>,
+) -> ApiResult<HttpResponse> {
+    state
+        .agent
+        .heartbeat(&token.0, body.into_inner())
+        .await
+        .map_err(map)?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The agent reports metrics.
+#[utoipa::path(tag = "agent", security(("agent" = [])), request_body = MetricsReport,
+    responses((status = 204, description = "Recorded"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "The appliance is terminated", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+#[post("/metrics")]
+async fn metrics(
+    token: AgentToken,
+    state: web::Data<AppState>,
+    body: web::Json<MetricsReport>,
+) -> ApiResult<HttpResponse> {
+    state
+        .agent
+        .metrics(&token.0, body.into_inner())
+        .await
+        .map_err(map)?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The agent pulls its jobs (CloudScripts).
+#[utoipa::path(tag = "agent", security(("agent" = [])),
+    responses((status = 200, body = JobsResponse),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "The appliance is terminated", body = Problem, content_type = "application/problem+json")))]
+#[get("/jobs")]
+async fn jobs(token: AgentToken, state: web::Data<AppState>) -> ApiResult<web::Json<JobsResponse>> {
+    Ok(web::Json(state.agent.jobs(&token.0).await.map_err(map)?))
+}

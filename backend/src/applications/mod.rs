@@ -1,0 +1,6 @@
+//! Applications in projects: layers, appliance groups, deploy and scale, appliances and their events.
+
+pub mod quota;
+pub mod routes;
+pub mod routes_appliances;
+pub mod service;

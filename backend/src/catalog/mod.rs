@@ -1,0 +1,3 @@
+//! The appliance catalog: global templates (operators) and tenants' private ones (admins).
+
+pub mod routes;

@@ -1,0 +1,308 @@
+//! Rules for pools and hosts: names and URIs are unique; a pool with hosts, or a host holding
+//! appliances, cannot be deleted; operators may put a host in maintenance, fence it, or return it.
+
+use crate::auth::AuthCtx;
+use crate::error::{ApiError, ApiResult};
+use crate::pagination;
+use crate::state::AppState;
+use common::api::{
+    CreateHostRequest, CreatePoolRequest, HostResponse, Page, PageQuery, PoolResponse,
+    UpdateHostRequest, UpdatePoolRequest, Usage,
+};
+use common::{HostId, HostState, PoolId};
+use serde_json::json;
+use store::repo::{audit, hosts, pools};
+use store::time::now;
+use store::{DbConn, Host, Pool};
+use validator::Validate;
+
+fn pool_found(c: &mut DbConn, id: PoolId) -> ApiResult<Pool> {
+    pools::get(c, id)?.ok_or(ApiError::NotFound)
+}
+
+fn host_found(c: &mut DbConn, id: HostId) -> ApiResult<Host> {
+    hosts::get(c, id)?.ok_or(ApiError::NotFound)
+}
+
+pub async fn create_pool(
+    state: &AppState,
+    ctx: &AuthCtx,
+    req: CreatePoolRequest,
+) -> ApiResult<PoolResponse> {
+    req.validate()?;
+    let at = now();
+    let pool = Pool {
+        id: PoolId::new(),
+        name: req.name.trim().to_owned(),
+        description: req.description,
+        strategy: req.strategy,
+        overcommit: req.overcommit,
+        created_at: at,
+        updated_at: at,
+    };
+    let (tenant, actor) = (ctx.tenant_id, ctx.actor());
+    state
+        .store
+        .write(move |c| -> ApiResult<PoolResponse> {
+            pools::insert(c, &pool)?;
+            audit::record(
+                c,
+                tenant,
+                &actor,
+                "pool.create",
+                "pool",
+                &pool.id.to_string(),
+                json!({"name": pool.name}),
+            )?;
+            Ok(pool.into())
+        })
+        .await
+}
+
+pub async fn list_pools(state: &AppState, q: &PageQuery) -> ApiResult<Page<PoolResponse>> {
+    let page = pagination::request(q)?;
+    Ok(pagination::respond(
+        state.store.read(move |c| pools::list(c, &page)).await?,
+    ))
+}
+
+pub async fn get_pool(state: &AppState, id: PoolId) -> ApiResult<PoolResponse> {
+    Ok(state.store.read(move |c| pool_found(c, id)).await?.into())
+}
+
+pub async fn update_pool(
+    state: &AppState,
+    ctx: &AuthCtx,
+    id: PoolId,
+    req: UpdatePoolRequest,
+) -> ApiResult<PoolResponse> {
+    req.validate()?;
+    let (tenant, actor) = (ctx.tenant_id, ctx.actor());
+    state
+        .store
+        .write(move |c| -> ApiResult<PoolResponse> {
+            let mut p = pool_found(c, id)?;
+            if let Some(n) = &req.name {
+                p.name = n.trim().to_owned();
+            }
+            if let Some(d) = req.description {
+                p.description = d;
+            }
+            if let Some(s) = req.strategy {
+                p.strategy = s;
+            }
+            if let Some(o) = req.overcommit {
+                p.overcommit = o;
+            }
+            p.updated_at = now();
+            pools::save(c, &p)?;
+            audit::record(
+                c,
+                tenant,
+                &actor,
+                "pool.update",
+                "pool",
+                &id.to_string(),
+                json!({}),
+            )?;
+            Ok(p.into())
+        })
+        .await
+}
+
+pub async fn delete_pool(state: &AppState, ctx: &AuthCtx, id: PoolId) -> ApiResult<()> {
+    let (tenant, actor) = (ctx.tenant_id, ctx.actor());
+    state
+        .store
+        .write(move |c| -> ApiResult<()> {
+            pool_found(c, id)?;
+            let n = pools::host_count(c, id)?;
+            if n > 0 {
+                return Err(ApiError::InvalidState {
+                    code: "pool_not_empty",
+                    detail: format!("the pool still has {n} hosts"),
+                });
+            }
+            pools::delete(c, id)?;
+            audit::record(
+                c,
+                tenant,
+                &actor,
+                "pool.delete",
+                "pool",
+                &id.to_string(),
+                json!({}),
+            )?;
+            Ok(())
+        })
+        .await
+}
+
+fn respond(h: Host, usage: &std::collections::HashMap<HostId, (Usage, u32)>) -> HostResponse {
+    let (used, appliances) = usage.get(&h.id).copied().unwrap_or_default();
+    HostResponse {
+        id: h.id,
+        pool_id: h.pool_id,
+        name: h.name,
+        uri: h.uri,
+        capacity: h.capacity,
+        labels: h.labels,
+        state: h.state,
+        used,
+        appliances,
+        last_seen_at: h.last_seen_at,
+        created_at: h.created_at,
+        updated_at: h.updated_at,
+    }
+}
+
+pub async fn create_host(
+    state: &AppState,
+    ctx: &AuthCtx,
+    pool: PoolId,
+    req: CreateHostRequest,
+) -> ApiResult<HostResponse> {
+    req.validate()?;
+    if req.uri.starts_with("sim://") && state.sim.is_none() {
+        return Err(ApiError::field(
+            "uri",
+            "no_sim",
+            "this installation runs no simulated pool",
+        ));
+    }
+    let at = now();
+    let host = Host {
+        id: HostId::new(),
+        pool_id: pool,
+        name: req.name.trim().to_owned(),
+        uri: req.uri,
+        capacity: req.capacity,
+        labels: req.labels,
+        state: HostState::Up,
+        missed_checks: 0,
+        last_seen_at: None,
+        created_at: at,
+        updated_at: at,
+    };
+    let (tenant, actor) = (ctx.tenant_id, ctx.actor());
+    state
+        .store
+        .write(move |c| -> ApiResult<HostResponse> {
+            pool_found(c, pool)?;
+            hosts::insert(c, &host)?;
+            audit::record(
+                c,
+                tenant,
+                &actor,
+                "host.create",
+                "host",
+                &host.id.to_string(),
+                json!({"uri": host.uri}),
+            )?;
+            Ok(respond(host, &Default::default()))
+        })
+        .await
+}
+
+pub async fn list_hosts(
+    state: &AppState,
+    pool: PoolId,
+    q: &PageQuery,
+) -> ApiResult<Page<HostResponse>> {
+    let page = pagination::request(q)?;
+    let (p, usage) = state
+        .store
+        .read(move |c| -> ApiResult<_> {
+            pool_found(c, pool)?;
+            Ok((hosts::list_in_pool(c, pool, &page)?, hosts::usage(c)?))
+        })
+        .await?;
+    Ok(pagination::respond_map(p, |h| respond(h, &usage)))
+}
+
+pub async fn get_host(state: &AppState, id: HostId) -> ApiResult<HostResponse> {
+    let (h, usage) = state
+        .store
+        .read(move |c| -> ApiResult<_> { Ok((host_found(c, id)?, hosts::usage(c)?)) })
+        .await?;
+    Ok(respond(h, &usage))
+}
+
+pub async fn update_host(
+    state: &AppState,
+    ctx: &AuthCtx,
+    id: HostId,
+    req: UpdateHostRequest,
+) -> ApiResult<HostResponse> {
+    req.validate()?;
+    if let Some(s) = req.state {
+        if !matches!(
+            s,
+            HostState::Up | HostState::Maintenance | HostState::Fenced
+        ) {
+            return Err(ApiError::field(
+                "state",
+                "not_settable",
+                "operators set up, maintenance or fenced; the monitor sets suspect and down",
+            ));
+        }
+    }
+    let (tenant, actor) = (ctx.tenant_id, ctx.actor());
+    state
+        .store
+        .write(move |c| -> ApiResult<HostResponse> {
+            let mut h = host_found(c, id)?;
+            if let Some(cap) = req.capacity {
+                h.capacity = cap;
+            }
+            if let Some(l) = req.labels {
+                h.labels = l;
+            }
+            if let Some(s) = req.state {
+                h.state = s;
+                h.missed_checks = 0;
+            }
+            h.updated_at = now();
+            hosts::save(c, &h)?;
+            audit::record(
+                c,
+                tenant,
+                &actor,
+                "host.update",
+                "host",
+                &id.to_string(),
+                json!({"state": req.state}),
+            )?;
+            let usage = hosts::usage(c)?;
+            Ok(respond(h, &usage))
+        })
+        .await
+}
+
+pub async fn delete_host(state: &AppState, ctx: &AuthCtx, id: HostId) -> ApiResult<()> {
+    let (tenant, actor) = (ctx.tenant_id, ctx.actor());
+    state
+        .store
+        .write(move |c| -> ApiResult<()> {
+            host_found(c, id)?;
+            let held = hosts::usage(c)?.get(&id).map_or(0, |u| u.1);
+            if held > 0 {
+                return Err(ApiError::InvalidState {
+                    code: "host_not_empty",
+                    detail: format!("{held} appliances still run on the host"),
+                });
+            }
+            hosts::delete(c, id)?;
+            audit::record(
+                c,
+                tenant,
+                &actor,
+                "host.delete",
+                "host",
+                &id.to_string(),
+                json!({}),
+            )?;
+            Ok(())
+        })
+        .await
+}

@@ -1,0 +1,154 @@
+//! Fixture builders for applications on the simulated pool.
+
+use scaleinfra_tests::*;
+use serde_json::{Value, json};
+
+/// A deployed one-layer application whose single appliance runs.
+#[derive(Debug, Clone)]
+pub struct Deployed {
+    pub template: String,
+    pub application: String,
+    pub layer: String,
+    pub group: String,
+    pub appliance: String,
+}
+
+/// A private template of the admin's tenant.
+pub async fn template(
+    app: &TestApp,
+    admin: &Session,
+    name: &str,
+    vcpus: u32,
+    memory_mib: u32,
+) -> String {
+    let r = app
+        .post(
+            &admin.token,
+            "/api/v1/templates",
+            json!({
+                "name": name, "role": "app_server", "base_image": "/images/base.qcow2",
+                "flavor": {"vcpus": vcpus, "memory_mib": memory_mib, "disk_gib": 10}, "ports": [80]
+            }),
+        )
+        .await;
+    r.assert_status(201);
+    r.body["id"].as_str().unwrap().to_owned()
+}
+
+pub async fn application(app: &TestApp, token: &str, project: &str, name: &str) -> String {
+    let r = app
+        .post(
+            token,
+            &format!("/api/v1/projects/{project}/applications"),
+            json!({"name": name}),
+        )
+        .await;
+    r.assert_status(201);
+    r.body["id"].as_str().unwrap().to_owned()
+}
+
+/// Add a layer; returns its id.
+pub async fn layer(app: &TestApp, token: &str, application: &str, name: &str) -> String {
+    let r = app
+        .post(
+            token,
+            &format!("/api/v1/applications/{application}/layers"),
+            json!({"name": name}),
+        )
+        .await;
+    r.assert_status(201);
+    r.body["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == name)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Add a group; returns its id.
+pub async fn group(
+    app: &TestApp,
+    token: &str,
+    layer: &str,
+    name: &str,
+    template: &str,
+    desired: u32,
+    max: u32,
+) -> String {
+    let r = app
+        .post(token, &format!("/api/v1/layers/{layer}/groups"), json!({
+            "name": name, "template_id": template, "size": {"desired": desired, "min": 0, "max": max}
+        }))
+        .await;
+    r.assert_status(201);
+    let groups: Vec<&Value> = r.body["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|l| l["groups"].as_array().unwrap().iter())
+        .collect();
+    groups.iter().find(|g| g["name"] == name).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The live appliances of an application.
+pub async fn appliances(app: &TestApp, token: &str, application: &str) -> Vec<Value> {
+    let r = app
+        .get(
+            token,
+            &format!("/api/v1/applications/{application}/appliances?limit=500"),
+        )
+        .await;
+    r.assert_status(200);
+    r.body["items"].as_array().unwrap().clone()
+}
+
+/// Wait until the application's appliances of `group` (all groups when `None`) are exactly `n`, all
+/// running; returns them.
+pub async fn running(
+    app: &TestApp,
+    token: &str,
+    application: &str,
+    group: Option<&str>,
+    n: usize,
+) -> Vec<Value> {
+    app.eventually(20, &format!("{n} running appliances"), || async {
+        let all = appliances(app, token, application).await;
+        let mine: Vec<Value> = all
+            .into_iter()
+            .filter(|a| group.is_none_or(|g| a["group_id"] == g))
+            .collect();
+        (mine.len() == n && mine.iter().all(|a| a["state"] == "running")).then_some(mine)
+    })
+    .await
+}
+
+/// A private template, an application with one layer and one group of one appliance, deployed and
+/// running.
+pub async fn deploy_one(app: &TestApp, admin: &Session, project: &str) -> Deployed {
+    let template = template(app, admin, "Tiny web", 1, 512).await;
+    let application = application(app, &admin.token, project, "Shop").await;
+    let layer = layer(app, &admin.token, &application, "web").await;
+    let group = group(app, &admin.token, &layer, "web", &template, 1, 3).await;
+    app.post(
+        &admin.token,
+        &format!("/api/v1/applications/{application}/deploy"),
+        json!({}),
+    )
+    .await
+    .assert_status(202);
+    let up = running(app, &admin.token, &application, None, 1).await;
+    let appliance = up[0]["id"].as_str().unwrap().to_owned();
+    Deployed {
+        template,
+        application,
+        layer,
+        group,
+        appliance,
+    }
+}
