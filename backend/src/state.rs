@@ -43,7 +43,7 @@ impl AppState {
                 let generated = refresh::generate().map_err(ApiError::internal)?
                     + &refresh::generate().map_err(ApiError::internal)?;
                 store
-                    .read(move |c| {
+                    .write(move |c| {
                         store::repo::settings::get_or_insert(c, JWT_SECRET_SETTING, &generated)
                     })
                     .await?

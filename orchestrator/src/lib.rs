@@ -168,7 +168,7 @@ impl Orchestrator {
             let owner = self.config.owner.clone();
             let _ = self
                 .store
-                .read(move |c| leases::release(c, monitor::LEASE, &owner))
+                .write(move |c| leases::release(c, monitor::LEASE, &owner))
                 .await;
         }
         result
@@ -181,7 +181,7 @@ impl Orchestrator {
             let lease = self.config.host_check * 4;
             let mine = self
                 .store
-                .read(move |c| {
+                .write(move |c| {
                     let at = now();
                     leases::acquire(
                         c,
@@ -220,7 +220,7 @@ pub async fn token_key(store: &Store) -> Result<TokenKey, OrchestratorError> {
     }
     let fresh: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     let stored = store
-        .read(move |c| store::repo::settings::get_or_insert(c, TOKEN_KEY_SETTING, &fresh))
+        .write(move |c| store::repo::settings::get_or_insert(c, TOKEN_KEY_SETTING, &fresh))
         .await?;
     Ok(TokenKey::new(stored.as_bytes()))
 }

@@ -41,6 +41,8 @@ pub struct Observed {
     /// Time since the last heartbeat (None: never).
     pub heartbeat_age: Option<Duration>,
     pub domain: DomainObs,
+    /// Whether it ever got a host (a failed placement did not).
+    pub placed: bool,
 }
 
 /// How long each step may take.
@@ -53,6 +55,8 @@ pub struct Timeouts {
     pub heartbeat: Duration,
     /// From the shutdown request to a forced power-off.
     pub stop: Duration,
+    /// How long an appliance that could not be placed waits before ServiceEnsure tries again.
+    pub placement_retry: Duration,
 }
 
 impl Default for Timeouts {
@@ -62,6 +66,7 @@ impl Default for Timeouts {
             configure: Duration::from_secs(900),
             heartbeat: Duration::from_secs(20),
             stop: Duration::from_secs(60),
+            placement_retry: Duration::from_secs(60),
         }
     }
 }
@@ -127,6 +132,10 @@ pub fn plan(
             Some("group removed")
         } else if o.target == Target::Terminate {
             Some("terminated on request")
+        } else if o.state == Failed && !o.placed {
+            // placement failed: retried (by a fresh appliance) after a pause, not in a hot loop
+            (group.is_some_and(|g| g.service_ensure) && o.state_age > t.placement_retry)
+                .then_some("placement retried by ServiceEnsure")
         } else if matches!(o.state, Failed | Lost) && group.is_some_and(|g| g.service_ensure) {
             Some(if o.state == Lost {
                 "replaced by ServiceEnsure: host lost"
@@ -201,7 +210,8 @@ pub fn plan(
             .unwrap_or_default()
             .into_iter()
             .filter(|o| {
-                o.state.is_live() || (!g.service_ensure && matches!(o.state, Failed | Lost))
+                o.state.is_live()
+                    || ((!g.service_ensure || !o.placed) && matches!(o.state, Failed | Lost))
             })
             .collect();
         let have = u32::try_from(members.len()).unwrap_or(u32::MAX);
@@ -248,6 +258,7 @@ mod tests {
             state_age: Duration::from_secs(1),
             heartbeat_age: Some(Duration::from_secs(1)),
             domain,
+            placed: true,
         }
     }
 
@@ -359,6 +370,18 @@ mod tests {
                 Action::Terminate(a(1), "replaced by ServiceEnsure: failed".into()),
                 Action::Terminate(a(2), "replaced by ServiceEnsure: host lost".into()),
                 Action::Create { group: G, count: 2 },
+            ]
+        );
+        // a failed placement keeps its slot until the retry pause is over
+        let mut unplaced = obs(3, Failed, NoHost);
+        unplaced.placed = false;
+        assert_eq!(run(true, group(1, true), vec![unplaced.clone()]), vec![]);
+        unplaced.state_age = Timeouts::default().placement_retry + Duration::from_secs(1);
+        assert_eq!(
+            run(true, group(1, true), vec![unplaced]),
+            vec![
+                Action::Terminate(a(3), "placement retried by ServiceEnsure".into()),
+                Action::Create { group: G, count: 1 }
             ]
         );
         // ServiceEnsure off: they keep their slot

@@ -94,6 +94,7 @@ impl Orchestrator {
                     state_age: age(a.state_since),
                     heartbeat_age: a.last_heartbeat_at.map(age),
                     domain,
+                    placed: a.host_id.is_some(),
                 }
             })
             .collect();

@@ -211,6 +211,26 @@ impl Store {
             Backend::Postgres => None,
         };
         let mut conn = self.pool.get().map_err(StoreError::from)?;
+        if self.backend == Backend::Sqlite {
+            // BEGIN IMMEDIATE takes the write lock up front: a deferred transaction that read an older
+            // snapshot would fail with SQLITE_BUSY_SNAPSHOT when it tries to write.
+            let c = &mut *conn;
+            c.batch_execute("BEGIN IMMEDIATE")
+                .map_err(|e| E::from(StoreError::from(e)))?;
+            return match f(c) {
+                Ok(v) => match c.batch_execute("COMMIT") {
+                    Ok(()) => Ok(v),
+                    Err(e) => {
+                        let _ = c.batch_execute("ROLLBACK");
+                        Err(E::from(StoreError::from(e)))
+                    }
+                },
+                Err(e) => {
+                    let _ = c.batch_execute("ROLLBACK");
+                    Err(e)
+                }
+            };
+        }
         conn.transaction::<T, TxError<E>, _>(|c| f(c).map_err(TxError::App))
             .map_err(|e| match e {
                 TxError::Db(d) => E::from(StoreError::from(d)),

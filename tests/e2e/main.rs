@@ -9,4 +9,5 @@ mod fixtures;
 mod flows;
 mod matrix;
 mod ops;
+mod orchestration;
 mod tenancy;

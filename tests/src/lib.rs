@@ -172,6 +172,11 @@ impl TestApp {
             ..Config::default()
         };
         tweak(&mut config);
+        // errors (5xx causes) show in a failing test's output
+        backend::telemetry::init_logging(
+            backend::config::LogFormat::Text,
+            &std::env::var("SITEST_LOG").unwrap_or_else(|_| "error".into()),
+        );
         let running = backend::app::start(config.clone())
             .await
             .expect("server starts");

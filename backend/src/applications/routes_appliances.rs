@@ -1,7 +1,7 @@
 //! `/api/v1/applications/{id}/appliances`, `/api/v1/applications/{id}/events`, `/api/v1/appliances/*`.
 
 use super::service;
-use crate::auth::{Auth, Member};
+use crate::auth::{Admin, Auth, Member};
 use crate::error::ApiResult;
 use crate::state::AppState;
 use actix_web::{HttpResponse, get, post, web};
@@ -13,6 +13,7 @@ use store::Target;
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(list_appliances)
         .service(list_events)
+        .service(list_tenant_events)
         .service(get_appliance)
         .service(list_transitions)
         .service(stop_appliance)
@@ -73,6 +74,26 @@ async fn list_events(
     Ok(web::Json(
         service::events(&state, &a, *application_id, &q).await?,
     ))
+}
+
+/// My tenant's domain events; for operators, the provider's (`host.lost`, `orchestrator.unknown_domain`, …).
+#[utoipa::path(tag = "appliances", security(("bearer" = ["operator", "admin"])), params(PageQuery),
+    responses((status = 200, body = Page<EventResponse>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json")))]
+#[get("/events")]
+async fn list_tenant_events(
+    a: Auth<Admin>,
+    state: web::Data<AppState>,
+    q: web::Query<PageQuery>,
+) -> ApiResult<web::Json<Page<EventResponse>>> {
+    let page = crate::pagination::request(&q)?;
+    let tenant = a.tenant_id;
+    let p = state
+        .store
+        .read(move |c| store::repo::events::list(c, tenant, None, &page))
+        .await?;
+    Ok(web::Json(crate::pagination::respond(p)))
 }
 
 /// One appliance, with its last metrics.

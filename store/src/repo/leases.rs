@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 /// Take or renew lease `name` for `owner` until `until`; false when another owner holds it.
+/// Safe inside a transaction on both engines (no statement is expected to fail).
 pub fn acquire(
     conn: &mut DbConn,
     name: &str,
@@ -14,6 +15,22 @@ pub fn acquire(
     at: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
+    use diesel::sql_types::{Text, Timestamp};
+    let inserted = match conn {
+        DbConn::Pg(c) => diesel::sql_query("INSERT INTO leases (name, owner, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+            .bind::<Text, _>(name)
+            .bind::<Text, _>(owner)
+            .bind::<Timestamp, _>(to_db(until))
+            .execute(c)?,
+        DbConn::Sqlite(c) => diesel::sql_query("INSERT INTO leases (name, owner, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+            .bind::<Text, _>(name)
+            .bind::<Text, _>(owner)
+            .bind::<Timestamp, _>(to_db(until))
+            .execute(c)?,
+    };
+    if inserted > 0 {
+        return Ok(true);
+    }
     let n = diesel::update(
         l::leases
             .find(name)
@@ -21,24 +38,7 @@ pub fn acquire(
     )
     .set((l::owner.eq(owner), l::expires_at.eq(to_db(until))))
     .execute(conn)?;
-    if n > 0 {
-        return Ok(true);
-    }
-    match diesel::insert_into(l::leases)
-        .values((
-            l::name.eq(name),
-            l::owner.eq(owner),
-            l::expires_at.eq(to_db(until)),
-        ))
-        .execute(conn)
-    {
-        Ok(_) => Ok(true),
-        Err(diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        )) => Ok(false),
-        Err(e) => Err(e.into()),
-    }
+    Ok(n > 0)
 }
 
 pub fn release(conn: &mut DbConn, name: &str, owner: &str) -> Result<(), StoreError> {

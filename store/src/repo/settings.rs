@@ -13,20 +13,22 @@ pub fn get(conn: &mut DbConn, key: &str) -> Result<Option<String>, StoreError> {
 }
 
 /// Store `value` under `key` unless a value is there already; return the value that is stored.
-/// Two replicas racing both end up with the same value.
+/// Two replicas racing both end up with the same value; safe inside a transaction.
 pub fn get_or_insert(conn: &mut DbConn, key: &str, value: &str) -> Result<String, StoreError> {
-    if let Some(v) = get(conn, key)? {
-        return Ok(v);
-    }
-    match diesel::insert_into(s::settings)
-        .values((s::key.eq(key), s::value.eq(value)))
-        .execute(conn)
-    {
-        Ok(_) => Ok(value.to_owned()),
-        Err(diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        )) => get(conn, key)?.ok_or_else(|| StoreError::Corrupt(format!("setting {key} vanished"))),
-        Err(e) => Err(e.into()),
-    }
+    use diesel::sql_types::Text;
+    match conn {
+        DbConn::Pg(c) => diesel::sql_query(
+            "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind::<Text, _>(key)
+        .bind::<Text, _>(value)
+        .execute(c)?,
+        DbConn::Sqlite(c) => diesel::sql_query(
+            "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind::<Text, _>(key)
+        .bind::<Text, _>(value)
+        .execute(c)?,
+    };
+    get(conn, key)?.ok_or_else(|| StoreError::Corrupt(format!("setting {key} vanished")))
 }
