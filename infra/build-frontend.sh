@@ -7,13 +7,13 @@
 # wasm-bindgen, optimises with wasm-opt only when a working one is at hand. The wasm build has its own
 # target dir, so it never invalidates the native one. Nothing changed since the last build: returns at once.
 #
-# Environment: SCALEINFRA_WASM_TARGET_DIR (default /var/tmp/scaleinfra-wasm-target),
-#              SCALEINFRA_FRONTEND_FORCE=1 (rebuild even when the inputs are unchanged).
+# Environment: SI_WASM_TARGET_DIR (default /var/tmp/scaleinfra-wasm-target),
+#              SI_FRONTEND_FORCE=1 (rebuild even when the inputs are unchanged).
 . "$(dirname "$0")/../scripts/lib.sh"
 
 FRONT="$ROOT/frontend"
 DIST="$FRONT/dist"
-WASM_TARGET_DIR=${SCALEINFRA_WASM_TARGET_DIR:-/var/tmp/scaleinfra-wasm-target}
+WASM_TARGET_DIR=${SI_WASM_TARGET_DIR:-/var/tmp/scaleinfra-wasm-target}
 STAMP="$WASM_TARGET_DIR/dist.stamp"
 TARGET=wasm32-unknown-unknown
 CRATE=scaleinfra_frontend
@@ -40,7 +40,7 @@ else
 fi
 
 FP=$(fingerprint "$MODE")
-if [ -z "${SCALEINFRA_FRONTEND_FORCE:-}" ] && [ -f "$DIST/index.html" ] && [ -f "$STAMP" ] \
+if [ -z "${SI_FRONTEND_FORCE:-}" ] && [ -f "$DIST/index.html" ] && [ -f "$STAMP" ] \
   && [ "$(cat "$STAMP")" = "$FP $(sha <"$DIST/index.html")" ]; then
   log "frontend up to date ($DIST)"
   exit 0
@@ -117,12 +117,21 @@ if grep -q '{{' "$STAGE/index.html"; then
   echo "frontend/index.html has a placeholder this script does not fill" >&2
   exit 1
 fi
+# Pre-compressed siblings, sent by the backend to clients that accept gzip.
+for f in "$STAGE"/*.wasm "$STAGE"/*.js "$STAGE"/*.css; do
+  gzip -9 -n -k "$f"
+done
+chmod 755 "$STAGE"
 
 # ---- swap into place ----
+first=; [ -f "$DIST/index.html" ] || first=1
 rm -rf "$DIST.old"
 [ -d "$DIST" ] && mv "$DIST" "$DIST.old"
 mv "$STAGE" "$DIST"
 rm -rf "$DIST.old"
+# rust-embed tracks the files it embedded, not the folder: a release binary compiled while dist/ was
+# missing would not notice it appear. Make cargo recompile the module that embeds it.
+[ -n "$first" ] && touch "$ROOT/backend/src/spa.rs"
 mkdir -p "$WASM_TARGET_DIR"
 echo "$FP $(sha <"$DIST/index.html")" >"$STAMP"
 

@@ -23,16 +23,21 @@ pub fn shell(p: &ShellProps) -> Html {
     let client = use_client();
     let session = use_session();
     let busy = use_state(|| false);
+    let navigator = use_navigator();
     let logout = {
         let busy = busy.clone();
         Callback::from(move |_: MouseEvent| {
             busy.set(true);
-            let client = client.clone();
-            let session = session.dispatcher();
+            let (client, session, navigator) =
+                (client.clone(), session.dispatcher(), navigator.clone());
             spawn_local(async move {
                 // Signed out locally whatever the answer: the token is dropped either way.
                 let _ = client.logout().await;
                 session.dispatch(SessionAction::LoggedOut);
+                // The next user starts from their own home, not from this user's page.
+                if let Some(n) = navigator {
+                    n.push(&Route::Login);
+                }
             });
         })
     };

@@ -4,6 +4,7 @@
 use crate::components::field::Field;
 use crate::components::status::{Banner, Tone};
 use crate::hooks::{use_client, use_session};
+use crate::state::checks;
 use crate::state::form::FormErrors;
 use crate::state::session::SessionAction;
 use common::api::LoginRequest;
@@ -44,7 +45,7 @@ pub fn login_page(p: &LoginProps) -> Html {
                 email: email.trim().to_owned(),
                 password: (*password).clone(),
             };
-            if let Err(f) = FormErrors::check(&req, &INPUTS) {
+            if let Err(f) = FormErrors::check(checks::login(&req), &INPUTS) {
                 errors.set(f);
                 return;
             }

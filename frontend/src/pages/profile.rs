@@ -3,23 +3,14 @@
 use crate::components::field::Field;
 use crate::components::status::{Banner, Tone};
 use crate::hooks::{use_client, use_me};
+use crate::state::checks;
 use crate::state::form::FormErrors;
 use crate::state::views::role_label;
-use common::FieldError;
 use common::api::ChangePasswordRequest;
 use yew::platform::spawn_local;
 use yew::prelude::*;
 
 const INPUTS: [&str; 3] = ["current_password", "new_password", "confirm"];
-
-/// The confirmation must repeat the new password.
-pub fn confirm_error(new_password: &str, confirm: &str) -> Option<FieldError> {
-    (new_password != confirm).then(|| FieldError {
-        field: "confirm".into(),
-        code: "mismatch".into(),
-        message: "does not match the new password".into(),
-    })
-}
 
 #[function_component(ProfilePage)]
 pub fn profile_page() -> Html {
@@ -62,14 +53,8 @@ pub fn profile_page() -> Html {
                 current_password: (*current).clone(),
                 new_password: (*new).clone(),
             };
-            let mut local = req_errors(&req);
-            local.extend(confirm_error(&new, &confirm));
-            if !local.is_empty() {
-                errors.set(FormErrors::from_field_errors(
-                    &local,
-                    &INPUTS,
-                    Some("Some fields need attention.".into()),
-                ));
+            if let Err(f) = FormErrors::check(checks::password_change(&req, &confirm), &INPUTS) {
+                errors.set(f);
                 return;
             }
             busy.set(true);
@@ -122,36 +107,5 @@ pub fn profile_page() -> Html {
                 </div>
             </form>
         </section>
-    }
-}
-
-fn req_errors(req: &ChangePasswordRequest) -> Vec<FieldError> {
-    use validator::Validate;
-    req.validate()
-        .err()
-        .map(|e| common::validate::field_errors(&e))
-        .unwrap_or_default()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_confirmation_must_match() {
-        assert_eq!(confirm_error("Velvet-Harbor-93", "Velvet-Harbor-93"), None);
-        let e = confirm_error("Velvet-Harbor-93", "Velvet-Harbor-39");
-        assert_eq!(e.map(|e| e.field), Some("confirm".to_owned()));
-    }
-
-    #[test]
-    fn a_short_new_password_is_named_by_its_field() {
-        let req = ChangePasswordRequest {
-            current_password: "x".into(),
-            new_password: "short".into(),
-        };
-        let errs = req_errors(&req);
-        assert_eq!(errs.len(), 1);
-        assert_eq!(errs[0].field, "new_password");
     }
 }

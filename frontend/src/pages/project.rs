@@ -252,7 +252,7 @@ fn assign_form(p: &AssignProps) -> Html {
         })
     };
     html! {
-        <form class="card inline-form assign" {onsubmit} novalidate=true aria-label="Assign a user">
+        <form class="card inline-form assign" {onsubmit} novalidate=true aria-label="Assign a user to the project">
             <Select id="assign-user" label="Assign a user" value={(*chosen).clone()} {options}
                 onchange={on_choose} error={(*error).clone()} />
             <button type="submit" class="button primary" disabled={*busy}>

@@ -7,6 +7,7 @@ use crate::components::confirm::ConfirmButton;
 use crate::components::field::{Field, TextArea};
 use crate::components::status::{Banner, Tone, list_frame};
 use crate::hooks::{ListHandle, use_client, use_list};
+use crate::state::checks;
 use crate::state::form::FormErrors;
 use crate::state::views;
 use common::ProjectId;
@@ -29,8 +30,11 @@ pub fn projects_page() -> Html {
     let open = use_state(|| false);
     let notice = use_state(|| None::<String>);
     let toggle = {
-        let open = open.clone();
-        Callback::from(move |_: MouseEvent| open.set(!*open))
+        let (open, notice) = (open.clone(), notice.clone());
+        Callback::from(move |_: MouseEvent| {
+            notice.set(None);
+            open.set(!*open);
+        })
     };
     let on_created = {
         let (list, open, notice) = (list.clone(), open.clone(), notice.clone());
@@ -145,7 +149,7 @@ fn project_row(p: &RowProps) -> Html {
                 name: Some(name.trim().to_owned()),
                 description: None,
             };
-            if let Err(f) = FormErrors::check(&req, &["name"]) {
+            if let Err(f) = FormErrors::check(checks::project_name(&name), &["name"]) {
                 errors.set(f);
                 return;
             }
@@ -269,7 +273,7 @@ fn new_project(p: &NewProjectProps) -> Html {
                 name: name.trim().to_owned(),
                 description: description.trim().to_owned(),
             };
-            if let Err(f) = FormErrors::check(&req, &INPUTS) {
+            if let Err(f) = FormErrors::check(checks::project(&req), &INPUTS) {
                 errors.set(f);
                 return;
             }

@@ -5,6 +5,7 @@ use crate::components::confirm::ConfirmButton;
 use crate::components::field::Field;
 use crate::components::status::{Banner, Tone, list_frame};
 use crate::hooks::{ListHandle, use_client, use_list};
+use crate::state::checks;
 use crate::state::form::FormErrors;
 use crate::state::views::{self, TenantAction};
 use common::TenantId;
@@ -34,8 +35,11 @@ pub fn tenants_page() -> Html {
     let open = use_state(|| false);
     let notice = use_state(|| None::<String>);
     let toggle = {
-        let open = open.clone();
-        Callback::from(move |_: MouseEvent| open.set(!*open))
+        let (open, notice) = (open.clone(), notice.clone());
+        Callback::from(move |_: MouseEvent| {
+            notice.set(None);
+            open.set(!*open);
+        })
     };
     let on_created = {
         let (list, open, notice) = (list.clone(), open.clone(), notice.clone());
@@ -266,7 +270,7 @@ fn new_tenant(p: &NewTenantProps) -> Html {
                     password: (*ap).clone(),
                 },
             };
-            if let Err(f) = FormErrors::check(&req, &INPUTS) {
+            if let Err(f) = FormErrors::check(checks::tenant(&req), &INPUTS) {
                 errors.set(f);
                 return;
             }

@@ -6,6 +6,7 @@ use crate::components::confirm::ConfirmButton;
 use crate::components::field::{Field, Select};
 use crate::components::status::{Banner, Tone, list_frame};
 use crate::hooks::{ListHandle, use_client, use_list, use_me};
+use crate::state::checks;
 use crate::state::form::FormErrors;
 use crate::state::views::{self, UserToggle};
 use common::Role;
@@ -45,8 +46,11 @@ pub fn users_page() -> Html {
         return Html::default();
     };
     let toggle = {
-        let open = open.clone();
-        Callback::from(move |_: MouseEvent| open.set(!*open))
+        let (open, notice) = (open.clone(), notice.clone());
+        Callback::from(move |_: MouseEvent| {
+            notice.set(None);
+            open.set(!*open);
+        })
     };
     let on_created = {
         let (list, open, notice) = (list.clone(), open.clone(), notice.clone());
@@ -264,7 +268,7 @@ fn new_user(p: &NewUserProps) -> Html {
                 role: r,
                 password: (*password).clone(),
             };
-            if let Err(f) = FormErrors::check(&req, &INPUTS) {
+            if let Err(f) = FormErrors::check(checks::user(&req), &INPUTS) {
                 errors.set(f);
                 return;
             }

@@ -1,5 +1,6 @@
 //! Plain-Rust state of the SPA: reducers and view models with no DOM in them, tested natively.
 
+pub mod checks;
 pub mod form;
 pub mod list;
 pub mod nav;

@@ -1,0 +1,295 @@
+// Browser end-to-end test of the SPA: the real `scaleinfra serve` on a fresh SQLite database, driven in
+// Debian's headless Chromium (/usr/bin/chromium) by playwright-core. Screenshots of every step go to
+// <repo>/target/e2e/ (or $E2E_OUT), with figures.json (time to the login form).
+//
+// Needs: SI_E2E_BIN (the server binary; scripts/test passes the debug build), frontend/dist built.
+// No sleeps: every wait polls a condition until a deadline.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const OUT = process.env.E2E_OUT ?? join(REPO, 'target/e2e');
+const BIN = process.env.SI_E2E_BIN;
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const DEADLINE_MS = 15_000;
+
+const OPERATOR = { email: 'operator@provider.example', password: 'Quartz-Meadow-Falcon-42' };
+const ALICE = { email: 'alice@acme.example', password: 'Velvet-Harbor-Lantern-93', name: 'Alice Admin' };
+const BOB = { email: 'bob@acme.example', password: 'Saffron-Glacier-Piston-71', name: 'Bob User' };
+const GINA = { email: 'gina@globex.example', password: 'Copper-Willow-Thunder-58', name: 'Gina Globex' };
+
+let server;
+let workdir;
+let base;
+let profile;
+let context;
+let page;
+let step = 0;
+const consoleErrors = [];
+const foreignRequests = [];
+const figures = {};
+
+/** Poll `check` until it returns a truthy value or the deadline passes. */
+async function until(what, check, ms = DEADLINE_MS) {
+  const end = Date.now() + ms;
+  let last;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ''}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function shot(name) {
+  step += 1;
+  const file = join(OUT, `${String(step).padStart(2, '0')}-${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
+
+function startServer() {
+  workdir = mkdtempSync(join(tmpdir(), 'si-spa-e2e-'));
+  // The server refuses unknown SCALEINFRA_* variables: pass only the ones meant for it.
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SCALEINFRA_')));
+  const env = {
+    ...inherited,
+    SCALEINFRA_ADMIN_EMAIL: OPERATOR.email,
+    SCALEINFRA_ADMIN_PASSWORD: OPERATOR.password,
+    SCALEINFRA_LOGIN_PER_ACCOUNT_PER_MINUTE: '3',
+    SCALEINFRA_WORKERS: '2',
+    RUST_LOG: 'warn',
+  };
+  const child = spawn(BIN, ['serve', '--database-url', `sqlite://${join(workdir, 'e2e.db')}`, '--bind', '127.0.0.1:0'], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  return new Promise((resolvePromise, reject) => {
+    const onData = (chunk) => {
+      output += chunk.toString();
+      const m = output.match(/listening on (http:\/\/[\d.]+:\d+)/);
+      if (m) resolvePromise({ child, url: m[1] });
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', (c) => { output += c.toString(); });
+    child.on('exit', (code) => reject(new Error(`server exited (${code}) before listening:\n${output}`)));
+  });
+}
+
+/** Submit the login form; resolves to the HTTP status of `POST /auth/login`. */
+async function login(who) {
+  await page.locator('#login-form').waitFor({ state: 'visible', timeout: DEADLINE_MS });
+  await page.getByLabel('Email').fill(who.email);
+  await page.getByLabel('Password', { exact: true }).fill(who.password);
+  const [resp] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/api/v1/auth/login'), { timeout: DEADLINE_MS }),
+    page.getByRole('button', { name: 'Sign in' }).click(),
+  ]);
+  return resp.status();
+}
+
+async function alertSays(re) {
+  return until(`an alert matching ${re}`, async () =>
+    (await page.getByRole('alert').allInnerTexts()).find((t) => re.test(t)));
+}
+
+async function logout() {
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await page.locator('#login-form').waitFor({ state: 'visible', timeout: DEADLINE_MS });
+}
+
+async function heading(text) {
+  await page.getByRole('heading', { level: 1, name: text, exact: true }).waitFor({ timeout: DEADLINE_MS });
+}
+
+async function navLabels() {
+  return page.locator('nav[aria-label="Main"] a').allInnerTexts();
+}
+
+async function createTenant({ name, slug, admin }) {
+  await page.getByRole('button', { name: 'New tenant' }).click();
+  await page.getByLabel('Name', { exact: true }).fill(name);
+  if (slug) await page.getByLabel('Slug').fill(slug);
+  await page.getByLabel('Admin name').fill(admin.name);
+  await page.getByLabel('Admin email').fill(admin.email);
+  await page.getByLabel('Admin password').fill(admin.password);
+  await page.getByRole('button', { name: 'Create tenant' }).click();
+}
+
+async function createProject(name, description = '') {
+  await page.getByRole('button', { name: 'New project' }).click();
+  await page.getByLabel('Name', { exact: true }).fill(name);
+  if (description) await page.getByLabel('Description (optional)').fill(description);
+  await page.getByRole('button', { name: 'Create project' }).click();
+  await page.locator(`tr[data-project="${name}"]`).waitFor({ timeout: DEADLINE_MS });
+}
+
+before(async () => {
+  assert.ok(BIN, 'set SI_E2E_BIN to the scaleinfra binary');
+  mkdirSync(OUT, { recursive: true });
+  const started = await startServer();
+  server = started.child;
+  base = started.url;
+  // A fresh profile each run: nothing cached, no cookies.
+  profile = mkdtempSync(join(tmpdir(), 'si-chromium-'));
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1280, height: 800 },
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    ],
+  });
+  // Record when the login form first appears, measured from the navigation's start.
+  await context.addInitScript(() => {
+    const seen = () => {
+      const f = document.getElementById('login-form');
+      if (f && f.getBoundingClientRect().height > 0 && window.__loginVisibleAt === undefined) {
+        window.__loginVisibleAt = performance.now();
+      }
+    };
+    new MutationObserver(seen).observe(document, { childList: true, subtree: true });
+  });
+  page = context.pages()[0] ?? await context.newPage();
+  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  page.on('pageerror', (e) => consoleErrors.push(String(e)));
+  page.on('request', (r) => {
+    const u = r.url();
+    if (!u.startsWith(base) && !u.startsWith('data:')) foreignRequests.push(u);
+  });
+});
+
+after(async () => {
+  await context?.close();
+  server?.kill('SIGTERM');
+  for (const dir of [workdir, profile]) if (dir) rmSync(dir, { recursive: true, force: true });
+  writeFileSync(join(OUT, 'figures.json'), JSON.stringify(figures, null, 2));
+});
+
+test('operator, admin and user walk through the portal; the user sees exactly the assigned project', async () => {
+  // 1. The login form, cold (fresh profile, empty cache).
+  const t0 = Date.now();
+  await page.goto(`${base}/`);
+  await page.locator('#login-form').waitFor({ state: 'visible', timeout: DEADLINE_MS });
+  figures.login_form_visible_wall_ms = Date.now() - t0;
+  figures.login_form_visible_perf_ms = await until('the login timing', () =>
+    page.evaluate(() => window.__loginVisibleAt));
+  await shot('login');
+
+  // 2. A wrong password is refused in words; repeated attempts hit the rate limit with its wait.
+  assert.equal(await login({ email: OPERATOR.email, password: 'not-the-password' }), 401);
+  await alertSays(/The email or password is wrong\./);
+  await shot('login-wrong-password');
+  // The server allows 3 attempts per account and minute here: the 4th answers 429 with Retry-After.
+  const ghost = { email: 'nobody@nowhere.example', password: 'whatever-it-is' };
+  const statuses = [];
+  for (let i = 0; i < 4; i += 1) statuses.push(await login(ghost));
+  assert.deepEqual(statuses, [401, 401, 401, 429]);
+  await alertSays(/^Too many attempts\. Try again in \d+ seconds?\.$/);
+  await shot('login-rate-limited');
+
+  // 3. The operator: role-aware navigation, then tenants.
+  assert.equal(await login(OPERATOR), 200);
+  await heading('Tenants');
+  assert.deepEqual(await navLabels(), ['Tenants', 'Provider users', 'Profile']);
+  await shot('operator-tenants');
+
+  await createTenant({ name: 'Acme Hosting', admin: ALICE });
+  const acme = page.locator('tr[data-tenant="acme-hosting"]');
+  await acme.waitFor({ timeout: DEADLINE_MS });
+  assert.match(await acme.innerText(), /Active/);
+  await shot('operator-created-acme');
+
+  // A taken slug: the server's 409 names `slug`, shown beside that input.
+  await createTenant({ name: 'Globex', slug: 'acme-hosting', admin: GINA });
+  const slug = page.getByLabel('Slug');
+  await until('the slug error', async () => (await slug.getAttribute('aria-invalid')) === 'true');
+  const slugError = await page.locator('[id="slug-error"]').innerText();
+  assert.ok(slugError.length > 0, 'the slug error has words');
+  await shot('operator-slug-conflict');
+  await slug.fill('globex');
+  await page.getByRole('button', { name: 'Create tenant' }).click();
+  const globex = page.locator('tr[data-tenant="globex"]');
+  await globex.waitFor({ timeout: DEADLINE_MS });
+
+  // Suspend (after a confirmation), then reactivate.
+  await globex.getByRole('button', { name: 'Suspend' }).click();
+  await globex.getByRole('button', { name: 'Yes, suspend' }).click();
+  await until('Globex suspended', async () => /Suspended/.test(await globex.innerText()));
+  await shot('operator-suspended-globex');
+  await globex.getByRole('button', { name: 'Reactivate' }).click();
+  await until('Globex active again', async () => /Active/.test(await globex.innerText()));
+  await logout();
+
+  // 4. Acme's admin: a user, two projects, one assignment.
+  await login(ALICE);
+  await heading('Projects');
+  assert.deepEqual(await navLabels(), ['Projects', 'Users', 'Profile']);
+  await page.getByRole('link', { name: 'Users', exact: true }).click();
+  await heading('Users');
+  await page.getByRole('button', { name: 'New user' }).click();
+  await page.getByLabel('Name', { exact: true }).fill(BOB.name);
+  await page.getByLabel('Email').fill(BOB.email);
+  await page.getByLabel('Role', { exact: true }).selectOption('user');
+  await page.getByLabel('Initial password').fill(BOB.password);
+  await page.getByRole('button', { name: 'Create user' }).click();
+  await page.locator(`tr[data-user="${BOB.email}"]`).waitFor({ timeout: DEADLINE_MS });
+  await shot('admin-created-user');
+
+  await page.getByRole('link', { name: 'Projects', exact: true }).click();
+  await heading('Projects');
+  await createProject('Web shop', 'The storefront');
+  await createProject('Back office');
+  await shot('admin-created-projects');
+
+  await page.getByRole('link', { name: 'Web shop' }).click();
+  await heading('Web shop');
+  await page.getByRole('combobox', { name: 'Assign a user' }).selectOption({ label: `${BOB.name} (${BOB.email})` });
+  await page.getByRole('button', { name: 'Assign', exact: true }).click();
+  await page.locator(`tr[data-member="${BOB.email}"]`).waitFor({ timeout: DEADLINE_MS });
+  await shot('admin-assigned-bob');
+  await logout();
+
+  // 5. Another tenant's admin creates a project of its own.
+  await login(GINA);
+  await heading('Projects');
+  await createProject('Globex secret');
+  await shot('other-tenant-project');
+  await logout();
+
+  // 6. The user sees exactly the assigned project: not the unassigned one, not another tenant's.
+  await login(BOB);
+  await heading('My projects');
+  assert.deepEqual(await navLabels(), ['My projects', 'Profile']);
+  const cards = page.locator('li.project-card h2');
+  await cards.first().waitFor({ timeout: DEADLINE_MS });
+  assert.deepEqual(await cards.allInnerTexts(), ['Web shop']);
+  await shot('user-my-projects');
+
+  // The session survives a reload (refresh cookie → new access token); deep links follow the role.
+  await page.reload();
+  await heading('My projects');
+  assert.deepEqual(await cards.allInnerTexts(), ['Web shop']);
+  await page.goto(`${base}/tenants`);
+  await heading('Not available');
+  await shot('user-forbidden-page');
+  await page.goto(`${base}/no/such/page`);
+  await heading('Page not found');
+
+  assert.deepEqual(foreignRequests, [], 'nothing is fetched from outside');
+  assert.deepEqual(consoleErrors.filter((e) => !/status of (401|409|422|429)/.test(e)), [],
+    'no console errors (the refused requests of the test aside)');
+});
