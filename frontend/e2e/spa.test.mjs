@@ -21,7 +21,10 @@ const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const DEADLINE_MS = 15_000;
 
 const OPERATOR = { email: 'operator@provider.example', password: 'Quartz-Meadow-Falcon-42' };
-const ALICE = { email: 'alice@acme.example', password: 'Velvet-Harbor-Lantern-93', name: 'Alice Admin' };
+const ALICE = {
+  email: 'alice@acme.example', password: 'Velvet-Harbor-Lantern-93', name: 'Alice Admin',
+  newPassword: 'Orchid-Tundra-Beacon-64',
+};
 const BOB = { email: 'bob@acme.example', password: 'Saffron-Glacier-Piston-71', name: 'Bob User' };
 const GINA = { email: 'gina@globex.example', password: 'Copper-Willow-Thunder-58', name: 'Gina Globex' };
 
@@ -261,6 +264,37 @@ test('operator, admin and user walk through the portal; the user sees exactly th
   await page.getByRole('button', { name: 'Assign', exact: true }).click();
   await page.locator(`tr[data-member="${BOB.email}"]`).waitFor({ timeout: DEADLINE_MS });
   await shot('admin-assigned-bob');
+
+  // A stale access token: a second tab changes Alice's password, which ends the access tokens of
+  // her other sessions. This tab then opens the project, whose three requests go out at once: all
+  // three get 401, exactly one refresh runs (through the cookie the other tab received), and each
+  // request is sent once more and succeeds.
+  await page.getByRole('link', { name: 'Projects', exact: true }).click();
+  await heading('Projects');
+  const tab2 = await context.newPage();
+  await tab2.goto(`${base}/profile`);
+  await tab2.getByRole('heading', { level: 1, name: 'Profile' }).waitFor({ timeout: DEADLINE_MS });
+  await tab2.getByLabel('Current password').fill(ALICE.password);
+  await tab2.getByLabel('New password', { exact: true }).fill(ALICE.newPassword);
+  await tab2.getByLabel('Repeat the new password').fill(ALICE.newPassword);
+  await tab2.getByRole('button', { name: 'Change password' }).click();
+  await tab2.getByText('Password changed.').waitFor({ timeout: DEADLINE_MS });
+  await tab2.screenshot({ path: join(OUT, 'profile-password-changed.png'), fullPage: true });
+  await tab2.close();
+  const seen = [];
+  const onResponse = (r) => {
+    const path = new URL(r.url()).pathname;
+    if (path.startsWith('/api/v1/')) seen.push({ method: r.request().method(), path, status: r.status() });
+  };
+  page.on('response', onResponse);
+  await page.getByRole('link', { name: 'Web shop' }).click();
+  await heading('Web shop');
+  await page.locator(`tr[data-member="${BOB.email}"]`).waitFor({ timeout: DEADLINE_MS });
+  await until('the three retries', () => seen.filter((r) => r.method === 'GET' && r.status === 200).length === 3);
+  page.off('response', onResponse);
+  assert.deepEqual(seen.filter((r) => r.path === '/api/v1/auth/refresh').map((r) => r.status), [200],
+    `one refresh for three 401s: ${JSON.stringify(seen)}`);
+  assert.equal(seen.filter((r) => r.status === 401).length, 3, JSON.stringify(seen));
   await logout();
 
   // 5. Another tenant's admin creates a project of its own.
