@@ -87,6 +87,56 @@ fn subject(a: &Appliance) -> Subject {
     }
 }
 
+/// The agent of `a` speaks: move a creating or booting appliance through configuring to running
+/// (recording `appliance.came_alive` and `appliance.configured`), or bring a lost one back.
+/// A creating appliance can speak first when the record lags its domain (the orchestrator died between
+/// starting the domain and recording it); a booting one can heartbeat first when its announcement was
+/// lost.
+fn came_alive(c: &mut store::DbConn, a: &Appliance, hostname: &str) -> Result<(), StoreError> {
+    let mut a = a.clone();
+    if a.state == ApplianceState::Lost {
+        if advance(c, &a, ApplianceState::Running, "agent is back")?.is_some() {
+            events::record(
+                c,
+                a.tenant_id,
+                "appliance.recovered",
+                &subject(&a),
+                "the agent speaks again",
+            )?;
+        }
+        return Ok(());
+    }
+    if a.state == ApplianceState::Creating {
+        match advance(
+            c,
+            &a,
+            ApplianceState::Booting,
+            "the agent spoke before the domain start was recorded",
+        )? {
+            Some(m) => a = m,
+            None => return Ok(()),
+        }
+    }
+    if a.state != ApplianceState::Booting {
+        return Ok(());
+    }
+    if let Some(moved) = advance(c, &a, ApplianceState::Configuring, "agent announced itself")? {
+        let detail = serde_json::json!({"ip": moved.ip, "hostname": hostname}).to_string();
+        events::record(
+            c,
+            a.tenant_id,
+            "appliance.came_alive",
+            &subject(&moved),
+            &detail,
+        )?;
+        // install CloudScripts run here once the events issue provides them
+        if advance(c, &moved, ApplianceState::Running, "configured")?.is_some() {
+            events::record(c, a.tenant_id, "appliance.configured", &subject(&moved), "")?;
+        }
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl AgentEndpoint for AgentService {
     async fn announce(
@@ -103,41 +153,7 @@ impl AgentEndpoint for AgentService {
                 appliances::heartbeat(c, a.id, at, ip.as_deref())?;
                 let mut a = a;
                 a.ip = ip.or(a.ip);
-                if a.state == ApplianceState::Lost {
-                    if advance(c, &a, ApplianceState::Running, "agent is back")?.is_some() {
-                        events::record(
-                            c,
-                            a.tenant_id,
-                            "appliance.recovered",
-                            &subject(&a),
-                            "the agent announced itself again",
-                        )?;
-                    }
-                } else if a.state == ApplianceState::Booting {
-                    if let Some(moved) =
-                        advance(c, &a, ApplianceState::Configuring, "agent announced itself")?
-                    {
-                        let detail = serde_json::json!({"ip": moved.ip, "hostname": req.hostname})
-                            .to_string();
-                        events::record(
-                            c,
-                            a.tenant_id,
-                            "appliance.came_alive",
-                            &subject(&moved),
-                            &detail,
-                        )?;
-                        // install CloudScripts run here once the events issue provides them
-                        if advance(c, &moved, ApplianceState::Running, "configured")?.is_some() {
-                            events::record(
-                                c,
-                                a.tenant_id,
-                                "appliance.configured",
-                                &subject(&moved),
-                                "",
-                            )?;
-                        }
-                    }
-                }
+                came_alive(c, &a, &req.hostname)?;
                 applications::touch(c, a.application_id)?;
                 Ok(())
             })
@@ -155,16 +171,11 @@ impl AgentEndpoint for AgentService {
         self.store
             .write(move |c| -> Result<(), AgentError> {
                 appliances::heartbeat(c, a.id, now(), None)?;
-                if a.state == ApplianceState::Lost
-                    && advance(c, &a, ApplianceState::Running, "agent is back")?.is_some()
-                {
-                    events::record(
-                        c,
-                        a.tenant_id,
-                        "appliance.recovered",
-                        &subject(&a),
-                        "heartbeats resumed",
-                    )?;
+                if matches!(
+                    a.state,
+                    ApplianceState::Lost | ApplianceState::Creating | ApplianceState::Booting
+                ) {
+                    came_alive(c, &a, &a.name)?;
                     applications::touch(c, a.application_id)?;
                 }
                 Ok(())

@@ -353,6 +353,9 @@ impl Orchestrator {
         let driver = self.drivers.for_uri(&host.uri)?;
         match driver.create(&host.uri, &spec).await {
             Ok(()) => {
+                // a crash here leaves a domain whose appliance still says `creating`: the next pass
+                // finds the domain by its name and only records the step
+                self.step()?;
                 self.move_to(
                     &a,
                     ApplianceState::Booting,

@@ -109,7 +109,7 @@ pub async fn appliances(app: &TestApp, token: &str, application: &str) -> Vec<Va
 }
 
 /// Wait until the application's appliances of `group` (all groups when `None`) are exactly `n`, all
-/// running; returns them.
+/// running; returns them. On timeout the failure shows what there was.
 pub async fn running(
     app: &TestApp,
     token: &str,
@@ -117,15 +117,25 @@ pub async fn running(
     group: Option<&str>,
     n: usize,
 ) -> Vec<Value> {
-    app.eventually(20, &format!("{n} running appliances"), || async {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
         let all = appliances(app, token, application).await;
         let mine: Vec<Value> = all
             .into_iter()
             .filter(|a| group.is_none_or(|g| a["group_id"] == g))
             .collect();
-        (mine.len() == n && mine.iter().all(|a| a["state"] == "running")).then_some(mine)
-    })
-    .await
+        if mine.len() == n && mine.iter().all(|a| a["state"] == "running") {
+            return mine;
+        }
+        if tokio::time::Instant::now() > deadline {
+            let seen: Vec<String> = mine
+                .iter()
+                .map(|a| format!("{} {} ({})", a["name"], a["state"], a["state_reason"]))
+                .collect();
+            panic!("timed out waiting for {n} running appliances; there are: {seen:#?}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
 }
 
 /// A private template, an application with one layer and one group of one appliance, deployed and

@@ -10,4 +10,5 @@ mod flows;
 mod matrix;
 mod ops;
 mod orchestration;
+mod resilience;
 mod tenancy;

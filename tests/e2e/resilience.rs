@@ -1,0 +1,233 @@
+//! Crash-resume and several orchestrators: kill the orchestrator between (and inside) the steps of a
+//! deploy, again and again; run two orchestrators on one database. Either way the result converges with
+//! no duplicate and no orphan VM.
+
+use crate::fixtures::{application, group, layer, running, template};
+use orchestrator::drivers::Drivers;
+use orchestrator::drivers::libvirt::{LibvirtConfig, LibvirtDriver};
+use orchestrator::{Orchestrator, OrchestratorError};
+use scaleinfra_tests::*;
+use serde_json::json;
+use std::collections::HashSet;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+fn drivers(app: &TestApp) -> Drivers {
+    Drivers::new(
+        app.state.sim.clone(),
+        LibvirtDriver::new(LibvirtConfig::default()),
+    )
+}
+
+fn config(
+    app: &TestApp,
+    owner: &str,
+    crash_after: Option<u32>,
+) -> orchestrator::OrchestratorConfig {
+    let mut c = backend::app::orchestrator_config(&app.config);
+    c.owner = owner.into();
+    c.lease = Duration::from_millis(300);
+    c.crash_after = crash_after;
+    c
+}
+
+/// Every domain on the simulated hosts belongs to exactly one live appliance, was defined exactly once,
+/// and every appliance that should have a domain has one.
+async fn assert_no_duplicates_or_orphans(app: &TestApp, token: &str, applications: &[String]) {
+    let sim = app.state.sim.clone().unwrap();
+    let mut live = HashSet::new();
+    for a in applications {
+        for x in crate::fixtures::appliances(app, token, a).await {
+            live.insert(format!("si-{}", x["id"].as_str().unwrap()));
+        }
+    }
+    let domains: Vec<String> = sim.all_domains().into_iter().map(|(_, d, _)| d).collect();
+    let unique: HashSet<&String> = domains.iter().collect();
+    assert_eq!(
+        unique.len(),
+        domains.len(),
+        "a domain exists twice: {domains:?}"
+    );
+    for d in &domains {
+        assert!(live.contains(d), "orphan VM {d}");
+        assert_eq!(sim.times_defined(d), 1, "{d} was defined more than once");
+    }
+    assert_eq!(domains.len(), live.len(), "appliances without a domain");
+}
+
+async fn two_group_app(
+    app: &TestApp,
+    admin: &Session,
+    project: &str,
+    name: &str,
+    sizes: (u32, u32),
+) -> (String, String, String) {
+    let t = &admin.token;
+    let tpl = template(app, admin, &format!("{name} tpl"), 1, 256).await;
+    let a = application(app, t, project, name).await;
+    let l1 = layer(app, t, &a, "front").await;
+    let l2 = layer(app, t, &a, "back").await;
+    let g1 = group(app, t, &l1, "front", &tpl, sizes.0, 10).await;
+    let g2 = group(app, t, &l2, "back", &tpl, sizes.1, 10).await;
+    (a, g1, g2)
+}
+
+#[tokio::test]
+async fn killed_orchestrators_resume_without_duplicates_or_orphans() {
+    let app = TestApp::spawn_with(|c| c.orchestrator = false).await;
+    let op = app.operator().await;
+    let acme = app.tenant(&op, "acme").await;
+    let t = &acme.admin.token;
+    let project = app.project(&acme.admin, "P").await;
+    let (a, g1, g2) = two_group_app(&app, &acme.admin, &project, "crashy", (3, 2)).await;
+    app.post(t, &format!("/api/v1/applications/{a}/deploy"), json!({}))
+        .await
+        .assert_status(202);
+
+    // orchestrators that die after 2 steps each, until the deploy is done
+    let mut crashes = 0;
+    for i in 0..80 {
+        let o = Orchestrator::new(
+            app.store.clone(),
+            drivers(&app),
+            config(&app, &format!("crashy-{i}"), Some(2)),
+        )
+        .await
+        .unwrap();
+        // it dies after two steps; if it finds fewer than two to take, it idles: the deploy is done
+        let stop = CancellationToken::new();
+        let run = tokio::spawn(o.run(stop.clone()));
+        match tokio::time::timeout(Duration::from_secs(3), run).await {
+            Ok(Ok(Err(OrchestratorError::Crashed))) => crashes += 1,
+            Ok(other) => panic!("the orchestrator stopped without crashing: {other:?}"),
+            Err(_idle) => {
+                stop.cancel();
+                break;
+            }
+        }
+        let all = crate::fixtures::appliances(&app, t, &a).await;
+        if all.len() == 5 && all.iter().all(|x| x["state"] == "running") {
+            break;
+        }
+    }
+    assert!(
+        crashes >= 8,
+        "only {crashes} crashes: the deploy needs more steps than that"
+    );
+
+    // a healthy orchestrator takes over; everything converges with no duplicate and no orphan
+    let healthy = Orchestrator::new(
+        app.store.clone(),
+        drivers(&app),
+        config(&app, "healthy", None),
+    )
+    .await
+    .unwrap();
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(healthy.run(stop.clone()));
+    running(&app, t, &a, Some(&g1), 3).await;
+    running(&app, t, &a, Some(&g2), 2).await;
+    assert_no_duplicates_or_orphans(&app, t, std::slice::from_ref(&a)).await;
+    // and the same on the way down
+    stop.cancel();
+    task.await.unwrap().unwrap();
+    app.post(t, &format!("/api/v1/applications/{a}/undeploy"), json!({}))
+        .await
+        .assert_status(202);
+    for i in 0..80 {
+        let o = Orchestrator::new(
+            app.store.clone(),
+            drivers(&app),
+            config(&app, &format!("down-{i}"), Some(3)),
+        )
+        .await
+        .unwrap();
+        let _ =
+            tokio::time::timeout(Duration::from_secs(10), o.run(CancellationToken::new())).await;
+        if crate::fixtures::appliances(&app, t, &a).await.is_empty() {
+            break;
+        }
+    }
+    let healthy = Orchestrator::new(
+        app.store.clone(),
+        drivers(&app),
+        config(&app, "healthy-2", None),
+    )
+    .await
+    .unwrap();
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(healthy.run(stop.clone()));
+    app.eventually(20, "every appliance terminated", || async {
+        crate::fixtures::appliances(&app, t, &a)
+            .await
+            .is_empty()
+            .then_some(())
+    })
+    .await;
+    let sim = app.state.sim.clone().unwrap();
+    app.eventually(10, "no domain left", || async {
+        sim.all_domains().is_empty().then_some(())
+    })
+    .await;
+    stop.cancel();
+    task.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn two_orchestrators_on_one_database_never_double_create() {
+    let app = TestApp::spawn_with(|c| c.orchestrator = false).await;
+    let op = app.operator().await;
+    let acme = app.tenant(&op, "acme").await;
+    let t = &acme.admin.token;
+    let project = app.project(&acme.admin, "P").await;
+    let mut apps = Vec::new();
+    for i in 0..5 {
+        let (a, g1, _) =
+            two_group_app(&app, &acme.admin, &project, &format!("app{i}"), (3, 1)).await;
+        app.post(t, &format!("/api/v1/applications/{a}/deploy"), json!({}))
+            .await
+            .assert_status(202);
+        apps.push((a, g1));
+    }
+    // two orchestrators, each with its own connection pool, as two processes would have
+    let stop = CancellationToken::new();
+    let mut tasks = Vec::new();
+    for name in ["east", "west"] {
+        let store = store::Store::open(
+            &app.config.database_url,
+            &store::PoolOptions {
+                max_size: 4,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let mut cfg = config(&app, name, None);
+        cfg.concurrency = 4;
+        let o = Orchestrator::new(store, drivers(&app), cfg).await.unwrap();
+        tasks.push(tokio::spawn(o.run(stop.clone())));
+    }
+    let ids: Vec<String> = apps.iter().map(|(a, _)| a.clone()).collect();
+    for (a, _) in &apps {
+        running(&app, t, a, None, 4).await;
+    }
+    // scale everything while both run
+    for (i, (_, g1)) in apps.iter().enumerate() {
+        let desired = if i % 2 == 0 { 5 } else { 1 };
+        app.call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/groups/{g1}/desired"),
+            Some(t),
+            Some(json!({"desired": desired})),
+        )
+        .await
+        .assert_status(202);
+    }
+    for (i, (a, g1)) in apps.iter().enumerate() {
+        running(&app, t, a, Some(g1), if i % 2 == 0 { 5 } else { 1 }).await;
+    }
+    assert_no_duplicates_or_orphans(&app, t, &ids).await;
+    stop.cancel();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+}
