@@ -39,5 +39,5 @@ need_cargo() {
 
 # Build dependencies of the native workspace.
 native_build_deps() {
-  apt_install build-essential pkg-config libpq-dev ca-certificates
+  apt_install build-essential pkg-config libpq-dev libvirt-dev ca-certificates
 }

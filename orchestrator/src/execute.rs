@@ -246,63 +246,109 @@ impl Orchestrator {
     }
 
     async fn place(&self, app: &Application, id: ApplianceId) -> Result<(), OrchestratorError> {
-        let Some(mut a) = self.appliance(id).await? else {
-            return Ok(());
-        };
-        if a.state == ApplianceState::Pending {
-            match self
-                .move_to(&a, ApplianceState::Placing, "looking for a host", None)
-                .await?
-            {
-                Some(m) => a = m,
-                None => return Ok(()),
-            }
+        self.place_many(app, vec![id]).await
+    }
+
+    /// Place several appliances of one application: each moves pending → placing, then one
+    /// transaction (serialised with every other placement) chooses their hosts against one view of
+    /// the hosts' usage, updated as it goes.
+    pub(crate) async fn place_many(
+        &self,
+        app: &Application,
+        ids: Vec<ApplianceId>,
+    ) -> Result<(), OrchestratorError> {
+        let mut placing = Vec::with_capacity(ids.len());
+        for id in ids {
+            let Some(a) = self.appliance(id).await? else {
+                continue;
+            };
+            let a = match a.state {
+                ApplianceState::Pending => {
+                    self.step()?;
+                    match self
+                        .move_to(&a, ApplianceState::Placing, "looking for a host", None)
+                        .await?
+                    {
+                        Some(m) => m,
+                        None => continue,
+                    }
+                }
+                ApplianceState::Placing => a,
+                _ => continue,
+            };
+            placing.push(a);
         }
-        if a.state != ApplianceState::Placing {
+        if placing.is_empty() {
             return Ok(());
         }
+        self.step()?;
         let pool = app.pool_id;
-        let outcome = self
+        let failures = self
             .store
-            .write(move |c| -> Result<Result<Host, String>, StoreError> {
+            .write(move |c| -> Result<Vec<(ApplianceId, String)>, StoreError> {
                 hosts::lock_placement(c)?;
-                let candidates = candidates(c, a.group_id)?;
+                let (mut cands, all) = candidates(c)?;
                 let strategy = match pool {
                     Some(p) => pools::get(c, p)?.map(|p| p.strategy).unwrap_or_default(),
                     None => PlacementStrategy::default(),
                 };
-                let need = Need {
-                    flavor: a.flavor,
-                    pool,
-                    strategy,
-                };
-                match placement::place(&need, &candidates.0) {
-                    Ok(host_id) => {
-                        let host = candidates.1.into_iter().find(|h| h.id == host_id);
-                        let Some(host) = host else {
-                            return Ok(Err("the chosen host vanished".into()));
-                        };
-                        appliances::set_host(c, a.id, Some(host.id))?;
-                        let mut placed = a.clone();
-                        placed.host_id = Some(host.id);
-                        appliances::transition(
-                            c,
-                            &placed,
-                            ApplianceState::Creating,
-                            &format!("placed on {}", host.name),
-                        )?;
-                        Ok(Ok(host))
+                let mut spread_of: std::collections::HashMap<
+                    GroupId,
+                    std::collections::HashMap<common::HostId, u32>,
+                > = std::collections::HashMap::new();
+                let mut failed = Vec::new();
+                for a in placing {
+                    if !spread_of.contains_key(&a.group_id) {
+                        spread_of.insert(a.group_id, hosts::group_spread(c, a.group_id)?);
                     }
-                    Err(no_fit) => {
-                        let reason = no_fit.to_string();
-                        appliances::transition(c, &a, ApplianceState::Failed, &reason)?;
-                        events::record(c, a.tenant_id, "placement.failed", &subject(&a), &reason)?;
-                        Ok(Err(reason))
+                    let spread = spread_of.get_mut(&a.group_id).ok_or(StoreError::Stale)?;
+                    for cand in cands.iter_mut() {
+                        cand.same_group = spread.get(&cand.id).copied().unwrap_or(0);
+                    }
+                    let need = Need {
+                        flavor: a.flavor,
+                        pool,
+                        strategy,
+                    };
+                    match placement::place(&need, &cands) {
+                        Ok(host_id) => {
+                            let Some(host) = all.iter().find(|h| h.id == host_id) else {
+                                continue;
+                            };
+                            appliances::set_host(c, a.id, Some(host.id))?;
+                            let mut placed = a.clone();
+                            placed.host_id = Some(host.id);
+                            appliances::transition(
+                                c,
+                                &placed,
+                                ApplianceState::Creating,
+                                &format!("placed on {}", host.name),
+                            )?;
+                            if let Some(cand) = cands.iter_mut().find(|x| x.id == host_id) {
+                                cand.used.vcpus += a.flavor.vcpus;
+                                cand.used.memory_mib += a.flavor.memory_mib;
+                                cand.used.disk_gib += a.flavor.disk_gib;
+                            }
+                            *spread.entry(host_id).or_insert(0) += 1;
+                        }
+                        Err(no_fit) => {
+                            let reason = no_fit.to_string();
+                            appliances::transition(c, &a, ApplianceState::Failed, &reason)?;
+                            events::record(
+                                c,
+                                a.tenant_id,
+                                "placement.failed",
+                                &subject(&a),
+                                &reason,
+                            )?;
+                            failed.push((a.id, reason));
+                        }
                     }
                 }
+                Ok(failed)
             })
             .await?;
-        if let Err(reason) = outcome {
+        for (id, reason) in failures {
             tracing::info!(appliance = %id, %reason, "placement failed");
         }
         Ok(())
@@ -376,13 +422,13 @@ impl Orchestrator {
     }
 }
 
-/// Placement candidates: every host with its pool's overcommit, its usage and the group's spread.
-fn candidates(c: &mut DbConn, group: GroupId) -> Result<(Vec<Candidate>, Vec<Host>), StoreError> {
+/// Placement candidates: every host with its pool's overcommit and its usage (anti-affinity counts are
+/// filled per group by the caller).
+fn candidates(c: &mut DbConn) -> Result<(Vec<Candidate>, Vec<Host>), StoreError> {
     let all = hosts::all(c)?;
     let pools: std::collections::HashMap<_, _> =
         pools::all(c)?.into_iter().map(|p| (p.id, p)).collect();
     let usage = hosts::usage(c)?;
-    let spread = hosts::group_spread(c, group)?;
     let cands = all
         .iter()
         .map(|h| Candidate {
@@ -395,7 +441,7 @@ fn candidates(c: &mut DbConn, group: GroupId) -> Result<(Vec<Candidate>, Vec<Hos
                 .map(|p| p.overcommit)
                 .unwrap_or_default(),
             used: usage.get(&h.id).map(|u| u.0).unwrap_or_default(),
-            same_group: spread.get(&h.id).copied().unwrap_or(0),
+            same_group: 0,
         })
         .collect();
     Ok((cands, all))

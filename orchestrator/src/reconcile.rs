@@ -28,15 +28,13 @@ impl Orchestrator {
                 };
                 let groups = applications::groups(c, id)?;
                 let apps = appliances::of_application(c, id)?;
-                let host_ids: Vec<HostId> = apps.iter().filter_map(|a| a.host_id).collect();
-                let mut hs = HashMap::new();
-                for h in host_ids {
-                    if let std::collections::hash_map::Entry::Vacant(e) = hs.entry(h) {
-                        if let Some(host) = hosts::get(c, h)? {
-                            e.insert(host);
-                        }
-                    }
-                }
+                let mut host_ids: Vec<HostId> = apps.iter().filter_map(|a| a.host_id).collect();
+                host_ids.sort();
+                host_ids.dedup();
+                let hs: HashMap<HostId, store::Host> = hosts::get_many(c, &host_ids)?
+                    .into_iter()
+                    .map(|h| (h.id, h))
+                    .collect();
                 Ok(Some((app, groups, apps, hs)))
             })
             .await?;
@@ -109,13 +107,34 @@ impl Orchestrator {
         let actions = plan::plan(app.deployed, &specs, &observed, &self.config.timeouts);
         let acted = !actions.is_empty();
         let mut first_error = None;
-        for action in actions {
+        // placements go last and together: terminations free capacity first, one view of usage serves all
+        let (places, others): (Vec<_>, Vec<_>) = actions
+            .into_iter()
+            .partition(|a| matches!(a, plan::Action::Place(_)));
+        let to_place: Vec<_> = places
+            .into_iter()
+            .filter_map(|a| match a {
+                plan::Action::Place(id) => Some(id),
+                _ => None,
+            })
+            .collect();
+        for action in others {
             tracing::debug!(application = %id, ?action, "execute");
             match self.execute(&app, action).await {
                 Ok(()) => {}
                 Err(OrchestratorError::Crashed) => return Err(OrchestratorError::Crashed),
                 Err(e) => {
                     tracing::warn!(application = %id, error = %e, "action failed");
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if !to_place.is_empty() {
+            match self.place_many(&app, to_place).await {
+                Ok(()) => {}
+                Err(OrchestratorError::Crashed) => return Err(OrchestratorError::Crashed),
+                Err(e) => {
+                    tracing::warn!(application = %id, error = %e, "placement failed");
                     first_error.get_or_insert(e);
                 }
             }

@@ -11,4 +11,5 @@ mod matrix;
 mod ops;
 mod orchestration;
 mod resilience;
+mod slow;
 mod tenancy;

@@ -104,22 +104,45 @@ pub fn delete(conn: &mut DbConn, id: HostId) -> Result<bool, StoreError> {
 
 /// Resources held on each host by appliances in holding states, and their count.
 pub fn usage(conn: &mut DbConn) -> Result<HashMap<HostId, (Usage, u32)>, StoreError> {
-    let rows: Vec<(Option<String>, i32, i32, i32)> = ap::table
+    use diesel::dsl::{count_star, sum};
+    let rows: Vec<(Option<String>, Option<i64>, Option<i64>, Option<i64>, i64)> = ap::table
         .filter(ap::host_id.is_not_null())
         .filter(ap::state.eq_any(holding()))
-        .select((ap::host_id, ap::vcpus, ap::memory_mib, ap::disk_gib))
+        .group_by(ap::host_id)
+        .select((
+            ap::host_id,
+            sum(ap::vcpus),
+            sum(ap::memory_mib),
+            sum(ap::disk_gib),
+            count_star(),
+        ))
         .load(conn)?;
-    let mut out: HashMap<HostId, (Usage, u32)> = HashMap::new();
-    for (host, vcpus, mem, disk) in rows {
+    let n = |v: Option<i64>| u32::try_from(v.unwrap_or(0)).unwrap_or(u32::MAX);
+    let mut out = HashMap::with_capacity(rows.len());
+    for (host, vcpus, mem, disk, count) in rows {
         let Some(host) = host else { continue };
-        let id: HostId = crate::models::parse("host id", &host)?;
-        let e = out.entry(id).or_default();
-        e.0.vcpus += u32::try_from(vcpus).unwrap_or(0);
-        e.0.memory_mib += u32::try_from(mem).unwrap_or(0);
-        e.0.disk_gib += u32::try_from(disk).unwrap_or(0);
-        e.1 += 1;
+        let usage = Usage {
+            vcpus: n(vcpus),
+            memory_mib: n(mem),
+            disk_gib: n(disk),
+        };
+        out.insert(
+            crate::models::parse("host id", &host)?,
+            (usage, n(Some(count))),
+        );
     }
     Ok(out)
+}
+
+/// Several hosts by id, in one query.
+pub fn get_many(conn: &mut DbConn, ids: &[HostId]) -> Result<Vec<Host>, StoreError> {
+    let ids: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
+    convert(
+        h::hosts
+            .filter(h::id.eq_any(ids))
+            .select(HostRow::as_select())
+            .load(conn)?,
+    )
 }
 
 /// How many appliances of `group` hold resources on each host (for anti-affinity).

@@ -1,0 +1,80 @@
+//! `scaleinfra-agent`: run inside an appliance (started by its init); exits when its appliance is
+//! terminated.
+
+use common::agent::{AnnounceRequest, HeartbeatRequest};
+use scaleinfra_agent::client::{CallError, Client};
+use scaleinfra_agent::{identity, metrics};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+const CUSTOM_METRICS: &str = "/run/scaleinfra/metrics";
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// The first non-loopback IPv4 address (from `/proc/net/fib_trie` is overkill; the route to the
+/// orchestrator tells it): connect a UDP socket and read its local address.
+fn local_ip(url: &str) -> Option<String> {
+    let host = url.strip_prefix("http://")?.split('/').next()?;
+    let sock = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    sock.connect(host).ok()?;
+    Some(sock.local_addr().ok()?.ip().to_string())
+}
+
+fn main() -> ExitCode {
+    let Some(id) = identity::discover() else {
+        eprintln!(
+            "scaleinfra-agent: no identity (si.token/si.url on the kernel command line, or SI_TOKEN/SI_URL)"
+        );
+        return ExitCode::from(2);
+    };
+    let client = Client::new(id.clone());
+    let started = Instant::now();
+    let mut backoff = Duration::from_secs(1);
+    let plan = loop {
+        let req = AnnounceRequest {
+            agent_version: env!("CARGO_PKG_VERSION").into(),
+            hostname: hostname(),
+            ip: local_ip(&id.url),
+        };
+        match client.announce(&req) {
+            Ok(r) => break r,
+            Err(CallError::Revoked) => return ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("scaleinfra-agent: announce failed ({e:?}); retrying in {backoff:?}");
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+        }
+    };
+    eprintln!("scaleinfra-agent: announced as {}", plan.appliance_id);
+    let heartbeat = Duration::from_secs(u64::from(plan.heartbeat_secs.max(1)));
+    let every_metrics =
+        u64::from(plan.metrics_secs.max(1)).div_ceil(u64::from(plan.heartbeat_secs.max(1)));
+    let mut sampler = metrics::Sampler::new(CUSTOM_METRICS);
+    let mut tick: u64 = 0;
+    loop {
+        std::thread::sleep(heartbeat);
+        tick += 1;
+        let mut outcome = client.heartbeat(&HeartbeatRequest {
+            uptime_secs: started.elapsed().as_secs(),
+        });
+        if outcome.is_ok() && tick.is_multiple_of(every_metrics) {
+            outcome = client.metrics(&sampler.sample());
+        }
+        if outcome.is_ok() {
+            outcome = client.jobs().map(|_| ());
+        }
+        match outcome {
+            Ok(()) => {}
+            Err(CallError::Revoked) => {
+                eprintln!("scaleinfra-agent: the appliance is terminated; exiting");
+                return ExitCode::SUCCESS;
+            }
+            Err(e) => eprintln!("scaleinfra-agent: {e:?}"),
+        }
+    }
+}

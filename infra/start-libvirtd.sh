@@ -1,0 +1,27 @@
+#!/bin/bash
+# Install (if missing) and start libvirtd + virtlogd without systemd (Debian 12), for qemu:///system
+# with TCG guests. Idempotent. Used by scripts/test for the slow tier.
+# Note: these machines ship qemu-utils 10 from backports, which conflicts with bookworm's
+# qemu-system-x86 7.2: qemu-utils/bookworm must be named with it (with --allow-downgrades).
+. "$(dirname "$0")/../scripts/lib.sh"
+if ! dpkg-query -W -f='${Status}' qemu-system-x86 2>/dev/null | grep -q "install ok installed" \
+   || ! dpkg-query -W -f='${Status}' libvirt-daemon-driver-qemu 2>/dev/null | grep -q "install ok installed"; then
+  log "apt-get install libvirt, qemu-system-x86 (TCG)"
+  as_root apt-get update -qq
+  as_root apt-get install -y -qq --no-install-recommends --allow-downgrades \
+    libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-dev pkg-config \
+    qemu-system-x86 qemu-utils/bookworm >/dev/null
+fi
+getent group kvm >/dev/null || as_root groupadd -r kvm
+getent group libvirt-qemu >/dev/null || as_root groupadd -r libvirt-qemu
+id libvirt-qemu >/dev/null 2>&1 || as_root useradd -r -g libvirt-qemu -G kvm -d /var/lib/libvirt -s /usr/sbin/nologin libvirt-qemu
+as_root mkdir -p /var/log/libvirt /var/lib/libvirt /var/run/libvirt
+if ! grep -q '^security_driver = "none"' /etc/libvirt/qemu.conf 2>/dev/null; then
+  printf 'user = "root"\ngroup = "root"\nsecurity_driver = "none"\ncgroup_controllers = [ ]\n' | as_root tee -a /etc/libvirt/qemu.conf >/dev/null
+fi
+# (pgrep also matches zombies, which PID 1 here may leave unreaped: probe the sockets instead)
+{ [ -S /var/run/libvirt/virtlogd-sock ] && kill -0 "$(cat /var/run/virtlogd.pid 2>/dev/null)" 2>/dev/null; } || as_root virtlogd -d
+virsh -c qemu:///system version >/dev/null 2>&1 || as_root libvirtd -d
+for _ in $(seq 1 100); do virsh -c qemu:///system version >/dev/null 2>&1 && exit 0; sleep 0.2; done
+echo "libvirtd did not come up; see /var/log/libvirt/libvirtd.log" >&2
+exit 1
