@@ -257,31 +257,20 @@ impl Orchestrator {
         app: &Application,
         ids: Vec<ApplianceId>,
     ) -> Result<(), OrchestratorError> {
-        let mut placing = Vec::with_capacity(ids.len());
-        for id in ids {
-            let Some(a) = self.appliance(id).await? else {
-                continue;
-            };
-            let a = match a.state {
-                ApplianceState::Pending => {
-                    self.step()?;
-                    match self
-                        .move_to(&a, ApplianceState::Placing, "looking for a host", None)
-                        .await?
-                    {
-                        Some(m) => m,
-                        None => continue,
-                    }
-                }
-                ApplianceState::Placing => a,
-                _ => continue,
-            };
-            placing.push(a);
-        }
+        let loaded = self
+            .store
+            .read(move |c| appliances::get_many(c, &ids))
+            .await?;
+        let placing: Vec<Appliance> = loaded
+            .into_iter()
+            .filter(|a| matches!(a.state, ApplianceState::Pending | ApplianceState::Placing))
+            .collect();
         if placing.is_empty() {
             return Ok(());
         }
-        self.step()?;
+        for _ in &placing {
+            self.step()?;
+        }
         let pool = app.pool_id;
         let failures = self
             .store
@@ -298,6 +287,19 @@ impl Orchestrator {
                 > = std::collections::HashMap::new();
                 let mut failed = Vec::new();
                 for a in placing {
+                    let a = match a.state {
+                        ApplianceState::Pending => match appliances::transition(
+                            c,
+                            &a,
+                            ApplianceState::Placing,
+                            "looking for a host",
+                        ) {
+                            Ok(m) => m,
+                            Err(StoreError::Stale) => continue,
+                            Err(e) => return Err(e),
+                        },
+                        _ => a,
+                    };
                     if !spread_of.contains_key(&a.group_id) {
                         spread_of.insert(a.group_id, hosts::group_spread(c, a.group_id)?);
                     }

@@ -102,6 +102,18 @@ pub fn get_any(conn: &mut DbConn, id: ApplianceId) -> Result<Option<Appliance>, 
         .transpose()
 }
 
+/// Several appliances by id, in one query (the orchestrator's batches).
+pub fn get_many(conn: &mut DbConn, ids: &[ApplianceId]) -> Result<Vec<Appliance>, StoreError> {
+    let ids: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
+    convert(
+        ap::appliances
+            .filter(ap::id.eq_any(ids))
+            .select(ApplianceRow::as_select())
+            .order(ap::id.asc())
+            .load(conn)?,
+    )
+}
+
 /// The appliances of an application, newest last; terminated ones only if `with_terminated`.
 pub fn list_for_app(
     conn: &mut DbConn,

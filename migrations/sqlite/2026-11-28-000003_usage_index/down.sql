@@ -1,0 +1,2 @@
+DROP INDEX appliances_group_idx;
+DROP INDEX appliances_usage_idx;
