@@ -312,6 +312,16 @@ test('operator, admin and user walk through the portal; the user sees exactly th
   await cards.first().waitFor({ timeout: DEADLINE_MS });
   assert.deepEqual(await cards.allInnerTexts(), ['Web shop']);
   await shot('user-my-projects');
+  assert.equal(await page.title(), 'My projects · ScaleInfra');
+
+  // On a phone-sized screen the navigation moves above the page.
+  await page.setViewportSize({ width: 390, height: 844 });
+  const nav = await page.locator('nav[aria-label="Main"]').boundingBox();
+  const main = await page.locator('main#main').boundingBox();
+  assert.ok(nav.y + nav.height <= main.y + 1 && main.y - (nav.y + nav.height) < 2 && nav.height < 120 && main.width > 300,
+    `nav right above the page: ${JSON.stringify({ nav, main })}`);
+  await shot('user-my-projects-phone');
+  await page.setViewportSize({ width: 1280, height: 800 });
 
   // The session survives a reload (refresh cookie → new access token); deep links follow the role.
   await page.reload();

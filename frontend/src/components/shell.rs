@@ -41,6 +41,20 @@ pub fn shell(p: &ShellProps) -> Html {
             });
         })
     };
+    // On every page change: name the page in the title and move the focus to the content, so screen
+    // readers announce the new page and Tab starts from it.
+    let main_ref = use_node_ref();
+    {
+        let main_ref = main_ref.clone();
+        use_effect_with(p.current.clone(), move |route| {
+            if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
+                doc.set_title(&nav::title(route));
+            }
+            if let Some(main) = main_ref.cast::<web_sys::HtmlElement>() {
+                let _ = main.focus();
+            }
+        });
+    }
     let items = nav::nav_items(p.me.role);
     html! {
         <div class="shell">
@@ -64,7 +78,7 @@ pub fn shell(p: &ShellProps) -> Html {
                     }) }
                 </ul>
             </nav>
-            <main id="main" class="content" tabindex="-1">{ p.children.clone() }</main>
+            <main id="main" class="content" tabindex="-1" ref={main_ref}>{ p.children.clone() }</main>
         </div>
     }
 }

@@ -28,6 +28,11 @@ pub fn login_page(p: &LoginProps) -> Html {
     let password = use_state(String::new);
     let errors = use_state(FormErrors::default);
     let busy = use_state(|| false);
+    use_effect_with((), |_| {
+        if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
+            doc.set_title(&crate::state::nav::title(&crate::app::Route::Login));
+        }
+    });
 
     let onsubmit = {
         let (email, password, errors, busy) = (

@@ -50,6 +50,22 @@ pub fn may_open(role: Role, route: &Route) -> bool {
     }
 }
 
+/// The document title of a page (screen readers announce it on navigation).
+pub fn title(route: &Route) -> String {
+    let page = match route {
+        Route::Home | Route::Login => "Sign in",
+        Route::Tenants => "Tenants",
+        Route::Users => "Users",
+        Route::Projects => "Projects",
+        Route::Project { .. } => "Project",
+        Route::MyProjects => "My projects",
+        Route::Finance => "Billing",
+        Route::Profile => "Profile",
+        Route::NotFound => "Page not found",
+    };
+    format!("{page} · ScaleInfra")
+}
+
 /// Whether `item` is the current page (a project's page belongs to "Projects").
 pub fn is_current(item: &NavItem, current: Option<&Route>) -> bool {
     match current {
@@ -115,6 +131,17 @@ mod tests {
         for (role, route, ok) in table {
             assert_eq!(may_open(role, &route), ok, "{role} → {route:?}");
         }
+    }
+
+    #[test]
+    fn titles_name_the_page() {
+        assert_eq!(title(&Route::MyProjects), "My projects · ScaleInfra");
+        assert_eq!(
+            title(&Route::Project {
+                id: ProjectId::new()
+            }),
+            "Project · ScaleInfra"
+        );
     }
 
     #[test]
