@@ -32,6 +32,10 @@ struct Cli {
 enum Command {
     /// Run everything in one process: API, SPA and background workers.
     Serve(ServeArgs),
+    /// Serve the API and SPA only (replicas behind a load balancer; PostgreSQL).
+    Api(ServeArgs),
+    /// Run the orchestrator only: several may share one PostgreSQL database.
+    Orchestrator,
     /// Apply pending database migrations and exit.
     Migrate,
     /// Administrative tasks.
@@ -76,8 +80,15 @@ fn load_config(cli: &Cli) -> anyhow::Result<Config> {
     if let Some(f) = cli.log_format {
         config.log_format = f;
     }
-    if let Command::Serve(ServeArgs { bind: Some(b) }) = &cli.command {
+    if let Command::Serve(ServeArgs { bind: Some(b) }) | Command::Api(ServeArgs { bind: Some(b) }) =
+        &cli.command
+    {
         config.bind = *b;
+    }
+    if matches!(cli.command, Command::Api(_)) {
+        // an API replica runs no background work, and the simulated pool lives with the orchestrator
+        config.orchestrator = false;
+        config.sim_hosts = 0;
     }
     config.validate()?;
     Ok(config)
@@ -111,11 +122,34 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
+/// `scaleinfra orchestrator`: the reconcile loop and host monitor alone, against PostgreSQL.
+async fn run_orchestrator(mut config: Config) -> anyhow::Result<()> {
+    if store::Backend::from_url(&config.database_url)?.0 == store::Backend::Sqlite {
+        anyhow::bail!(
+            "SQLite mode is single-process by design: run `scaleinfra serve`, or use PostgreSQL to run orchestrators apart"
+        );
+    }
+    config.sim_hosts = 0;
+    let store = app::open_store(&config).await?;
+    orchestrator::catalog::seed_catalog(&store).await?;
+    let (_, drivers) = app::drivers(&config);
+    let o =
+        orchestrator::Orchestrator::new(store, drivers, app::orchestrator_config(&config)).await?;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(o.run(stop.clone()));
+    println!("ScaleInfra orchestrator running");
+    shutdown_signal().await;
+    stop.cancel();
+    task.await??;
+    Ok(())
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = load_config(&cli)?;
     telemetry::init_logging(config.log_format, &config.log_level);
     match cli.command {
-        Command::Serve(_) => {
+        Command::Orchestrator => run_orchestrator(config).await?,
+        Command::Serve(_) | Command::Api(_) => {
             let running = app::start(config).await?;
             if let Some(b) = &running.bootstrapped {
                 print_credentials(b);

@@ -25,11 +25,11 @@ fn subject(a: &Appliance) -> Subject {
 impl Orchestrator {
     /// Count a step toward an injected crash.
     fn step(&self) -> Result<(), OrchestratorError> {
-        if let Some(left) = &self.crash_after {
-            if left.fetch_sub(1, Ordering::SeqCst) <= 1 {
-                left.store(0, Ordering::SeqCst);
-                return Err(OrchestratorError::Crashed);
-            }
+        if let Some(left) = &self.crash_after
+            && left.fetch_sub(1, Ordering::SeqCst) <= 1
+        {
+            left.store(0, Ordering::SeqCst);
+            return Err(OrchestratorError::Crashed);
         }
         Ok(())
     }
@@ -149,13 +149,11 @@ impl Orchestrator {
                 let Some(a) = self.appliance(id).await? else {
                     return Ok(());
                 };
-                if force {
-                    if let Some(host) = self.host(&a).await? {
-                        self.drivers
-                            .for_uri(&host.uri)?
-                            .destroy(&host.uri, &a.domain_name())
-                            .await?;
-                    }
+                if force && let Some(host) = self.host(&a).await? {
+                    self.drivers
+                        .for_uri(&host.uri)?
+                        .destroy(&host.uri, &a.domain_name())
+                        .await?;
                 }
                 let reason = if force {
                     "powered off: the guest did not stop in time"
@@ -300,8 +298,10 @@ impl Orchestrator {
                         },
                         _ => a,
                     };
-                    if !spread_of.contains_key(&a.group_id) {
-                        spread_of.insert(a.group_id, hosts::group_spread(c, a.group_id)?);
+                    if let std::collections::hash_map::Entry::Vacant(e) =
+                        spread_of.entry(a.group_id)
+                    {
+                        e.insert(hosts::group_spread(c, a.group_id)?);
                     }
                     let spread = spread_of.get_mut(&a.group_id).ok_or(StoreError::Stale)?;
                     for cand in cands.iter_mut() {

@@ -198,10 +198,10 @@ impl Orchestrator {
                     tracing::warn!(error = %e, "host check");
                 }
                 checks += 1;
-                if checks % 12 == 1 {
-                    if let Err(e) = self.sweep_hosts().await {
-                        tracing::warn!(error = %e, "host sweep");
-                    }
+                if checks % 12 == 1
+                    && let Err(e) = self.sweep_hosts().await
+                {
+                    tracing::warn!(error = %e, "host sweep");
                 }
             }
             tokio::select! {

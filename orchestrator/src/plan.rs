@@ -277,7 +277,9 @@ mod tests {
     #[test]
     fn scaling() {
         use DomainObs::Running as R;
-        let table: Vec<(&str, Vec<GroupSpec>, Vec<Observed>, Vec<Action>)> = vec![
+        /// (what, groups, observed, expected actions)
+        type Case<'a> = (&'a str, Vec<GroupSpec>, Vec<Observed>, Vec<Action>);
+        let table: Vec<Case> = vec![
             (
                 "empty group grows",
                 group(3, true),

@@ -58,10 +58,10 @@ fn check_quota(
 ) -> ApiResult<()> {
     let t = tenants::get(c, tenant)?.ok_or(ApiError::NotFound)?;
     let mut ids = apps::deployed_of_tenant(c, tenant)?;
-    if let Some(d) = deploying {
-        if !ids.contains(&d) {
-            ids.push(d);
-        }
+    if let Some(d) = deploying
+        && !ids.contains(&d)
+    {
+        ids.push(d);
     }
     let mut demand = Demand::default();
     let mut flavors = HashMap::new();

@@ -235,17 +235,17 @@ pub async fn update_host(
     req: UpdateHostRequest,
 ) -> ApiResult<HostResponse> {
     req.validate()?;
-    if let Some(s) = req.state {
-        if !matches!(
+    if let Some(s) = req.state
+        && !matches!(
             s,
             HostState::Up | HostState::Maintenance | HostState::Fenced
-        ) {
-            return Err(ApiError::field(
-                "state",
-                "not_settable",
-                "operators set up, maintenance or fenced; the monitor sets suspect and down",
-            ));
-        }
+        )
+    {
+        return Err(ApiError::field(
+            "state",
+            "not_settable",
+            "operators set up, maintenance or fenced; the monitor sets suspect and down",
+        ));
     }
     let (tenant, actor) = (ctx.tenant_id, ctx.actor());
     state

@@ -119,7 +119,7 @@ async fn main() -> anyhow::Result<()> {
     let placed_in = loop {
         o.reconcile_due().await?;
         let placed: usize = store
-            .read(|c| hosts::usage(c))
+            .read(hosts::usage)
             .await?
             .values()
             .map(|u| u.1 as usize)
@@ -334,7 +334,7 @@ async fn fixture(
         )
         .await?;
     let names: std::collections::HashMap<HostId, String> = store
-        .read(|c| hosts::all(c))
+        .read(hosts::all)
         .await?
         .into_iter()
         .map(|h| (h.id, h.uri.trim_start_matches("sim://").to_owned()))

@@ -234,17 +234,16 @@ impl LibvirtDriver {
         tokio::task::spawn_blocking(move || {
             let c = this.conn(&uri)?;
             let r = f(&this, &c);
-            if let Err(DriverError::Libvirt(m)) = &r {
-                if m.contains("Broken pipe")
+            if let Err(DriverError::Libvirt(m)) = &r
+                && (m.contains("Broken pipe")
                     || m.contains("client socket is closed")
-                    || m.contains("End of file")
-                {
-                    this.forget(&uri);
-                    return Err(DriverError::Unreachable {
-                        uri,
-                        reason: m.clone(),
-                    });
-                }
+                    || m.contains("End of file"))
+            {
+                this.forget(&uri);
+                return Err(DriverError::Unreachable {
+                    uri,
+                    reason: m.clone(),
+                });
             }
             r
         })
@@ -459,12 +458,11 @@ impl Hypervisor for Arc<LibvirtDriver> {
         let name = name.to_owned();
         self.with_conn(uri, move |_, c| match c.lookup_domain_by_name(&name) {
             Ok(dom) => {
-                if dom.is_active().map_err(lv)? {
-                    if let Err(e) = dom.destroy() {
-                        if dom.is_active().unwrap_or(true) {
-                            return Err(lv(e));
-                        }
-                    }
+                if dom.is_active().map_err(lv)?
+                    && let Err(e) = dom.destroy()
+                    && dom.is_active().unwrap_or(true)
+                {
+                    return Err(lv(e));
                 }
                 Ok(())
             }
@@ -488,12 +486,10 @@ impl Hypervisor for Arc<LibvirtDriver> {
                 Err(e) if is_no_domain(&e) => {}
                 Err(e) => return Err(lv(e)),
             }
-            if !is_test {
-                if let Ok(pool) = c.lookup_storage_pool_by_name(&d.config.storage_pool) {
-                    let _ = pool.refresh(0);
-                    if let Ok(v) = pool.lookup_storage_vol_by_name(&format!("{name}.qcow2")) {
-                        v.delete(0).map_err(lv)?;
-                    }
+            if !is_test && let Ok(pool) = c.lookup_storage_pool_by_name(&d.config.storage_pool) {
+                let _ = pool.refresh(0);
+                if let Ok(v) = pool.lookup_storage_vol_by_name(&format!("{name}.qcow2")) {
+                    v.delete(0).map_err(lv)?;
                 }
             }
             Ok(())

@@ -364,10 +364,10 @@ impl Hypervisor for SimCloud {
         let faults = st.faults;
         let jitter = st.rng.random_range(0.0..=self.config.boot_jitter.max(0.0));
         let h = Self::host(&mut st, uri)?;
-        if let Some(d) = h.domains.get(&spec.name) {
-            if d.state == DomainState::Running {
-                return Ok(());
-            }
+        if let Some(d) = h.domains.get(&spec.name)
+            && d.state == DomainState::Running
+        {
+            return Ok(());
         }
         let boot = self
             .config
@@ -383,10 +383,9 @@ impl Hypervisor for SimCloud {
         if let Some(old) = h
             .domains
             .insert(spec.name.clone(), SimDomain { state, agent })
+            && let Some(t) = old.agent
         {
-            if let Some(t) = old.agent {
-                t.abort();
-            }
+            t.abort();
         }
         *st.defined.entry(spec.name.clone()).or_insert(0) += 1;
         Ok(())
@@ -436,10 +435,10 @@ impl Hypervisor for SimCloud {
         self.delay().await;
         let mut st = self.lock();
         let h = Self::host(&mut st, uri)?;
-        if let Some(d) = h.domains.remove(name) {
-            if let Some(t) = d.agent {
-                t.abort();
-            }
+        if let Some(d) = h.domains.remove(name)
+            && let Some(t) = d.agent
+        {
+            t.abort();
         }
         Ok(())
     }

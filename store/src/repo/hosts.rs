@@ -105,7 +105,9 @@ pub fn delete(conn: &mut DbConn, id: HostId) -> Result<bool, StoreError> {
 /// Resources held on each host by appliances in holding states, and their count.
 pub fn usage(conn: &mut DbConn) -> Result<HashMap<HostId, (Usage, u32)>, StoreError> {
     use diesel::dsl::{count_star, sum};
-    let rows: Vec<(Option<String>, Option<i64>, Option<i64>, Option<i64>, i64)> = ap::table
+    /// host, Σ vCPUs, Σ memory, Σ disk, count
+    type UsageRow = (Option<String>, Option<i64>, Option<i64>, Option<i64>, i64);
+    let rows: Vec<UsageRow> = ap::table
         .filter(ap::host_id.is_not_null())
         .filter(ap::state.eq_any(holding()))
         .group_by(ap::host_id)
