@@ -120,6 +120,9 @@ pub enum ConfigError {
     Invalid { field: &'static str, reason: String },
 }
 
+/// `SCALEINFRA_*` variables that are not configuration keys (command-line inputs of their own).
+const ENV_NOT_CONFIG: [&str; 3] = ["config", "operator_email", "operator_password"];
+
 impl Config {
     /// Load from defaults, the TOML file (if given), and the environment.
     pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
@@ -132,7 +135,7 @@ impl Config {
         }
         fig = fig
             .merge(Env::raw().only(&["DATABASE_URL"]))
-            .merge(Env::prefixed("SCALEINFRA_"));
+            .merge(Env::prefixed("SCALEINFRA_").ignore(&ENV_NOT_CONFIG));
         let config: Config = fig.extract().map_err(Box::new)?;
         config.validate()?;
         Ok(config)

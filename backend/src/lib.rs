@@ -15,6 +15,7 @@ pub mod health;
 pub mod openapi;
 pub mod pagination;
 pub mod projects;
+pub mod sim_cli;
 pub mod spa;
 pub mod state;
 pub mod telemetry;

@@ -41,6 +41,13 @@ enum Command {
     /// Administrative tasks.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Inject faults into a running installation's simulated pool (through its API, as an operator).
+    Sim {
+        #[command(flatten)]
+        target: backend::sim_cli::SimTarget,
+        #[command(subcommand)]
+        command: backend::sim_cli::SimCommand,
+    },
 }
 
 #[derive(Args)]
@@ -145,6 +152,11 @@ async fn run_orchestrator(mut config: Config) -> anyhow::Result<()> {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Sim { target, command } = cli.command {
+        // talks to a running installation: its own configuration is not needed
+        return tokio::task::spawn_blocking(move || backend::sim_cli::run(&target, &command))
+            .await?;
+    }
     let config = load_config(&cli)?;
     telemetry::init_logging(config.log_format, &config.log_level);
     match cli.command {
@@ -164,6 +176,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             handle.stop(true).await;
             server.await??;
         }
+        // handled before the configuration is read
+        Command::Sim { .. } => {}
         Command::Migrate => {
             app::open_store(&config).await?;
             println!("database is up to date");
