@@ -1,6 +1,6 @@
 //! `/api/v1/projects/{id}/applications`, `/api/v1/applications/*`, `/api/v1/layers/*`, `/api/v1/groups/*`.
 
-use super::service;
+use super::{groups, service};
 use crate::auth::{Auth, Member};
 use crate::error::ApiResult;
 use crate::state::AppState;
@@ -223,7 +223,7 @@ async fn create_group(
     body: web::Json<CreateGroupRequest>,
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Created()
-        .json(service::create_group(&state, &a, *layer_id, body.into_inner()).await?))
+        .json(groups::create_group(&state, &a, *layer_id, body.into_inner()).await?))
 }
 
 /// One group.
@@ -238,7 +238,7 @@ async fn get_group(
     state: web::Data<AppState>,
     group_id: web::Path<GroupId>,
 ) -> ApiResult<web::Json<GroupResponse>> {
-    Ok(web::Json(service::get_group(&state, &a, *group_id).await?))
+    Ok(web::Json(groups::get_group(&state, &a, *group_id).await?))
 }
 
 /// Rename a group, change its sizes or ServiceEnsure.
@@ -257,7 +257,7 @@ async fn update_group(
     body: web::Json<UpdateGroupRequest>,
 ) -> ApiResult<web::Json<GroupResponse>> {
     Ok(web::Json(
-        service::update_group(&state, &a, *group_id, body.into_inner()).await?,
+        groups::update_group(&state, &a, *group_id, body.into_inner()).await?,
     ))
 }
 
@@ -273,7 +273,7 @@ async fn delete_group(
     state: web::Data<AppState>,
     group_id: web::Path<GroupId>,
 ) -> ApiResult<HttpResponse> {
-    service::delete_group(&state, &a, *group_id).await?;
+    groups::delete_group(&state, &a, *group_id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -292,7 +292,7 @@ async fn scale_group(
     body: web::Json<ScaleGroupRequest>,
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Accepted()
-        .json(service::scale(&state, &a, *group_id, body.into_inner()).await?))
+        .json(groups::scale(&state, &a, *group_id, body.into_inner()).await?))
 }
 
 /// Simulated pool: set the group's load knob, which drives its appliances' synthetic metrics.
@@ -310,6 +310,6 @@ async fn set_group_load(
     body: web::Json<SimLoad>,
 ) -> ApiResult<HttpResponse> {
     body.validate()?;
-    service::set_load(&state, &a, *group_id, body.load_pct).await?;
+    groups::set_load(&state, &a, *group_id, body.load_pct).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,6 +1,6 @@
 //! `/api/v1/applications/{id}/appliances`, `/api/v1/applications/{id}/events`, `/api/v1/appliances/*`.
 
-use super::service;
+use super::appliances;
 use crate::auth::{Admin, Auth, Member};
 use crate::error::ApiResult;
 use crate::state::AppState;
@@ -54,7 +54,7 @@ async fn list_appliances(
         cursor: q.cursor.clone(),
     };
     Ok(web::Json(
-        service::list_appliances(&state, &a, *application_id, q.terminated, &page).await?,
+        appliances::list_appliances(&state, &a, *application_id, q.terminated, &page).await?,
     ))
 }
 
@@ -72,7 +72,7 @@ async fn list_events(
     q: web::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<EventResponse>>> {
     Ok(web::Json(
-        service::events(&state, &a, *application_id, &q).await?,
+        appliances::events(&state, &a, *application_id, &q).await?,
     ))
 }
 
@@ -109,7 +109,7 @@ async fn get_appliance(
     appliance_id: web::Path<ApplianceId>,
 ) -> ApiResult<web::Json<ApplianceResponse>> {
     Ok(web::Json(
-        service::get_appliance(&state, &a, *appliance_id).await?,
+        appliances::get_appliance(&state, &a, *appliance_id).await?,
     ))
 }
 
@@ -127,7 +127,7 @@ async fn list_transitions(
     q: web::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<TransitionResponse>>> {
     Ok(web::Json(
-        service::transitions(&state, &a, *appliance_id, &q).await?,
+        appliances::transitions(&state, &a, *appliance_id, &q).await?,
     ))
 }
 
@@ -137,7 +137,7 @@ async fn act(
     id: ApplianceId,
     t: Target,
 ) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Accepted().json(service::set_target(state, a, id, t).await?))
+    Ok(HttpResponse::Accepted().json(appliances::set_target(state, a, id, t).await?))
 }
 
 /// Stop an appliance (graceful shutdown, then power-off after a timeout).

@@ -10,19 +10,15 @@ use crate::pagination;
 use crate::projects::service::visible;
 use crate::state::AppState;
 use common::api::{
-    ApplianceResponse, ApplicationResponse, CreateApplicationRequest, CreateGroupRequest,
-    CreateLayerRequest, EventResponse, GroupResponse, LayerResponse, Page, PageQuery,
-    ScaleGroupRequest, TransitionResponse, UpdateApplicationRequest, UpdateGroupRequest,
-    UpdateLayerRequest,
+    ApplicationResponse, CreateApplicationRequest, CreateLayerRequest, GroupResponse,
+    LayerResponse, Page, PageQuery, UpdateApplicationRequest, UpdateLayerRequest,
 };
 use common::{ApplianceId, ApplianceState, ApplicationId, GroupId, LayerId, ProjectId, TenantId};
 use serde_json::json;
 use std::collections::HashMap;
-use store::repo::{
-    appliances, applications as apps, audit, events, metrics, pools, templates, tenants,
-};
+use store::repo::{appliances, applications as apps, audit, pools, templates, tenants};
 use store::time::now;
-use store::{Appliance, Application, DbConn, Group, Layer, Target};
+use store::{Appliance, Application, DbConn, Group, Layer};
 use validator::Validate;
 
 /// The application, if the caller may see its project.
@@ -32,12 +28,20 @@ pub fn visible_app(c: &mut DbConn, ctx: &AuthCtx, id: ApplicationId) -> ApiResul
     Ok(app)
 }
 
-fn visible_layer(c: &mut DbConn, ctx: &AuthCtx, id: LayerId) -> ApiResult<(Application, Layer)> {
+pub(super) fn visible_layer(
+    c: &mut DbConn,
+    ctx: &AuthCtx,
+    id: LayerId,
+) -> ApiResult<(Application, Layer)> {
     let layer = apps::get_layer(c, ctx.tenant_id, id)?.ok_or(ApiError::NotFound)?;
     Ok((visible_app(c, ctx, layer.application_id)?, layer))
 }
 
-fn visible_group(c: &mut DbConn, ctx: &AuthCtx, id: GroupId) -> ApiResult<(Application, Group)> {
+pub(super) fn visible_group(
+    c: &mut DbConn,
+    ctx: &AuthCtx,
+    id: GroupId,
+) -> ApiResult<(Application, Group)> {
     let group = apps::get_group(c, ctx.tenant_id, id)?.ok_or(ApiError::NotFound)?;
     Ok((visible_app(c, ctx, group.application_id)?, group))
 }
@@ -50,7 +54,7 @@ pub fn visible_appliance(c: &mut DbConn, ctx: &AuthCtx, id: ApplianceId) -> ApiR
 
 /// Refuse a change that would take the tenant's deployed groups over a quota. `desired` overrides
 /// groups' desired counts; `deploying` counts an application that is not deployed yet.
-fn check_quota(
+pub(super) fn check_quota(
     c: &mut DbConn,
     tenant: TenantId,
     desired: &HashMap<GroupId, u32>,
@@ -92,7 +96,7 @@ fn check_quota(
 }
 
 /// The whole application: layers in order, their groups with running counts.
-fn describe(c: &mut DbConn, app: Application) -> ApiResult<ApplicationResponse> {
+pub(super) fn describe(c: &mut DbConn, app: Application) -> ApiResult<ApplicationResponse> {
     let layers = apps::layers(c, app.tenant_id, app.id)?;
     let groups = apps::groups(c, app.id)?;
     let mut running: HashMap<GroupId, u32> = HashMap::new();
@@ -451,350 +455,6 @@ pub async fn delete_layer(state: &AppState, ctx: &AuthCtx, id: LayerId) -> ApiRe
                 json!({"layer": layer.name}),
             )?;
             Ok(())
-        })
-        .await
-}
-
-pub async fn create_group(
-    state: &AppState,
-    ctx: &AuthCtx,
-    layer: LayerId,
-    req: CreateGroupRequest,
-) -> ApiResult<ApplicationResponse> {
-    req.validate()?;
-    let ctx = ctx.clone();
-    state
-        .store
-        .write(move |c| -> ApiResult<ApplicationResponse> {
-            let (app, layer) = visible_layer(c, &ctx, layer)?;
-            templates::get_visible(c, ctx.tenant_id, req.template_id)?.ok_or_else(|| {
-                ApiError::field("template_id", "unknown", "no such template in your catalog")
-            })?;
-            let at = now();
-            let group = Group {
-                id: GroupId::new(),
-                tenant_id: ctx.tenant_id,
-                application_id: app.id,
-                layer_id: layer.id,
-                name: req.name.trim().to_owned(),
-                template_id: req.template_id,
-                size: req.size,
-                service_ensure: req.service_ensure,
-                autoscale: None,
-                load_pct: 0,
-                created_at: at,
-                updated_at: at,
-            };
-            apps::insert_group(c, ctx.tenant_id, &group)?;
-            if app.deployed {
-                check_quota(c, ctx.tenant_id, &HashMap::new(), None)?;
-            }
-            apps::touch(c, app.id)?;
-            audit::record(
-                c,
-                ctx.tenant_id,
-                &ctx.actor(),
-                "group.create",
-                "application",
-                &app.id.to_string(),
-                json!({"group": group.name, "desired": group.size.desired}),
-            )?;
-            describe(c, app)
-        })
-        .await
-}
-
-pub async fn get_group(state: &AppState, ctx: &AuthCtx, id: GroupId) -> ApiResult<GroupResponse> {
-    let ctx = ctx.clone();
-    state
-        .store
-        .read(move |c| -> ApiResult<GroupResponse> {
-            let (app, _) = visible_group(c, &ctx, id)?;
-            describe(c, app)?
-                .layers
-                .into_iter()
-                .flat_map(|l| l.groups)
-                .find(|g| g.id == id)
-                .ok_or(ApiError::NotFound)
-        })
-        .await
-}
-
-/// Change a group; growing a deployed one must stay within quota.
-pub async fn update_group(
-    state: &AppState,
-    ctx: &AuthCtx,
-    id: GroupId,
-    req: UpdateGroupRequest,
-) -> ApiResult<GroupResponse> {
-    req.validate()?;
-    let c2 = ctx.clone();
-    state
-        .store
-        .write(move |c| -> ApiResult<()> {
-            let (app, mut group) = visible_group(c, &c2, id)?;
-            if let Some(n) = &req.name {
-                group.name = n.trim().to_owned();
-            }
-            if let Some(s) = req.size {
-                if app.deployed && s.desired > group.size.desired {
-                    check_quota(c, c2.tenant_id, &HashMap::from([(id, s.desired)]), None)?;
-                }
-                group.size = s;
-            }
-            if let Some(e) = req.service_ensure {
-                group.service_ensure = e;
-            }
-            group.updated_at = now();
-            apps::save_group(c, c2.tenant_id, &group)?;
-            apps::touch(c, app.id)?;
-            audit::record(
-                c,
-                c2.tenant_id,
-                &c2.actor(),
-                "group.update",
-                "application",
-                &app.id.to_string(),
-                json!({"group": group.name, "desired": group.size.desired}),
-            )?;
-            Ok(())
-        })
-        .await?;
-    get_group(state, ctx, id).await
-}
-
-/// Set a group's desired count (within its min and max, and the tenant's quota).
-pub async fn scale(
-    state: &AppState,
-    ctx: &AuthCtx,
-    id: GroupId,
-    req: ScaleGroupRequest,
-) -> ApiResult<GroupResponse> {
-    req.validate()?;
-    let c2 = ctx.clone();
-    state
-        .store
-        .write(move |c| -> ApiResult<()> {
-            let (app, mut group) = visible_group(c, &c2, id)?;
-            if req.desired < group.size.min || req.desired > group.size.max {
-                return Err(ApiError::field(
-                    "desired",
-                    "out_of_bounds",
-                    format!(
-                        "must be between the group's min ({}) and max ({})",
-                        group.size.min, group.size.max
-                    ),
-                ));
-            }
-            if app.deployed && req.desired > group.size.desired {
-                check_quota(c, c2.tenant_id, &HashMap::from([(id, req.desired)]), None)?;
-            }
-            let from = group.size.desired;
-            group.size.desired = req.desired;
-            group.updated_at = now();
-            apps::save_group(c, c2.tenant_id, &group)?;
-            apps::touch(c, app.id)?;
-            audit::record(
-                c,
-                c2.tenant_id,
-                &c2.actor(),
-                "group.scale",
-                "application",
-                &app.id.to_string(),
-                json!({"group": group.name, "from": from, "to": req.desired}),
-            )?;
-            Ok(())
-        })
-        .await?;
-    get_group(state, ctx, id).await
-}
-
-pub async fn delete_group(state: &AppState, ctx: &AuthCtx, id: GroupId) -> ApiResult<()> {
-    let ctx = ctx.clone();
-    state
-        .store
-        .write(move |c| -> ApiResult<()> {
-            let (app, group) = visible_group(c, &ctx, id)?;
-            apps::delete_group(c, ctx.tenant_id, id)?;
-            apps::touch(c, app.id)?;
-            audit::record(
-                c,
-                ctx.tenant_id,
-                &ctx.actor(),
-                "group.delete",
-                "application",
-                &app.id.to_string(),
-                json!({"group": group.name}),
-            )?;
-            Ok(())
-        })
-        .await
-}
-
-/// Set a group's simulated load (drives its simulated appliances' metrics).
-pub async fn set_load(
-    state: &AppState,
-    ctx: &AuthCtx,
-    id: GroupId,
-    load_pct: u32,
-) -> ApiResult<()> {
-    let ctx = ctx.clone();
-    state
-        .store
-        .write(move |c| -> ApiResult<()> {
-            let (_, mut group) = visible_group(c, &ctx, id)?;
-            group.load_pct = load_pct.min(100);
-            apps::save_group(c, ctx.tenant_id, &group)?;
-            Ok(())
-        })
-        .await?;
-    if let Some(sim) = &state.sim {
-        sim.set_load(id, load_pct);
-    }
-    Ok(())
-}
-
-pub fn appliance_response(
-    a: Appliance,
-    metrics: Option<common::agent::MetricsReport>,
-) -> ApplianceResponse {
-    ApplianceResponse {
-        id: a.id,
-        application_id: a.application_id,
-        group_id: a.group_id,
-        name: a.name,
-        state: a.state,
-        state_reason: a.state_reason,
-        host_id: a.host_id,
-        ip: a.ip,
-        vcpus: a.flavor.vcpus,
-        memory_mib: a.flavor.memory_mib,
-        created_at: a.created_at,
-        state_since: a.state_since,
-        last_heartbeat_at: a.last_heartbeat_at,
-        metrics,
-    }
-}
-
-pub async fn list_appliances(
-    state: &AppState,
-    ctx: &AuthCtx,
-    app: ApplicationId,
-    with_terminated: bool,
-    q: &PageQuery,
-) -> ApiResult<Page<ApplianceResponse>> {
-    let page = pagination::request(q)?;
-    let ctx = ctx.clone();
-    let p = state
-        .store
-        .read(move |c| -> ApiResult<_> {
-            visible_app(c, &ctx, app)?;
-            Ok(appliances::list_for_app(
-                c,
-                ctx.tenant_id,
-                app,
-                with_terminated,
-                &page,
-            )?)
-        })
-        .await?;
-    Ok(pagination::respond_map(p, |a| appliance_response(a, None)))
-}
-
-pub async fn get_appliance(
-    state: &AppState,
-    ctx: &AuthCtx,
-    id: ApplianceId,
-) -> ApiResult<ApplianceResponse> {
-    let ctx = ctx.clone();
-    state
-        .store
-        .read(move |c| -> ApiResult<ApplianceResponse> {
-            let a = visible_appliance(c, &ctx, id)?;
-            let m = metrics::get(c, ctx.tenant_id, id)?;
-            Ok(appliance_response(a, m))
-        })
-        .await
-}
-
-pub async fn transitions(
-    state: &AppState,
-    ctx: &AuthCtx,
-    id: ApplianceId,
-    q: &PageQuery,
-) -> ApiResult<Page<TransitionResponse>> {
-    let page = pagination::request(q)?;
-    let ctx = ctx.clone();
-    let p = state
-        .store
-        .read(move |c| -> ApiResult<_> {
-            visible_appliance(c, &ctx, id)?;
-            Ok(appliances::transitions(c, ctx.tenant_id, id, &page)?)
-        })
-        .await?;
-    Ok(pagination::respond(p))
-}
-
-pub async fn events(
-    state: &AppState,
-    ctx: &AuthCtx,
-    app: ApplicationId,
-    q: &PageQuery,
-) -> ApiResult<Page<EventResponse>> {
-    let page = pagination::request(q)?;
-    let ctx = ctx.clone();
-    let p = state
-        .store
-        .read(move |c| -> ApiResult<_> {
-            visible_app(c, &ctx, app)?;
-            Ok(events::list(c, ctx.tenant_id, Some(app), &page)?)
-        })
-        .await?;
-    Ok(pagination::respond(p))
-}
-
-/// Ask for an appliance to be stopped, started, rebooted or terminated; returns at once.
-pub async fn set_target(
-    state: &AppState,
-    ctx: &AuthCtx,
-    id: ApplianceId,
-    target: Target,
-) -> ApiResult<ApplianceResponse> {
-    let ctx = ctx.clone();
-    state
-        .store
-        .write(move |c| -> ApiResult<ApplianceResponse> {
-            let mut a = visible_appliance(c, &ctx, id)?;
-            use ApplianceState::*;
-            let fits = match target {
-                Target::Stop => matches!(a.state, Running | Booting | Configuring),
-                Target::Run => matches!(a.state, Stopped | Stopping),
-                Target::Reboot => matches!(a.state, Running),
-                Target::Terminate => a.state != Terminated,
-            };
-            if !fits || a.target == Target::Terminate {
-                return Err(ApiError::InvalidState {
-                    code: "invalid_state",
-                    detail: format!(
-                        "cannot {} an appliance that is {}",
-                        target.as_str(),
-                        a.state
-                    ),
-                });
-            }
-            appliances::set_target(c, id, target)?;
-            apps::touch(c, a.application_id)?;
-            audit::record(
-                c,
-                ctx.tenant_id,
-                &ctx.actor(),
-                &format!("appliance.{}", target.as_str()),
-                "appliance",
-                &id.to_string(),
-                json!({}),
-            )?;
-            a.target = target;
-            Ok(appliance_response(a, None))
         })
         .await
 }

@@ -3,7 +3,7 @@
 //! same transaction — billing meters from those rows.
 
 use super::{Page, PageRequest, convert, fetch_limit};
-use crate::models_compute::{Appliance, ApplianceRow, Target, Transition, TransitionRow};
+use crate::models_apps::{Appliance, ApplianceRow, Target, Transition, TransitionRow};
 use crate::schema::{appliance_events::dsl as e, appliances::dsl as ap};
 use crate::time::{now, to_db};
 use crate::{DbConn, StoreError};

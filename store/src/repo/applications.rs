@@ -2,7 +2,7 @@
 //! lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL), so two orchestrators never reconcile the same one.
 
 use super::{Page, PageRequest, convert, fetch_limit};
-use crate::models_compute::{Application, ApplicationRow, Group, GroupRow, Layer, LayerRow};
+use crate::models_apps::{Application, ApplicationRow, Group, GroupRow, Layer, LayerRow};
 use crate::schema::{appliance_groups::dsl as g, applications::dsl as a, layers::dsl as l};
 use crate::time::{Ts, now, to_db};
 use crate::{DbConn, StoreError};

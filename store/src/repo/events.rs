@@ -1,7 +1,7 @@
 //! Durable domain events (`appliance.came_alive`, `placement.failed`, `host.lost`, …).
 
 use super::{Page, PageRequest, convert, fetch_limit};
-use crate::models_compute::{Event, EventRow};
+use crate::models_apps::{Event, EventRow};
 use crate::schema::events::dsl as ev;
 use crate::time::{now, to_db};
 use crate::{DbConn, StoreError};
