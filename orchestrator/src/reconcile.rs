@@ -12,14 +12,34 @@ use chrono::Duration as ChronoDuration;
 use common::{ApplianceState, ApplicationId, HostId};
 use futures_util::StreamExt;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 use store::repo::applications::{self, Claim};
 use store::repo::{appliances, hosts};
 use store::time::now;
 
+/// A host's domains by name.
+type Listing = HashMap<String, crate::drivers::DomainState>;
+
+/// Hosts' domain listings fetched during one round (`None`: the host did not answer).
+#[derive(Default)]
+struct Listings(tokio::sync::Mutex<HashMap<HostId, Option<Arc<Listing>>>>);
+
+/// A claim to give back: when the application is due next, and the error of a failed pass.
+type Released = (Claim, Duration, Option<String>);
+
 impl Orchestrator {
     /// One pass over one application: observe, plan, execute. Returns when it should run next.
     pub async fn reconcile(&self, id: ApplicationId) -> Result<Duration, OrchestratorError> {
+        self.reconcile_with(id, &Listings::default()).await
+    }
+
+    /// [`Orchestrator::reconcile`], sharing hosts' domain listings with the other applications of a round.
+    async fn reconcile_with(
+        &self,
+        id: ApplicationId,
+        listings: &Listings,
+    ) -> Result<Duration, OrchestratorError> {
         let loaded = self
             .store
             .read(move |c| -> Result<_, store::StoreError> {
@@ -43,30 +63,14 @@ impl Orchestrator {
         };
 
         // what the hypervisors say of the domains
-        let mut listed: HashMap<HostId, Option<HashMap<String, crate::drivers::DomainState>>> =
-            HashMap::new();
+        let mut listed: HashMap<HostId, Option<Arc<Listing>>> = HashMap::new();
         for (hid, host) in &hosts_by_id {
             let needed = apps
                 .iter()
-                .any(|a| a.host_id == Some(*hid) && (a.state.holds_host()));
-            if !needed {
-                continue;
+                .any(|a| a.host_id == Some(*hid) && a.state.holds_host());
+            if needed {
+                listed.insert(*hid, self.listing(host, listings).await);
             }
-            let domains = match self.drivers.for_uri(&host.uri) {
-                Ok(d)
-                    if host.state == common::HostState::Up
-                        || host.state == common::HostState::Maintenance =>
-                {
-                    match tokio::time::timeout(self.config.host_check_timeout, d.list(&host.uri))
-                        .await
-                    {
-                        Ok(Ok(list)) => Some(list.into_iter().map(|d| (d.name, d.state)).collect()),
-                        _ => None,
-                    }
-                }
-                _ => None,
-            };
-            listed.insert(*hid, domains);
         }
         let at = now();
         let age = |t: chrono::DateTime<chrono::Utc>| (at - t).to_std().unwrap_or_default();
@@ -160,11 +164,37 @@ impl Orchestrator {
         })
     }
 
+    /// A host's domains, listed once per round.
+    async fn listing(&self, host: &store::Host, listings: &Listings) -> Option<Arc<Listing>> {
+        if let Some(l) = listings.0.lock().await.get(&host.id) {
+            return l.clone();
+        }
+        let fetched = match self.drivers.for_uri(&host.uri) {
+            Ok(d)
+                if matches!(
+                    host.state,
+                    common::HostState::Up | common::HostState::Maintenance
+                ) =>
+            {
+                match tokio::time::timeout(self.config.host_check_timeout, d.list(&host.uri)).await
+                {
+                    Ok(Ok(list)) => Some(Arc::new(
+                        list.into_iter().map(|d| (d.name, d.state)).collect(),
+                    )),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        listings.0.lock().await.insert(host.id, fetched.clone());
+        fetched
+    }
+
     /// Claim due applications and reconcile them (up to `concurrency` at once). Returns how many ran.
     pub async fn reconcile_due(&self) -> Result<usize, OrchestratorError> {
         let owner = self.config.owner.clone();
         let lease = self.config.lease;
-        let limit = i64::try_from(self.config.concurrency * 4).unwrap_or(64);
+        let limit = i64::try_from(self.config.concurrency * 16).unwrap_or(128);
         let claims = self
             .store
             .write(move |c| {
@@ -175,24 +205,44 @@ impl Orchestrator {
             })
             .await?;
         let n = claims.len();
-        let results: Vec<Result<(), OrchestratorError>> = futures_util::stream::iter(claims)
-            .map(|claim| self.run_claim(claim))
+        let listings = Listings::default();
+        let results: Vec<Result<Released, OrchestratorError>> = futures_util::stream::iter(claims)
+            .map(|claim| self.run_claim(claim, &listings))
             .buffer_unordered(self.config.concurrency.max(1))
             .collect()
             .await;
+        let mut released = Vec::with_capacity(results.len());
         for r in results {
-            if let Err(OrchestratorError::Crashed) = r {
-                return Err(OrchestratorError::Crashed);
+            match r {
+                Ok(rel) => released.push(rel),
+                Err(OrchestratorError::Crashed) => return Err(OrchestratorError::Crashed),
+                Err(e) => tracing::warn!(error = %e, "reconcile"),
             }
         }
+        // one transaction gives every claim of the round back
+        let owner = self.config.owner.clone();
+        self.store
+            .write(move |c| -> Result<(), store::StoreError> {
+                let at = now();
+                for (claim, next, error) in released {
+                    let due = at + ChronoDuration::from_std(next).unwrap_or_default();
+                    applications::release(c, claim, &owner, due, error.as_deref())?;
+                }
+                Ok(())
+            })
+            .await?;
         Ok(n)
     }
 
-    async fn run_claim(&self, claim: Claim) -> Result<(), OrchestratorError> {
-        let result = self.reconcile(claim.id).await;
-        let (next, error) = match &result {
-            Ok(next) => (*next, None),
-            Err(OrchestratorError::Crashed) => return Err(OrchestratorError::Crashed),
+    /// Reconcile one claimed application; says when it is due next and what failed.
+    async fn run_claim(
+        &self,
+        claim: Claim,
+        listings: &Listings,
+    ) -> Result<Released, OrchestratorError> {
+        match self.reconcile_with(claim.id, listings).await {
+            Ok(next) => Ok((claim, next, None)),
+            Err(OrchestratorError::Crashed) => Err(OrchestratorError::Crashed),
             Err(e) => {
                 let failures: u32 = self
                     .store
@@ -201,17 +251,9 @@ impl Orchestrator {
                     .ok()
                     .flatten()
                     .map_or(0, |a| a.failures);
-                (backoff(failures), Some(e.to_string()))
+                Ok((claim, backoff(failures), Some(e.to_string())))
             }
-        };
-        let owner = self.config.owner.clone();
-        self.store
-            .write(move |c| {
-                let at = now() + ChronoDuration::from_std(next).unwrap_or_default();
-                applications::release(c, claim, &owner, at, error.as_deref())
-            })
-            .await?;
-        Ok(())
+        }
     }
 
     /// Make every deployed application due (start-up and the periodic resync safety net).
