@@ -253,14 +253,11 @@ impl SimCloud {
             );
     }
 
-    fn spawn_agent(
-        &self,
-        spec: &DomainSpec,
-        boot: Duration,
-        fail: bool,
-        host_uri: String,
-    ) -> Option<JoinHandle<()>> {
-        if !self.config.agents {
+    /// The in-process agent of a new domain: announces itself after `boot`, then heartbeats and reports
+    /// metrics until its appliance is terminated or the task is aborted (domain killed or removed).
+    /// A domain whose boot fails gets no agent.
+    fn spawn_agent(&self, spec: &DomainSpec, boot: Duration, fail: bool) -> Option<JoinHandle<()>> {
+        if !self.config.agents || fail {
             return None;
         }
         let endpoint = self.endpoint.get()?.clone();
@@ -274,13 +271,8 @@ impl SimCloud {
         let (heartbeat, metrics_every) = (self.config.heartbeat, self.config.metrics);
         let loads = self.loads.clone();
         let ip = fake_ip(spec.appliance_id);
-        let this_crashes = fail;
-        let _ = host_uri;
         Some(tokio::spawn(async move {
             tokio::time::sleep(boot).await;
-            if this_crashes {
-                return;
-            }
             let announce = AnnounceRequest {
                 agent_version: "sim".into(),
                 hostname: name.clone(),
@@ -378,7 +370,7 @@ impl Hypervisor for SimCloud {
         } else {
             DomainState::Running
         };
-        let agent = self.spawn_agent(spec, boot, faults.fail_boots, uri.to_owned());
+        let agent = self.spawn_agent(spec, boot, faults.fail_boots);
         let h = Self::host(&mut st, uri)?;
         if let Some(old) = h
             .domains
