@@ -65,14 +65,10 @@ impl AppState {
             .into();
         let agent = match &orchestrator {
             Some(o) => o.agent(),
-            None => Arc::new(AgentService {
-                store: store.clone(),
-                key: orchestrator::token_key(&store)
-                    .await
-                    .map_err(ApiError::internal)?,
-                heartbeat_secs: u32::try_from(config.heartbeat_ms.div_ceil(1000)).unwrap_or(5),
-                metrics_secs: u32::try_from((config.heartbeat_ms * 2).div_ceil(1000)).unwrap_or(10),
-            }),
+            None => Arc::new(
+                AgentService::open(store.clone(), &crate::app::orchestrator_config(&config))
+                    .await?,
+            ),
         };
         Ok(AppState {
             store,

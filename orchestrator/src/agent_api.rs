@@ -48,6 +48,20 @@ pub struct AgentService {
 }
 
 impl AgentService {
+    /// The agent protocol of an installation: its token key (from the database) and the pace agents keep.
+    pub async fn open(
+        store: Store,
+        config: &crate::OrchestratorConfig,
+    ) -> Result<AgentService, StoreError> {
+        let key = crate::token_key(&store).await?;
+        Ok(AgentService {
+            store,
+            key,
+            heartbeat_secs: config.heartbeat_secs,
+            metrics_secs: config.metrics_secs,
+        })
+    }
+
     fn id(&self, token: &str) -> Result<ApplianceId, AgentError> {
         self.key.verify(token).ok_or(AgentError::InvalidToken)
     }

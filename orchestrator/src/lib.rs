@@ -104,13 +104,8 @@ impl Orchestrator {
         drivers: Drivers,
         config: OrchestratorConfig,
     ) -> Result<Arc<Orchestrator>, OrchestratorError> {
-        let key = token_key(&store).await?;
-        let agent = Arc::new(AgentService {
-            store: store.clone(),
-            key: key.clone(),
-            heartbeat_secs: config.heartbeat_secs,
-            metrics_secs: config.metrics_secs,
-        });
+        let agent = Arc::new(AgentService::open(store.clone(), &config).await?);
+        let key = agent.key.clone();
         if let Some(sim) = &drivers.sim {
             sim.attach(agent.clone());
         }
@@ -213,7 +208,7 @@ impl Orchestrator {
 }
 
 /// The installation's agent-token key, generated once and kept in the database.
-pub async fn token_key(store: &Store) -> Result<TokenKey, OrchestratorError> {
+pub async fn token_key(store: &Store) -> Result<TokenKey, store::StoreError> {
     let mut bytes = [0u8; 32];
     for b in bytes.iter_mut() {
         *b = rand::random();

@@ -69,18 +69,27 @@ pub async fn create_group(
         .await
 }
 
+/// One group as described within its application (with its running count).
+fn respond(
+    c: &mut store::DbConn,
+    app: store::Application,
+    id: GroupId,
+) -> ApiResult<GroupResponse> {
+    describe(c, app)?
+        .layers
+        .into_iter()
+        .flat_map(|l| l.groups)
+        .find(|g| g.id == id)
+        .ok_or(ApiError::NotFound)
+}
+
 pub async fn get_group(state: &AppState, ctx: &AuthCtx, id: GroupId) -> ApiResult<GroupResponse> {
     let ctx = ctx.clone();
     state
         .store
         .read(move |c| -> ApiResult<GroupResponse> {
             let (app, _) = visible_group(c, &ctx, id)?;
-            describe(c, app)?
-                .layers
-                .into_iter()
-                .flat_map(|l| l.groups)
-                .find(|g| g.id == id)
-                .ok_or(ApiError::NotFound)
+            respond(c, app, id)
         })
         .await
 }
@@ -96,7 +105,7 @@ pub async fn update_group(
     let c2 = ctx.clone();
     state
         .store
-        .write(move |c| -> ApiResult<()> {
+        .write(move |c| -> ApiResult<GroupResponse> {
             let (app, mut group) = visible_group(c, &c2, id)?;
             if let Some(n) = &req.name {
                 group.name = n.trim().to_owned();
@@ -122,10 +131,9 @@ pub async fn update_group(
                 &app.id.to_string(),
                 json!({"group": group.name, "desired": group.size.desired}),
             )?;
-            Ok(())
+            respond(c, app, id)
         })
-        .await?;
-    get_group(state, ctx, id).await
+        .await
 }
 
 /// Set a group's desired count (within its min and max, and the tenant's quota).
@@ -139,7 +147,7 @@ pub async fn scale(
     let c2 = ctx.clone();
     state
         .store
-        .write(move |c| -> ApiResult<()> {
+        .write(move |c| -> ApiResult<GroupResponse> {
             let (app, mut group) = visible_group(c, &c2, id)?;
             if req.desired < group.size.min || req.desired > group.size.max {
                 return Err(ApiError::field(
@@ -168,10 +176,9 @@ pub async fn scale(
                 &app.id.to_string(),
                 json!({"group": group.name, "from": from, "to": req.desired}),
             )?;
-            Ok(())
+            respond(c, app, id)
         })
-        .await?;
-    get_group(state, ctx, id).await
+        .await
 }
 
 pub async fn delete_group(state: &AppState, ctx: &AuthCtx, id: GroupId) -> ApiResult<()> {

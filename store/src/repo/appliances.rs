@@ -227,16 +227,10 @@ pub fn transitions(
         None => base.load(conn)?,
         Some(a) => base.filter(e::id.gt(a.clone())).load(conn)?,
     };
-    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-    let items: Vec<Transition> = convert(rows)?;
-    let mut page_out = Page::from_rows(
-        items.into_iter().zip(ids).collect::<Vec<_>>(),
-        page.limit,
-        |x| x.1.clone(),
-    );
+    let page = Page::from_rows(rows, page.limit, |r: &TransitionRow| r.id.clone());
     Ok(Page {
-        items: page_out.items.drain(..).map(|(t, _)| t).collect(),
-        next_after: page_out.next_after,
+        items: convert(page.items)?,
+        next_after: page.next_after,
     })
 }
 
