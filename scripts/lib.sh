@@ -22,7 +22,7 @@ apt_install() {
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ -z "$APT_UPDATED" ]; then
     log "apt-get update"
-    as_root apt-get update -qq
+    as_root apt-get update -qq >&2
     APT_UPDATED=1
   fi
   log "apt-get install ${missing[*]}"

@@ -6,11 +6,13 @@
 apt_install postgresql-15 postgresql-client-15
 if ! pg_lsclusters -h | awk '$1==15 && $2=="main"' | grep -q .; then
   log "creating PostgreSQL cluster 15/main"
-  as_root pg_createcluster 15 main >/dev/null
+  as_root pg_createcluster 15 main >&2
 fi
 if ! pg_lsclusters -h | awk '$1==15 && $2=="main" {print $4}' | grep -q online; then
   log "starting PostgreSQL 15/main"
-  as_root pg_ctlcluster 15 main start
+  # stdout too goes to stderr: callers capture this script's stdout, which must be the URL alone
+  # (pg_ctlcluster says "Removed stale pid file." after an unclean stop).
+  as_root pg_ctlcluster 15 main start >&2
 fi
 for _ in $(seq 1 50); do
   as_root runuser -u postgres -- pg_isready -q -h 127.0.0.1 -p 5432 && break
