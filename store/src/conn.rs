@@ -1,5 +1,6 @@
 //! The connection enum over PostgreSQL and SQLite, its r2d2 manager (backend chosen by URL scheme, never
-//! by trial), and `Store`, which runs blocking database work off the async executor.
+//! by trial), and `Store`, which runs blocking database work off the async executor on its own worker
+//! threads.
 
 use crate::StoreError;
 use diesel::connection::SimpleConnection;
@@ -103,6 +104,11 @@ impl Default for PoolOptions {
 
 /// The system of record: a pool plus the rules for using it from async code.
 ///
+/// Database work runs on a fixed set of worker threads, one per pooled connection, fed by a queue:
+/// callers beyond the pool's size wait as cheap queued jobs (not as parked threads contending for the
+/// pool), and a busy worker takes the next job without going to sleep. The workers stop when the last
+/// clone of the `Store` is dropped.
+///
 /// SQLite mode is single-process by design: writes are serialised by an in-process lock so concurrent
 /// transactions never deadlock on SQLite's lock upgrade; other processes (the CLI) wait on `busy_timeout`.
 #[derive(Clone)]
@@ -110,6 +116,32 @@ pub struct Store {
     pool: Pool<Manager>,
     backend: Backend,
     write_lock: Arc<Mutex<()>>,
+    jobs: crossbeam_channel::Sender<Job>,
+}
+
+/// A unit of database work for the worker threads.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Start `n` worker threads that run the jobs of `queue` until every sender is gone.
+fn start_workers(n: u32, queue: &crossbeam_channel::Receiver<Job>) -> Result<(), StoreError> {
+    for i in 0..n {
+        let queue = queue.clone();
+        std::thread::Builder::new()
+            .name(format!("db-worker-{i}"))
+            .spawn(move || {
+                while let Ok(job) = queue.recv() {
+                    // a panicking job drops its reply channel, which its caller sees as an error
+                    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).is_err() {
+                        tracing::error!("a database job panicked");
+                    }
+                }
+            })
+            .map_err(|source| StoreError::Io {
+                path: "database worker thread".into(),
+                source,
+            })?;
+    }
+    Ok(())
 }
 
 impl std::fmt::Debug for Store {
@@ -155,10 +187,13 @@ impl Store {
             .test_on_check_out(false)
             .connection_timeout(opts.connect_timeout)
             .build(Manager { backend, target })?;
+        let (jobs, queue) = crossbeam_channel::unbounded();
+        start_workers(max_size, &queue)?;
         Ok(Store {
             pool,
             backend,
             write_lock: Arc::new(Mutex::new(())),
+            jobs,
         })
     }
 
@@ -172,7 +207,7 @@ impl Store {
         (s.connections, s.idle_connections, self.pool.max_size())
     }
 
-    /// Run read-only work on a pooled connection, on the blocking thread pool.
+    /// Run read-only work on a pooled connection, on a database worker thread.
     pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
@@ -180,15 +215,14 @@ impl Store {
         E: From<StoreError> + Send + 'static,
     {
         let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || {
+        self.run(true, move || {
             let mut conn = pool.get().map_err(StoreError::from)?;
             f(&mut conn)
         })
         .await
-        .map_err(StoreError::from)?
     }
 
-    /// Run `f` in one transaction on the blocking thread pool: all of it is applied or none of it.
+    /// Run `f` in one transaction on a database worker thread: all of it is applied or none of it.
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
@@ -196,9 +230,25 @@ impl Store {
         E: From<StoreError> + Send + 'static,
     {
         let this = self.clone();
-        tokio::task::spawn_blocking(move || this.write_blocking(f))
-            .await
-            .map_err(StoreError::from)?
+        self.run(false, move || this.write_blocking(f)).await
+    }
+
+    /// Queue `f` for the workers and wait for its result. A read whose caller went away before a
+    /// worker reached it is skipped; a write always runs once queued.
+    async fn run<T, E, F>(&self, skip_if_abandoned: bool, f: F) -> Result<T, E>
+    where
+        F: FnOnce() -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let (reply, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            if !(skip_if_abandoned && reply.is_closed()) {
+                let _ = reply.send(f());
+            }
+        });
+        self.jobs.send(job).map_err(|_| StoreError::Worker)?;
+        result.await.map_err(|_| StoreError::Worker)?
     }
 
     /// [`Store::write`] for callers already on a blocking thread (the CLI, migrations, benches).
@@ -273,5 +323,66 @@ mod tests {
             Backend::from_url("sqlite://./d/x.db").ok().map(|b| b.1),
             Some("./d/x.db".into())
         );
+    }
+
+    fn sqlite_store(dir: &tempfile::TempDir, max_size: u32) -> Store {
+        let url = format!("sqlite://{}/w.db", dir.path().display());
+        let opts = PoolOptions {
+            max_size,
+            ..PoolOptions::default()
+        };
+        Store::open(&url, &opts).expect("open")
+    }
+
+    #[tokio::test]
+    async fn a_panicking_job_is_an_error_and_the_workers_go_on() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = sqlite_store(&dir, 1);
+        let r: Result<(), StoreError> = store.read(|_| panic!("boom")).await;
+        assert!(matches!(r, Err(StoreError::Worker)), "{r:?}");
+        // the single worker survived the panic
+        store.ping().await.expect("ping after a panic");
+    }
+
+    #[tokio::test]
+    async fn callers_beyond_the_pool_size_queue_and_all_complete() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = sqlite_store(&dir, 2);
+        store
+            .write(|c| {
+                c.batch_execute("CREATE TABLE n (v INTEGER NOT NULL)")
+                    .map_err(StoreError::from)
+            })
+            .await
+            .expect("create");
+        let calls = (0..200).map(|i| {
+            let store = store.clone();
+            async move {
+                store
+                    .write(move |c| {
+                        c.batch_execute(&format!("INSERT INTO n VALUES ({i})"))
+                            .map_err(StoreError::from)
+                    })
+                    .await
+            }
+        });
+        for r in futures_util::future::join_all(calls).await {
+            r.expect("every queued write completes");
+        }
+        let count: i64 = store
+            .read(|c| {
+                #[derive(QueryableByName)]
+                struct Count {
+                    #[diesel(sql_type = diesel::sql_types::BigInt)]
+                    n: i64,
+                }
+                diesel::sql_query("SELECT COUNT(*) AS n FROM n")
+                    .get_result::<Count>(c)
+                    .map(|r| r.n)
+                    .map_err(StoreError::from)
+            })
+            .await
+            .expect("count");
+        assert_eq!(count, 200);
     }
 }

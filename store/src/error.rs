@@ -33,8 +33,9 @@ pub enum StoreError {
     Stale,
     #[error("a stored row is invalid: {0}")]
     Corrupt(String),
+    /// A database job panicked, or the workers are gone.
     #[error("a database task failed")]
-    Join(#[from] tokio::task::JoinError),
+    Worker,
 }
 
 impl StoreError {
