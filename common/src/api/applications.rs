@@ -140,7 +140,9 @@ pub struct GroupResponse {
     pub service_ensure: bool,
     /// Appliances of the group by state (live ones only).
     pub running: u32,
+    #[serde(serialize_with = "crate::time::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::time::rfc3339")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -164,7 +166,9 @@ pub struct ApplicationResponse {
     pub pool_id: Option<PoolId>,
     pub deployed: bool,
     pub layers: Vec<LayerResponse>,
+    #[serde(serialize_with = "crate::time::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::time::rfc3339")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -182,8 +186,11 @@ pub struct ApplianceResponse {
     pub ip: Option<String>,
     pub vcpus: u32,
     pub memory_mib: u32,
+    #[serde(serialize_with = "crate::time::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::time::rfc3339")]
     pub state_since: DateTime<Utc>,
+    #[serde(serialize_with = "crate::time::rfc3339_opt")]
     pub last_heartbeat_at: Option<DateTime<Utc>>,
     /// The last metrics the agent reported.
     pub metrics: Option<crate::agent::MetricsReport>,
@@ -196,6 +203,7 @@ pub struct TransitionResponse {
     pub from: Option<ApplianceState>,
     pub to: ApplianceState,
     pub reason: String,
+    #[serde(serialize_with = "crate::time::rfc3339")]
     pub at: DateTime<Utc>,
 }
 
@@ -210,5 +218,6 @@ pub struct EventResponse {
     pub appliance_id: Option<ApplianceId>,
     pub host_id: Option<HostId>,
     pub detail: String,
+    #[serde(serialize_with = "crate::time::rfc3339")]
     pub at: DateTime<Utc>,
 }

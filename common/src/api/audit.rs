@@ -18,5 +18,6 @@ pub struct AuditEntryResponse {
     pub object_type: String,
     pub object_id: String,
     pub source_ip: Option<String>,
+    #[serde(serialize_with = "crate::time::rfc3339")]
     pub at: DateTime<Utc>,
 }

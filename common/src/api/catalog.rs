@@ -116,5 +116,6 @@ pub struct TemplateResponse {
     pub ports: Vec<u16>,
     pub install_scripts: Vec<String>,
     pub metrics: Vec<String>,
+    #[serde(serialize_with = "crate::time::rfc3339")]
     pub created_at: DateTime<Utc>,
 }

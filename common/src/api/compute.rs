@@ -100,7 +100,9 @@ pub struct PoolResponse {
     pub description: String,
     pub strategy: PlacementStrategy,
     pub overcommit: Overcommit,
+    #[serde(serialize_with = "crate::time::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::time::rfc3339")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -159,8 +161,11 @@ pub struct HostResponse {
     /// Resources held by appliances on this host.
     pub used: Usage,
     pub appliances: u32,
+    #[serde(serialize_with = "crate::time::rfc3339_opt")]
     pub last_seen_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "crate::time::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::time::rfc3339")]
     pub updated_at: DateTime<Utc>,
 }
 

@@ -33,7 +33,9 @@ pub struct ProjectResponse {
     pub tenant_id: TenantId,
     pub name: String,
     pub description: String,
+    #[serde(serialize_with = "crate::time::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::time::rfc3339")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -43,5 +45,6 @@ pub struct ProjectResponse {
 pub struct AssignmentResponse {
     pub project_id: ProjectId,
     pub user_id: UserId,
+    #[serde(serialize_with = "crate::time::rfc3339")]
     pub assigned_at: DateTime<Utc>,
 }

@@ -76,7 +76,9 @@ pub struct TenantResponse {
     pub kind: TenantKind,
     pub status: TenantStatus,
     pub quotas: Quotas,
+    #[serde(serialize_with = "crate::time::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::time::rfc3339")]
     pub updated_at: DateTime<Utc>,
 }
 

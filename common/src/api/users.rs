@@ -38,6 +38,8 @@ pub struct UserResponse {
     pub name: String,
     pub role: Role,
     pub disabled: bool,
+    #[serde(serialize_with = "crate::time::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::time::rfc3339")]
     pub updated_at: DateTime<Utc>,
 }
