@@ -45,3 +45,43 @@ impl Modify for BearerScheme {
         );
     }
 }
+
+// The error answers most operations share, documented once; operations list them next to their
+// success responses (`responses((status = 200, …), Unauthenticated, Forbidden, NotFound)`) and keep
+// inline tuples for errors whose description is their own.
+
+/// 401: no valid access token.
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = 401,
+    description = "No valid credentials: a missing, malformed, expired or revoked token",
+    content_type = "application/problem+json"
+)]
+pub struct Unauthenticated(#[allow(dead_code)] common::Problem);
+
+/// 403: the caller's role does not admit the operation.
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = 403,
+    description = "The caller's role does not admit this operation",
+    content_type = "application/problem+json"
+)]
+pub struct Forbidden(#[allow(dead_code)] common::Problem);
+
+/// 404: no such object in the caller's tenant (another tenant's objects answer exactly the same).
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = 404,
+    description = "No such object visible to the caller",
+    content_type = "application/problem+json"
+)]
+pub struct NotFound(#[allow(dead_code)] common::Problem);
+
+/// 422: the input is invalid; `errors` names the fields.
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = 422,
+    description = "Invalid input; `errors` lists the fields and what is wrong with each",
+    content_type = "application/problem+json"
+)]
+pub struct Invalid(#[allow(dead_code)] common::Problem);

@@ -93,6 +93,20 @@ async fn openapi_is_complete_and_the_reference_works_offline() {
                 o.path
             );
         }
+        for (status, response) in responses.iter().filter(|(k, _)| k.starts_with('4')) {
+            let problem = &response["content"]["application/problem+json"]["schema"]["$ref"];
+            assert_eq!(
+                problem, "#/components/schemas/Problem",
+                "{} {} documents {status} without a problem+json body",
+                o.method, o.path
+            );
+            assert!(
+                !response["description"].as_str().unwrap_or("").is_empty(),
+                "{} {} documents {status} without a description",
+                o.method,
+                o.path
+            );
+        }
         if ["POST", "PATCH"].contains(&o.method.as_str()) && op.get("requestBody").is_some() {
             assert!(
                 responses.contains_key("422"),

@@ -1,6 +1,7 @@
 //! The agent endpoints: announce, heartbeat, metrics, jobs.
 
 use crate::error::{ApiError, ApiResult};
+use crate::openapi::{Invalid, Unauthenticated};
 use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
@@ -57,10 +58,8 @@ fn map(e: AgentError) -> ApiError {
 
 /// The appliance's agent announces itself: the appliance came alive.
 #[utoipa::path(tag = "agent", security(("agent" = [])), request_body = AnnounceRequest,
-    responses((status = 200, body = AnnounceResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 410, description = "The appliance is terminated", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = AnnounceResponse), Unauthenticated,
+        (status = 410, description = "The appliance is terminated", body = Problem, content_type = "application/problem+json"), Invalid))]
 #[post("/announce")]
 async fn announce(
     token: AgentToken,
@@ -78,10 +77,8 @@ async fn announce(
 
 /// The agent is alive.
 #[utoipa::path(tag = "agent", security(("agent" = [])), request_body = HeartbeatRequest,
-    responses((status = 204, description = "Recorded"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 410, description = "The appliance is terminated", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 204, description = "Recorded"), Unauthenticated,
+        (status = 410, description = "The appliance is terminated", body = Problem, content_type = "application/problem+json"), Invalid))]
 #[post("/heartbeat")]
 async fn heartbeat(
     token: AgentToken,
@@ -98,10 +95,8 @@ async fn heartbeat(
 
 /// The agent reports metrics.
 #[utoipa::path(tag = "agent", security(("agent" = [])), request_body = MetricsReport,
-    responses((status = 204, description = "Recorded"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 410, description = "The appliance is terminated", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 204, description = "Recorded"), Unauthenticated,
+        (status = 410, description = "The appliance is terminated", body = Problem, content_type = "application/problem+json"), Invalid))]
 #[post("/metrics")]
 async fn metrics(
     token: AgentToken,
@@ -118,8 +113,7 @@ async fn metrics(
 
 /// The agent pulls its jobs (CloudScripts).
 #[utoipa::path(tag = "agent", security(("agent" = [])),
-    responses((status = 200, body = JobsResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+    responses((status = 200, body = JobsResponse), Unauthenticated,
         (status = 410, description = "The appliance is terminated", body = Problem, content_type = "application/problem+json")))]
 #[get("/jobs")]
 async fn jobs(token: AgentToken, state: web::Data<AppState>) -> ApiResult<web::Json<JobsResponse>> {

@@ -3,6 +3,7 @@
 use super::{groups, service};
 use crate::auth::{Auth, Member};
 use crate::error::ApiResult;
+use crate::openapi::{Forbidden, Invalid, NotFound, Unauthenticated};
 use crate::state::AppState;
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use common::api::{
@@ -34,10 +35,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 
 /// The applications of a project.
 #[utoipa::path(tag = "applications", security(("bearer" = ["operator", "admin", "user"])), params(PageQuery),
-    responses((status = 200, body = Page<ApplicationResponse>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Page<ApplicationResponse>), Unauthenticated, Forbidden, NotFound))]
 #[get("/projects/{project_id}/applications")]
 async fn list_applications(
     a: Auth<Member>,
@@ -50,12 +48,8 @@ async fn list_applications(
 
 /// Create an application in a project.
 #[utoipa::path(tag = "applications", security(("bearer" = ["operator", "admin", "user"])), request_body = CreateApplicationRequest,
-    responses((status = 201, body = ApplicationResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Name taken", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, body = ApplicationResponse), Unauthenticated, Forbidden, NotFound,
+        (status = 409, description = "Name taken", body = Problem, content_type = "application/problem+json"), Invalid))]
 #[post("/projects/{project_id}/applications")]
 async fn create_application(
     a: Auth<Member>,
@@ -69,10 +63,7 @@ async fn create_application(
 
 /// An application with its layers and groups.
 #[utoipa::path(tag = "applications", security(("bearer" = ["operator", "admin", "user"])),
-    responses((status = 200, body = ApplicationResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = ApplicationResponse), Unauthenticated, Forbidden, NotFound))]
 #[get("/applications/{application_id}")]
 async fn get_application(
     a: Auth<Member>,
@@ -84,12 +75,8 @@ async fn get_application(
 
 /// Rename or describe an application.
 #[utoipa::path(tag = "applications", security(("bearer" = ["operator", "admin", "user"])), request_body = UpdateApplicationRequest,
-    responses((status = 200, body = ApplicationResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Name taken", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = ApplicationResponse), Unauthenticated, Forbidden, NotFound,
+        (status = 409, description = "Name taken", body = Problem, content_type = "application/problem+json"), Invalid))]
 #[patch("/applications/{application_id}")]
 async fn update_application(
     a: Auth<Member>,
@@ -104,10 +91,7 @@ async fn update_application(
 
 /// Delete an undeployed application.
 #[utoipa::path(tag = "applications", security(("bearer" = ["operator", "admin", "user"])),
-    responses((status = 204, description = "Deleted"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+    responses((status = 204, description = "Deleted"), Unauthenticated, Forbidden, NotFound,
         (status = 409, description = "Still deployed", body = Problem, content_type = "application/problem+json")))]
 #[delete("/applications/{application_id}")]
 async fn delete_application(
@@ -121,10 +105,7 @@ async fn delete_application(
 
 /// Deploy: the orchestrator creates the groups' appliances in the background.
 #[utoipa::path(tag = "applications", security(("bearer" = ["operator", "admin", "user"])),
-    responses((status = 202, description = "Deploying", body = ApplicationResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+    responses((status = 202, description = "Deploying", body = ApplicationResponse), Unauthenticated, Forbidden, NotFound,
         (status = 422, description = "A tenant quota would be exceeded", body = Problem, content_type = "application/problem+json")))]
 #[post("/applications/{application_id}/deploy")]
 async fn deploy_application(
@@ -138,10 +119,7 @@ async fn deploy_application(
 
 /// Undeploy: the orchestrator terminates every appliance in the background.
 #[utoipa::path(tag = "applications", security(("bearer" = ["operator", "admin", "user"])),
-    responses((status = 202, description = "Undeploying", body = ApplicationResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 202, description = "Undeploying", body = ApplicationResponse), Unauthenticated, Forbidden, NotFound))]
 #[post("/applications/{application_id}/undeploy")]
 async fn undeploy_application(
     a: Auth<Member>,
@@ -154,12 +132,8 @@ async fn undeploy_application(
 
 /// Add a layer (tier).
 #[utoipa::path(tag = "applications", security(("bearer" = ["operator", "admin", "user"])), request_body = CreateLayerRequest,
-    responses((status = 201, body = ApplicationResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Name taken", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, body = ApplicationResponse), Unauthenticated, Forbidden, NotFound,
+        (status = 409, description = "Name taken", body = Problem, content_type = "application/problem+json"), Invalid))]
 #[post("/applications/{application_id}/layers")]
 async fn create_layer(
     a: Auth<Member>,
@@ -173,12 +147,8 @@ async fn create_layer(
 
 /// Rename or move a layer.
 #[utoipa::path(tag = "applications", security(("bearer" = ["operator", "admin", "user"])), request_body = UpdateLayerRequest,
-    responses((status = 200, body = ApplicationResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Name taken", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = ApplicationResponse), Unauthenticated, Forbidden, NotFound,
+        (status = 409, description = "Name taken", body = Problem, content_type = "application/problem+json"), Invalid))]
 #[patch("/layers/{layer_id}")]
 async fn update_layer(
     a: Auth<Member>,
@@ -193,10 +163,7 @@ async fn update_layer(
 
 /// Remove a layer with its groups (their appliances are terminated).
 #[utoipa::path(tag = "applications", security(("bearer" = ["operator", "admin", "user"])),
-    responses((status = 204, description = "Deleted"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 204, description = "Deleted"), Unauthenticated, Forbidden, NotFound))]
 #[delete("/layers/{layer_id}")]
 async fn delete_layer(
     a: Auth<Member>,
@@ -209,10 +176,7 @@ async fn delete_layer(
 
 /// Add a group of identical appliances to a layer.
 #[utoipa::path(tag = "applications", security(("bearer" = ["operator", "admin", "user"])), request_body = CreateGroupRequest,
-    responses((status = 201, body = ApplicationResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+    responses((status = 201, body = ApplicationResponse), Unauthenticated, Forbidden, NotFound,
         (status = 409, description = "Name taken", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid sizes, unknown template or quota exceeded", body = Problem, content_type = "application/problem+json")))]
 #[post("/layers/{layer_id}/groups")]
@@ -228,10 +192,7 @@ async fn create_group(
 
 /// One group.
 #[utoipa::path(tag = "applications", security(("bearer" = ["operator", "admin", "user"])),
-    responses((status = 200, body = GroupResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = GroupResponse), Unauthenticated, Forbidden, NotFound))]
 #[get("/groups/{group_id}")]
 async fn get_group(
     a: Auth<Member>,
@@ -243,10 +204,7 @@ async fn get_group(
 
 /// Rename a group, change its sizes or ServiceEnsure.
 #[utoipa::path(tag = "applications", security(("bearer" = ["operator", "admin", "user"])), request_body = UpdateGroupRequest,
-    responses((status = 200, body = GroupResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+    responses((status = 200, body = GroupResponse), Unauthenticated, Forbidden, NotFound,
         (status = 409, description = "Name taken", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid sizes or quota exceeded", body = Problem, content_type = "application/problem+json")))]
 #[patch("/groups/{group_id}")]
@@ -263,10 +221,7 @@ async fn update_group(
 
 /// Remove a group (its appliances are terminated).
 #[utoipa::path(tag = "applications", security(("bearer" = ["operator", "admin", "user"])),
-    responses((status = 204, description = "Deleted"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 204, description = "Deleted"), Unauthenticated, Forbidden, NotFound))]
 #[delete("/groups/{group_id}")]
 async fn delete_group(
     a: Auth<Member>,
@@ -279,10 +234,7 @@ async fn delete_group(
 
 /// Set a group's desired count; the orchestrator converges in the background.
 #[utoipa::path(tag = "applications", security(("bearer" = ["operator", "admin", "user"])), request_body = ScaleGroupRequest,
-    responses((status = 202, description = "Scaling", body = GroupResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+    responses((status = 202, description = "Scaling", body = GroupResponse), Unauthenticated, Forbidden, NotFound,
         (status = 422, description = "Outside min..max or quota exceeded", body = Problem, content_type = "application/problem+json")))]
 #[put("/groups/{group_id}/desired")]
 async fn scale_group(
@@ -297,11 +249,7 @@ async fn scale_group(
 
 /// Simulated pool: set the group's load knob, which drives its appliances' synthetic metrics.
 #[utoipa::path(tag = "sim", security(("bearer" = ["operator", "admin", "user"])), request_body = SimLoad,
-    responses((status = 204, description = "Set"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 204, description = "Set"), Unauthenticated, Forbidden, NotFound, Invalid))]
 #[put("/groups/{group_id}/load")]
 async fn set_group_load(
     a: Auth<Member>,

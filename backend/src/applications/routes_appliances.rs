@@ -3,6 +3,7 @@
 use super::appliances;
 use crate::auth::{Admin, Auth, Member};
 use crate::error::ApiResult;
+use crate::openapi::{Forbidden, NotFound, Unauthenticated};
 use crate::state::AppState;
 use actix_web::{HttpResponse, get, post, web};
 use common::api::{ApplianceResponse, EventResponse, Page, PageQuery, TransitionResponse};
@@ -38,10 +39,7 @@ struct ApplianceQuery {
 
 /// The appliances of an application (live ones unless `terminated=true`).
 #[utoipa::path(tag = "appliances", security(("bearer" = ["operator", "admin", "user"])), params(ApplianceQuery),
-    responses((status = 200, body = Page<ApplianceResponse>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Page<ApplianceResponse>), Unauthenticated, Forbidden, NotFound))]
 #[get("/applications/{application_id}/appliances")]
 async fn list_appliances(
     a: Auth<Member>,
@@ -60,10 +58,7 @@ async fn list_appliances(
 
 /// The domain events of an application (`appliance.came_alive`, `placement.failed`, `host.lost`, …).
 #[utoipa::path(tag = "appliances", security(("bearer" = ["operator", "admin", "user"])), params(PageQuery),
-    responses((status = 200, body = Page<EventResponse>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Page<EventResponse>), Unauthenticated, Forbidden, NotFound))]
 #[get("/applications/{application_id}/events")]
 async fn list_events(
     a: Auth<Member>,
@@ -78,9 +73,7 @@ async fn list_events(
 
 /// My tenant's domain events; for operators, the provider's (`host.lost`, `orchestrator.unknown_domain`, …).
 #[utoipa::path(tag = "appliances", security(("bearer" = ["operator", "admin"])), params(PageQuery),
-    responses((status = 200, body = Page<EventResponse>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Page<EventResponse>), Unauthenticated, Forbidden))]
 #[get("/events")]
 async fn list_tenant_events(
     a: Auth<Admin>,
@@ -98,10 +91,7 @@ async fn list_tenant_events(
 
 /// One appliance, with its last metrics.
 #[utoipa::path(tag = "appliances", security(("bearer" = ["operator", "admin", "user"])),
-    responses((status = 200, body = ApplianceResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = ApplianceResponse), Unauthenticated, Forbidden, NotFound))]
 #[get("/appliances/{appliance_id}")]
 async fn get_appliance(
     a: Auth<Member>,
@@ -115,10 +105,7 @@ async fn get_appliance(
 
 /// Every state transition of an appliance, oldest first.
 #[utoipa::path(tag = "appliances", security(("bearer" = ["operator", "admin", "user"])), params(PageQuery),
-    responses((status = 200, body = Page<TransitionResponse>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Page<TransitionResponse>), Unauthenticated, Forbidden, NotFound))]
 #[get("/appliances/{appliance_id}/transitions")]
 async fn list_transitions(
     a: Auth<Member>,
@@ -142,10 +129,7 @@ async fn act(
 
 /// Stop an appliance (graceful shutdown, then power-off after a timeout).
 #[utoipa::path(tag = "appliances", security(("bearer" = ["operator", "admin", "user"])),
-    responses((status = 202, description = "Stopping", body = ApplianceResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+    responses((status = 202, description = "Stopping", body = ApplianceResponse), Unauthenticated, Forbidden, NotFound,
         (status = 409, description = "Not in a state that can stop", body = Problem, content_type = "application/problem+json")))]
 #[post("/appliances/{appliance_id}/stop")]
 async fn stop_appliance(
@@ -158,10 +142,7 @@ async fn stop_appliance(
 
 /// Start a stopped appliance.
 #[utoipa::path(tag = "appliances", security(("bearer" = ["operator", "admin", "user"])),
-    responses((status = 202, description = "Starting", body = ApplianceResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+    responses((status = 202, description = "Starting", body = ApplianceResponse), Unauthenticated, Forbidden, NotFound,
         (status = 409, description = "Not stopped", body = Problem, content_type = "application/problem+json")))]
 #[post("/appliances/{appliance_id}/start")]
 async fn start_appliance(
@@ -174,10 +155,7 @@ async fn start_appliance(
 
 /// Reboot a running appliance.
 #[utoipa::path(tag = "appliances", security(("bearer" = ["operator", "admin", "user"])),
-    responses((status = 202, description = "Rebooting", body = ApplianceResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+    responses((status = 202, description = "Rebooting", body = ApplianceResponse), Unauthenticated, Forbidden, NotFound,
         (status = 409, description = "Not running", body = Problem, content_type = "application/problem+json")))]
 #[post("/appliances/{appliance_id}/reboot")]
 async fn reboot_appliance(
@@ -190,10 +168,7 @@ async fn reboot_appliance(
 
 /// Terminate an appliance (its group replaces it unless its desired count is lowered).
 #[utoipa::path(tag = "appliances", security(("bearer" = ["operator", "admin", "user"])),
-    responses((status = 202, description = "Terminating", body = ApplianceResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+    responses((status = 202, description = "Terminating", body = ApplianceResponse), Unauthenticated, Forbidden, NotFound,
         (status = 409, description = "Already terminated", body = Problem, content_type = "application/problem+json")))]
 #[post("/appliances/{appliance_id}/terminate")]
 async fn terminate_appliance(

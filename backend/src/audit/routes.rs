@@ -2,11 +2,12 @@
 
 use crate::auth::{Admin, Auth};
 use crate::error::ApiResult;
+use crate::openapi::{Forbidden, Unauthenticated};
 use crate::pagination;
 use crate::state::AppState;
 use actix_web::{get, web};
+use common::Role;
 use common::api::{AuditEntryResponse, Page, PageQuery};
-use common::{Problem, Role};
 use store::repo::audit;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -15,9 +16,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 
 /// The audit log, oldest first: my tenant's for admins, every tenant's for operators.
 #[utoipa::path(tag = "audit", security(("bearer" = ["operator", "admin"])), params(PageQuery),
-    responses((status = 200, body = Page<AuditEntryResponse>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Page<AuditEntryResponse>), Unauthenticated, Forbidden))]
 #[get("/audit")]
 async fn list_audit(
     auth: Auth<Admin>,

@@ -3,6 +3,7 @@
 
 use crate::auth::{Admin, Auth, Member};
 use crate::error::{ApiError, ApiResult};
+use crate::openapi::{Forbidden, Invalid, NotFound, Unauthenticated};
 use crate::pagination;
 use crate::state::AppState;
 use actix_web::{HttpResponse, delete, get, post, web};
@@ -28,9 +29,7 @@ fn owner(role: Role, tenant: TenantId) -> Option<TenantId> {
 
 /// The catalog I can use: global templates and my tenant's.
 #[utoipa::path(tag = "catalog", security(("bearer" = ["operator", "admin", "user"])), params(PageQuery),
-    responses((status = 200, body = Page<TemplateResponse>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Page<TemplateResponse>), Unauthenticated, Forbidden))]
 #[get("/templates")]
 async fn list_templates(
     a: Auth<Member>,
@@ -48,11 +47,8 @@ async fn list_templates(
 
 /// Add a template: global for operators, private to the tenant for admins.
 #[utoipa::path(tag = "catalog", security(("bearer" = ["operator", "admin"])), request_body = CreateTemplateRequest,
-    responses((status = 201, body = TemplateResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Name taken", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, body = TemplateResponse), Unauthenticated, Forbidden,
+        (status = 409, description = "Name taken", body = Problem, content_type = "application/problem+json"), Invalid))]
 #[post("/templates")]
 async fn create_template(
     a: Auth<Admin>,
@@ -100,10 +96,7 @@ async fn create_template(
 
 /// One template I can use.
 #[utoipa::path(tag = "catalog", security(("bearer" = ["operator", "admin", "user"])),
-    responses((status = 200, body = TemplateResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = TemplateResponse), Unauthenticated, Forbidden, NotFound))]
 #[get("/templates/{template_id}")]
 async fn get_template(
     a: Auth<Member>,
@@ -121,10 +114,7 @@ async fn get_template(
 
 /// Delete a template I own (operators: a global one) that no group uses.
 #[utoipa::path(tag = "catalog", security(("bearer" = ["operator", "admin"])),
-    responses((status = 204, description = "Deleted"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+    responses((status = 204, description = "Deleted"), Unauthenticated, Forbidden, NotFound,
         (status = 409, description = "In use", body = Problem, content_type = "application/problem+json")))]
 #[delete("/templates/{template_id}")]
 async fn delete_template(

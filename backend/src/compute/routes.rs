@@ -3,6 +3,7 @@
 use super::service;
 use crate::auth::{Auth, Operator};
 use crate::error::{ApiError, ApiResult};
+use crate::openapi::{Forbidden, Invalid, NotFound, Unauthenticated};
 use crate::state::AppState;
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use common::api::{
@@ -32,9 +33,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 
 /// Compute pools.
 #[utoipa::path(tag = "compute", security(("bearer" = ["operator"])), params(PageQuery),
-    responses((status = 200, body = Page<PoolResponse>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Page<PoolResponse>), Unauthenticated, Forbidden))]
 #[get("/pools")]
 async fn list_pools(
     _a: Auth<Operator>,
@@ -46,11 +45,8 @@ async fn list_pools(
 
 /// Create a compute pool.
 #[utoipa::path(tag = "compute", security(("bearer" = ["operator"])), request_body = CreatePoolRequest,
-    responses((status = 201, body = PoolResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Name taken", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, body = PoolResponse), Unauthenticated, Forbidden,
+        (status = 409, description = "Name taken", body = Problem, content_type = "application/problem+json"), Invalid))]
 #[post("/pools")]
 async fn create_pool(
     a: Auth<Operator>,
@@ -62,10 +58,7 @@ async fn create_pool(
 
 /// One compute pool.
 #[utoipa::path(tag = "compute", security(("bearer" = ["operator"])),
-    responses((status = 200, body = PoolResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = PoolResponse), Unauthenticated, Forbidden, NotFound))]
 #[get("/pools/{pool_id}")]
 async fn get_pool(
     _a: Auth<Operator>,
@@ -77,12 +70,8 @@ async fn get_pool(
 
 /// Rename a pool, change its placement strategy or overcommit.
 #[utoipa::path(tag = "compute", security(("bearer" = ["operator"])), request_body = UpdatePoolRequest,
-    responses((status = 200, body = PoolResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = PoolResponse), Unauthenticated, Forbidden, NotFound,
+        (status = 409, description = "Name taken", body = Problem, content_type = "application/problem+json"), Invalid))]
 #[patch("/pools/{pool_id}")]
 async fn update_pool(
     a: Auth<Operator>,
@@ -97,10 +86,7 @@ async fn update_pool(
 
 /// Delete an empty pool.
 #[utoipa::path(tag = "compute", security(("bearer" = ["operator"])),
-    responses((status = 204, description = "Deleted"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+    responses((status = 204, description = "Deleted"), Unauthenticated, Forbidden, NotFound,
         (status = 409, description = "The pool has hosts", body = Problem, content_type = "application/problem+json")))]
 #[delete("/pools/{pool_id}")]
 async fn delete_pool(
@@ -114,10 +100,7 @@ async fn delete_pool(
 
 /// The hosts of a pool, with what their appliances use.
 #[utoipa::path(tag = "compute", security(("bearer" = ["operator"])), params(PageQuery),
-    responses((status = 200, body = Page<HostResponse>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Page<HostResponse>), Unauthenticated, Forbidden, NotFound))]
 #[get("/pools/{pool_id}/hosts")]
 async fn list_hosts(
     _a: Auth<Operator>,
@@ -130,12 +113,8 @@ async fn list_hosts(
 
 /// Add a KVM host (a libvirt URI, or `sim://NAME` in the simulated pool).
 #[utoipa::path(tag = "compute", security(("bearer" = ["operator"])), request_body = CreateHostRequest,
-    responses((status = 201, body = HostResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Name or URI taken", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, body = HostResponse), Unauthenticated, Forbidden, NotFound,
+        (status = 409, description = "Name or URI taken", body = Problem, content_type = "application/problem+json"), Invalid))]
 #[post("/pools/{pool_id}/hosts")]
 async fn create_host(
     a: Auth<Operator>,
@@ -149,10 +128,7 @@ async fn create_host(
 
 /// One host.
 #[utoipa::path(tag = "compute", security(("bearer" = ["operator"])),
-    responses((status = 200, body = HostResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = HostResponse), Unauthenticated, Forbidden, NotFound))]
 #[get("/hosts/{host_id}")]
 async fn get_host(
     _a: Auth<Operator>,
@@ -164,11 +140,7 @@ async fn get_host(
 
 /// Change a host's capacity or labels, or put it in maintenance, fence it, or return it to service.
 #[utoipa::path(tag = "compute", security(("bearer" = ["operator"])), request_body = UpdateHostRequest,
-    responses((status = 200, body = HostResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = HostResponse), Unauthenticated, Forbidden, NotFound, Invalid))]
 #[patch("/hosts/{host_id}")]
 async fn update_host(
     a: Auth<Operator>,
@@ -183,10 +155,7 @@ async fn update_host(
 
 /// Remove a host that holds no appliances.
 #[utoipa::path(tag = "compute", security(("bearer" = ["operator"])),
-    responses((status = 204, description = "Deleted"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+    responses((status = 204, description = "Deleted"), Unauthenticated, Forbidden, NotFound,
         (status = 409, description = "Appliances run on it", body = Problem, content_type = "application/problem+json")))]
 #[delete("/hosts/{host_id}")]
 async fn delete_host(
@@ -222,10 +191,7 @@ async fn sim_host_name(state: &AppState, id: HostId) -> ApiResult<String> {
 
 /// Simulated pool: the host stops answering and its appliances die with it.
 #[utoipa::path(tag = "sim", security(("bearer" = ["operator"])),
-    responses((status = 204, description = "Killed"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+    responses((status = 204, description = "Killed"), Unauthenticated, Forbidden, NotFound,
         (status = 409, description = "No simulated pool, or a real host", body = Problem, content_type = "application/problem+json")))]
 #[post("/sim/hosts/{host_id}/kill")]
 async fn kill_host(
@@ -241,10 +207,7 @@ async fn kill_host(
 
 /// Simulated pool: the host answers again, freshly rebooted (empty).
 #[utoipa::path(tag = "sim", security(("bearer" = ["operator"])),
-    responses((status = 204, description = "Revived"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+    responses((status = 204, description = "Revived"), Unauthenticated, Forbidden, NotFound,
         (status = 409, description = "No simulated pool, or a real host", body = Problem, content_type = "application/problem+json")))]
 #[post("/sim/hosts/{host_id}/revive")]
 async fn revive_host(
@@ -260,10 +223,7 @@ async fn revive_host(
 
 /// Simulated pool: an appliance's domain crashes.
 #[utoipa::path(tag = "sim", security(("bearer" = ["operator"])),
-    responses((status = 204, description = "Killed"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+    responses((status = 204, description = "Killed"), Unauthenticated, Forbidden, NotFound,
         (status = 409, description = "No simulated pool", body = Problem, content_type = "application/problem+json")))]
 #[post("/sim/appliances/{appliance_id}/kill")]
 async fn kill_appliance(
@@ -286,9 +246,7 @@ async fn kill_appliance(
 
 /// Simulated pool: the faults injected now.
 #[utoipa::path(tag = "sim", security(("bearer" = ["operator"])),
-    responses((status = 200, body = SimFaults),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+    responses((status = 200, body = SimFaults), Unauthenticated, Forbidden,
         (status = 409, description = "No simulated pool", body = Problem, content_type = "application/problem+json")))]
 #[get("/sim/faults")]
 async fn get_faults(
@@ -304,11 +262,8 @@ async fn get_faults(
 
 /// Simulated pool: fail boots, slow everything down.
 #[utoipa::path(tag = "sim", security(("bearer" = ["operator"])), request_body = SimFaults,
-    responses((status = 200, body = SimFaults),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "No simulated pool", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = SimFaults), Unauthenticated, Forbidden,
+        (status = 409, description = "No simulated pool", body = Problem, content_type = "application/problem+json"), Invalid))]
 #[put("/sim/faults")]
 async fn set_faults(
     _a: Auth<Operator>,

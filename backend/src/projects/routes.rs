@@ -3,6 +3,7 @@
 use super::service;
 use crate::auth::{Admin, Auth, Member};
 use crate::error::ApiResult;
+use crate::openapi::{Forbidden, Invalid, NotFound, Unauthenticated};
 use crate::state::AppState;
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use common::api::{
@@ -24,9 +25,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 
 /// Projects I can see: all of my tenant's for admins, my assigned ones for users.
 #[utoipa::path(tag = "projects", security(("bearer" = ["operator", "admin", "user"])), params(PageQuery),
-    responses((status = 200, body = Page<ProjectResponse>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Page<ProjectResponse>), Unauthenticated, Forbidden))]
 #[get("/projects")]
 async fn list_projects(
     auth: Auth<Member>,
@@ -38,11 +37,8 @@ async fn list_projects(
 
 /// Create a project.
 #[utoipa::path(tag = "projects", security(("bearer" = ["operator", "admin"])), request_body = CreateProjectRequest,
-    responses((status = 201, body = ProjectResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Name taken", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, body = ProjectResponse), Unauthenticated, Forbidden,
+        (status = 409, description = "Name taken", body = Problem, content_type = "application/problem+json"), Invalid))]
 #[post("/projects")]
 async fn create_project(
     auth: Auth<Admin>,
@@ -54,10 +50,7 @@ async fn create_project(
 
 /// One project I can see.
 #[utoipa::path(tag = "projects", security(("bearer" = ["operator", "admin", "user"])),
-    responses((status = 200, body = ProjectResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = ProjectResponse), Unauthenticated, Forbidden, NotFound))]
 #[get("/projects/{project_id}")]
 async fn get_project(
     auth: Auth<Member>,
@@ -69,12 +62,8 @@ async fn get_project(
 
 /// Rename a project or change its description.
 #[utoipa::path(tag = "projects", security(("bearer" = ["operator", "admin"])), request_body = UpdateProjectRequest,
-    responses((status = 200, body = ProjectResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Name taken", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = ProjectResponse), Unauthenticated, Forbidden, NotFound,
+        (status = 409, description = "Name taken", body = Problem, content_type = "application/problem+json"), Invalid))]
 #[patch("/projects/{project_id}")]
 async fn update_project(
     auth: Auth<Admin>,
@@ -89,10 +78,7 @@ async fn update_project(
 
 /// Delete a project.
 #[utoipa::path(tag = "projects", security(("bearer" = ["operator", "admin"])),
-    responses((status = 204, description = "Deleted"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 204, description = "Deleted"), Unauthenticated, Forbidden, NotFound))]
 #[delete("/projects/{project_id}")]
 async fn delete_project(
     auth: Auth<Admin>,
@@ -105,10 +91,7 @@ async fn delete_project(
 
 /// The users assigned to a project.
 #[utoipa::path(tag = "projects", security(("bearer" = ["operator", "admin"])), params(PageQuery),
-    responses((status = 200, body = Page<AssignmentResponse>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Page<AssignmentResponse>), Unauthenticated, Forbidden, NotFound))]
 #[get("/projects/{project_id}/members")]
 async fn list_members(
     auth: Auth<Admin>,
@@ -124,10 +107,7 @@ async fn list_members(
 /// Assign a user to a project (idempotent).
 #[utoipa::path(tag = "projects", security(("bearer" = ["operator", "admin"])),
     responses((status = 201, description = "Assigned", body = AssignmentResponse),
-        (status = 200, description = "Already assigned", body = AssignmentResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Already assigned", body = AssignmentResponse), Unauthenticated, Forbidden, NotFound,
         (status = 422, description = "A finance user", body = Problem, content_type = "application/problem+json")))]
 #[put("/projects/{project_id}/members/{user_id}")]
 async fn assign_member(
@@ -146,10 +126,7 @@ async fn assign_member(
 
 /// Unassign a user from a project.
 #[utoipa::path(tag = "projects", security(("bearer" = ["operator", "admin"])),
-    responses((status = 204, description = "Unassigned"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 204, description = "Unassigned"), Unauthenticated, Forbidden, NotFound))]
 #[delete("/projects/{project_id}/members/{user_id}")]
 async fn unassign_member(
     auth: Auth<Admin>,

@@ -3,6 +3,7 @@
 use super::service;
 use crate::auth::{Auth, Operator};
 use crate::error::ApiResult;
+use crate::openapi::{Forbidden, Invalid, NotFound, Unauthenticated};
 use crate::state::AppState;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use common::api::{
@@ -25,9 +26,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 
 /// List all tenants.
 #[utoipa::path(tag = "tenants", security(("bearer" = ["operator"])), params(PageQuery),
-    responses((status = 200, body = Page<TenantResponse>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Page<TenantResponse>), Unauthenticated, Forbidden))]
 #[get("/tenants")]
 async fn list_tenants(
     _auth: Auth<Operator>,
@@ -39,11 +38,8 @@ async fn list_tenants(
 
 /// Create a customer tenant with its first admin.
 #[utoipa::path(tag = "tenants", security(("bearer" = ["operator"])), request_body = CreateTenantRequest,
-    responses((status = 201, body = CreatedTenantResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Slug or admin email taken", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, body = CreatedTenantResponse), Unauthenticated, Forbidden,
+        (status = 409, description = "Slug or admin email taken", body = Problem, content_type = "application/problem+json"), Invalid))]
 #[post("/tenants")]
 async fn create_tenant(
     auth: Auth<Operator>,
@@ -56,10 +52,7 @@ async fn create_tenant(
 
 /// One tenant.
 #[utoipa::path(tag = "tenants", security(("bearer" = ["operator"])),
-    responses((status = 200, body = TenantResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = TenantResponse), Unauthenticated, Forbidden, NotFound))]
 #[get("/tenants/{tenant_id}")]
 async fn get_tenant(
     _auth: Auth<Operator>,
@@ -71,11 +64,7 @@ async fn get_tenant(
 
 /// Rename a tenant or change its quotas.
 #[utoipa::path(tag = "tenants", security(("bearer" = ["operator"])), request_body = UpdateTenantRequest,
-    responses((status = 200, body = TenantResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = TenantResponse), Unauthenticated, Forbidden, NotFound, Invalid))]
 #[patch("/tenants/{tenant_id}")]
 async fn update_tenant(
     auth: Auth<Operator>,
@@ -90,10 +79,7 @@ async fn update_tenant(
 
 /// Delete a customer tenant and everything it owns.
 #[utoipa::path(tag = "tenants", security(("bearer" = ["operator"])),
-    responses((status = 204, description = "Deleted"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+    responses((status = 204, description = "Deleted"), Unauthenticated, Forbidden, NotFound,
         (status = 409, description = "The provider tenant", body = Problem, content_type = "application/problem+json")))]
 #[delete("/tenants/{tenant_id}")]
 async fn delete_tenant(
@@ -107,10 +93,7 @@ async fn delete_tenant(
 
 /// Suspend a customer tenant: its users cannot log in and their tokens stop working at once.
 #[utoipa::path(tag = "tenants", security(("bearer" = ["operator"])),
-    responses((status = 200, body = TenantResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+    responses((status = 200, body = TenantResponse), Unauthenticated, Forbidden, NotFound,
         (status = 409, description = "The provider tenant", body = Problem, content_type = "application/problem+json")))]
 #[post("/tenants/{tenant_id}/suspend")]
 async fn suspend_tenant(
@@ -125,10 +108,7 @@ async fn suspend_tenant(
 
 /// Reactivate a suspended tenant.
 #[utoipa::path(tag = "tenants", security(("bearer" = ["operator"])),
-    responses((status = 200, body = TenantResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+    responses((status = 200, body = TenantResponse), Unauthenticated, Forbidden, NotFound,
         (status = 409, description = "The provider tenant", body = Problem, content_type = "application/problem+json")))]
 #[post("/tenants/{tenant_id}/reactivate")]
 async fn reactivate_tenant(
@@ -143,10 +123,7 @@ async fn reactivate_tenant(
 
 /// The users of a tenant.
 #[utoipa::path(tag = "tenants", security(("bearer" = ["operator"])), params(PageQuery),
-    responses((status = 200, body = Page<UserResponse>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Page<UserResponse>), Unauthenticated, Forbidden, NotFound))]
 #[get("/tenants/{tenant_id}/users")]
 async fn list_tenant_users(
     _auth: Auth<Operator>,
@@ -161,10 +138,7 @@ async fn list_tenant_users(
 
 /// The projects of a tenant.
 #[utoipa::path(tag = "tenants", security(("bearer" = ["operator"])), params(PageQuery),
-    responses((status = 200, body = Page<ProjectResponse>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Page<ProjectResponse>), Unauthenticated, Forbidden, NotFound))]
 #[get("/tenants/{tenant_id}/projects")]
 async fn list_tenant_projects(
     _auth: Auth<Operator>,

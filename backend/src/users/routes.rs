@@ -3,6 +3,7 @@
 use super::service;
 use crate::auth::{Admin, Auth};
 use crate::error::ApiResult;
+use crate::openapi::{Forbidden, Invalid, NotFound, Unauthenticated};
 use crate::state::AppState;
 use actix_web::{HttpResponse, get, patch, post, web};
 use common::api::{
@@ -20,9 +21,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 
 /// The users of my tenant.
 #[utoipa::path(tag = "users", security(("bearer" = ["operator", "admin"])), params(PageQuery),
-    responses((status = 200, body = Page<UserResponse>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Page<UserResponse>), Unauthenticated, Forbidden))]
 #[get("/users")]
 async fn list_users(
     auth: Auth<Admin>,
@@ -34,11 +33,8 @@ async fn list_users(
 
 /// Create a user in my tenant.
 #[utoipa::path(tag = "users", security(("bearer" = ["operator", "admin"])), request_body = CreateUserRequest,
-    responses((status = 201, body = UserResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Email taken", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, body = UserResponse), Unauthenticated, Forbidden,
+        (status = 409, description = "Email taken", body = Problem, content_type = "application/problem+json"), Invalid))]
 #[post("/users")]
 async fn create_user(
     auth: Auth<Admin>,
@@ -50,10 +46,7 @@ async fn create_user(
 
 /// One user of my tenant.
 #[utoipa::path(tag = "users", security(("bearer" = ["operator", "admin"])),
-    responses((status = 200, body = UserResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = UserResponse), Unauthenticated, Forbidden, NotFound))]
 #[get("/users/{user_id}")]
 async fn get_user(
     auth: Auth<Admin>,
@@ -65,12 +58,8 @@ async fn get_user(
 
 /// Rename a user, change its role, disable or enable it. A role change or disabling ends its sessions.
 #[utoipa::path(tag = "users", security(("bearer" = ["operator", "admin"])), request_body = UpdateUserRequest,
-    responses((status = 200, body = UserResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Self-lockout or last admin", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = UserResponse), Unauthenticated, Forbidden, NotFound,
+        (status = 409, description = "Self-lockout or last admin", body = Problem, content_type = "application/problem+json"), Invalid))]
 #[patch("/users/{user_id}")]
 async fn update_user(
     auth: Auth<Admin>,
@@ -85,10 +74,7 @@ async fn update_user(
 
 /// The projects a user is assigned to.
 #[utoipa::path(tag = "users", security(("bearer" = ["operator", "admin"])), params(PageQuery),
-    responses((status = 200, body = Page<AssignmentResponse>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Page<AssignmentResponse>), Unauthenticated, Forbidden, NotFound))]
 #[get("/users/{user_id}/projects")]
 async fn list_user_projects(
     auth: Auth<Admin>,
