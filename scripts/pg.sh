@@ -26,4 +26,7 @@ BEGIN
   END IF;
 END $$;
 SQL
-echo "postgres://scaleinfra:scaleinfra@127.0.0.1:5432/postgres"
+# No TLS to the local server: nothing to protect on loopback, and a test process that exits while
+# one of its connections is mid-handshake (the pool re-connecting after the test dropped its
+# database) can crash in OpenSSL's exit-time cleanup ("double free or corruption").
+echo "postgres://scaleinfra:scaleinfra@127.0.0.1:5432/postgres?sslmode=disable"

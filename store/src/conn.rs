@@ -106,48 +106,88 @@ impl Default for PoolOptions {
 ///
 /// Database work runs on a fixed set of worker threads, one per pooled connection, fed by a queue:
 /// callers beyond the pool's size wait as cheap queued jobs (not as parked threads contending for the
-/// pool), and a busy worker takes the next job without going to sleep. The workers stop when the last
-/// clone of the `Store` is dropped.
+/// pool), and a busy worker takes the next job without going to sleep. When the last clone of the
+/// `Store` is dropped, the workers finish the queued jobs and are joined, so no database work outlives
+/// the store (a process never exits under a running query).
 ///
 /// SQLite mode is single-process by design: writes are serialised by an in-process lock so concurrent
 /// transactions never deadlock on SQLite's lock upgrade; other processes (the CLI) wait on `busy_timeout`.
 #[derive(Clone)]
 pub struct Store {
+    db: Db,
+    workers: Arc<Workers>,
+}
+
+/// What a job needs of the store (jobs never hold the workers themselves).
+#[derive(Clone)]
+struct Db {
     pool: Pool<Manager>,
     backend: Backend,
     write_lock: Arc<Mutex<()>>,
-    jobs: crossbeam_channel::Sender<Job>,
 }
 
 /// A unit of database work for the worker threads.
 type Job = Box<dyn FnOnce() + Send>;
 
-/// Start `n` worker threads that run the jobs of `queue` until every sender is gone.
-fn start_workers(n: u32, queue: &crossbeam_channel::Receiver<Job>) -> Result<(), StoreError> {
-    for i in 0..n {
-        let queue = queue.clone();
-        std::thread::Builder::new()
-            .name(format!("db-worker-{i}"))
-            .spawn(move || {
-                while let Ok(job) = queue.recv() {
-                    // a panicking job drops its reply channel, which its caller sees as an error
-                    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).is_err() {
-                        tracing::error!("a database job panicked");
+/// The worker threads and the sending end of their queue.
+struct Workers {
+    queue: Option<crossbeam_channel::Sender<Job>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Workers {
+    /// Start `n` worker threads that run queued jobs until the queue is closed.
+    fn start(n: u32) -> Result<Workers, StoreError> {
+        let (queue, jobs) = crossbeam_channel::unbounded::<Job>();
+        let mut workers = Workers {
+            queue: Some(queue),
+            threads: Vec::new(),
+        };
+        for i in 0..n {
+            let jobs = jobs.clone();
+            let thread = std::thread::Builder::new()
+                .name(format!("db-worker-{i}"))
+                .spawn(move || {
+                    while let Ok(job) = jobs.recv() {
+                        // a panicking job drops its reply channel, which its caller sees as an error
+                        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).is_err() {
+                            tracing::error!("a database job panicked");
+                        }
                     }
-                }
-            })
-            .map_err(|source| StoreError::Io {
-                path: "database worker thread".into(),
-                source,
-            })?;
+                })
+                .map_err(|source| StoreError::Io {
+                    path: "database worker thread".into(),
+                    source,
+                })?;
+            workers.threads.push(thread);
+        }
+        Ok(workers)
     }
-    Ok(())
+
+    fn send(&self, job: Job) -> Result<(), StoreError> {
+        let queue = self.queue.as_ref().ok_or(StoreError::Worker)?;
+        queue.send(job).map_err(|_| StoreError::Worker)
+    }
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        // closing the queue lets each worker finish what is queued, then stop
+        self.queue = None;
+        let me = std::thread::current().id();
+        for thread in self.threads.drain(..) {
+            // (a job that owned the last clone of its store cannot wait for itself)
+            if thread.thread().id() != me {
+                let _ = thread.join();
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
-            .field("backend", &self.backend)
+            .field("backend", &self.db.backend)
             .finish_non_exhaustive()
     }
 }
@@ -187,24 +227,24 @@ impl Store {
             .test_on_check_out(false)
             .connection_timeout(opts.connect_timeout)
             .build(Manager { backend, target })?;
-        let (jobs, queue) = crossbeam_channel::unbounded();
-        start_workers(max_size, &queue)?;
         Ok(Store {
-            pool,
-            backend,
-            write_lock: Arc::new(Mutex::new(())),
-            jobs,
+            db: Db {
+                pool,
+                backend,
+                write_lock: Arc::new(Mutex::new(())),
+            },
+            workers: Arc::new(Workers::start(max_size)?),
         })
     }
 
     pub fn backend(&self) -> Backend {
-        self.backend
+        self.db.backend
     }
 
     /// (connections open, connections idle, maximum) — for `/metrics`.
     pub fn pool_state(&self) -> (u32, u32, u32) {
-        let s = self.pool.state();
-        (s.connections, s.idle_connections, self.pool.max_size())
+        let s = self.db.pool.state();
+        (s.connections, s.idle_connections, self.db.pool.max_size())
     }
 
     /// Run read-only work on a pooled connection, on a database worker thread.
@@ -214,7 +254,7 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        let pool = self.pool.clone();
+        let pool = self.db.pool.clone();
         self.run(true, move || {
             let mut conn = pool.get().map_err(StoreError::from)?;
             f(&mut conn)
@@ -229,8 +269,8 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        let this = self.clone();
-        self.run(false, move || this.write_blocking(f)).await
+        let db = self.db.clone();
+        self.run(false, move || db.transaction(f)).await
     }
 
     /// Queue `f` for the workers and wait for its result. A read whose caller went away before a
@@ -247,12 +287,34 @@ impl Store {
                 let _ = reply.send(f());
             }
         });
-        self.jobs.send(job).map_err(|_| StoreError::Worker)?;
+        self.workers.send(job)?;
         result.await.map_err(|_| StoreError::Worker)?
     }
 
     /// [`Store::write`] for callers already on a blocking thread (the CLI, migrations, benches).
     pub fn write_blocking<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, E>,
+        E: From<StoreError>,
+    {
+        self.db.transaction(f)
+    }
+
+    /// A pooled connection for blocking callers.
+    pub fn conn(&self) -> Result<r2d2::PooledConnection<Manager>, StoreError> {
+        Ok(self.db.pool.get()?)
+    }
+
+    /// Whether the database answers (for `/readyz`).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|c| c.batch_execute("SELECT 1").map_err(StoreError::from))
+            .await
+    }
+}
+
+impl Db {
+    /// Run `f` in one transaction on this thread.
+    fn transaction<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConn) -> Result<T, E>,
         E: From<StoreError>,
@@ -287,17 +349,6 @@ impl Store {
                 TxError::Db(d) => E::from(StoreError::from(d)),
                 TxError::App(a) => a,
             })
-    }
-
-    /// A pooled connection for blocking callers.
-    pub fn conn(&self) -> Result<r2d2::PooledConnection<Manager>, StoreError> {
-        Ok(self.pool.get()?)
-    }
-
-    /// Whether the database answers (for `/readyz`).
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        self.read(|c| c.batch_execute("SELECT 1").map_err(StoreError::from))
-            .await
     }
 }
 
@@ -369,20 +420,44 @@ mod tests {
         for r in futures_util::future::join_all(calls).await {
             r.expect("every queued write completes");
         }
-        let count: i64 = store
-            .read(|c| {
-                #[derive(QueryableByName)]
-                struct Count {
-                    #[diesel(sql_type = diesel::sql_types::BigInt)]
-                    n: i64,
-                }
-                diesel::sql_query("SELECT COUNT(*) AS n FROM n")
-                    .get_result::<Count>(c)
-                    .map(|r| r.n)
+        assert_eq!(count(&store), 200);
+    }
+
+    fn count(store: &Store) -> i64 {
+        #[derive(QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut c = store.conn().expect("conn");
+        diesel::sql_query("SELECT COUNT(*) AS n FROM n")
+            .get_result::<Count>(&mut *c)
+            .expect("count")
+            .n
+    }
+
+    #[test]
+    fn dropping_the_store_finishes_the_queued_jobs_first() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = sqlite_store(&dir, 1);
+        store
+            .write_blocking(|c| {
+                c.batch_execute("CREATE TABLE n (v INTEGER NOT NULL)")
                     .map_err(StoreError::from)
             })
-            .await
-            .expect("count");
-        assert_eq!(count, 200);
+            .expect("create");
+        for i in 0..50 {
+            let db = store.db.clone();
+            let job: Job = Box::new(move || {
+                db.transaction(|c| {
+                    c.batch_execute(&format!("INSERT INTO n VALUES ({i})"))
+                        .map_err(StoreError::from)
+                })
+                .expect("insert");
+            });
+            store.workers.send(job).expect("queued");
+        }
+        drop(store);
+        assert_eq!(count(&sqlite_store(&dir, 1)), 50);
     }
 }

@@ -20,8 +20,9 @@ pub fn engine() -> &'static str {
 
 /// The PostgreSQL admin URL for tests (`SITEST_PG_URL`).
 pub fn pg_admin_url() -> String {
-    std::env::var("SITEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://scaleinfra:scaleinfra@127.0.0.1:5432/postgres".into())
+    std::env::var("SITEST_PG_URL").unwrap_or_else(|_| {
+        "postgres://scaleinfra:scaleinfra@127.0.0.1:5432/postgres?sslmode=disable".into()
+    })
 }
 
 pub const OPERATOR_EMAIL: &str = "operator@provider.test";
