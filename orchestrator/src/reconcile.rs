@@ -14,7 +14,7 @@ use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use store::repo::applications::{self, Claim};
+use store::repo::applications::{self, Claim, Release};
 use store::repo::{appliances, hosts};
 use store::time::now;
 
@@ -28,48 +28,86 @@ struct Listings(tokio::sync::Mutex<HashMap<HostId, Option<Arc<Listing>>>>);
 /// A claim to give back: when the application is due next, and the error of a failed pass.
 type Released = (Claim, Duration, Option<String>);
 
+/// What the database says of one application: the input of a pass.
+struct Snapshot {
+    app: store::Application,
+    groups: Vec<store::Group>,
+    appliances: Vec<store::Appliance>,
+}
+
+/// The applications of `ids` with their groups and live appliances, and the hosts those appliances
+/// are on: four queries for a whole round, whatever its size.
+type Loaded = (
+    HashMap<ApplicationId, Snapshot>,
+    HashMap<HostId, store::Host>,
+);
+
+fn load(c: &mut store::DbConn, ids: &[ApplicationId]) -> Result<Loaded, store::StoreError> {
+    let mut snaps: HashMap<ApplicationId, Snapshot> = applications::get_many_any(c, ids)?
+        .into_iter()
+        .map(|app| {
+            let snap = Snapshot {
+                app,
+                groups: Vec::new(),
+                appliances: Vec::new(),
+            };
+            (snap.app.id, snap)
+        })
+        .collect();
+    for g in applications::groups_of_many(c, ids)? {
+        if let Some(s) = snaps.get_mut(&g.application_id) {
+            s.groups.push(g);
+        }
+    }
+    let mut host_ids = Vec::new();
+    for a in appliances::of_applications(c, ids)? {
+        host_ids.extend(a.host_id);
+        if let Some(s) = snaps.get_mut(&a.application_id) {
+            s.appliances.push(a);
+        }
+    }
+    host_ids.sort();
+    host_ids.dedup();
+    let hosts = hosts::get_many(c, &host_ids)?
+        .into_iter()
+        .map(|h| (h.id, h))
+        .collect();
+    Ok((snaps, hosts))
+}
+
 impl Orchestrator {
     /// One pass over one application: observe, plan, execute. Returns when it should run next.
     pub async fn reconcile(&self, id: ApplicationId) -> Result<Duration, OrchestratorError> {
-        self.reconcile_with(id, &Listings::default()).await
+        let (mut snaps, hosts) = self.store.read(move |c| load(c, &[id])).await?;
+        self.reconcile_loaded(snaps.remove(&id), &hosts, &Listings::default())
+            .await
     }
 
-    /// [`Orchestrator::reconcile`], sharing hosts' domain listings with the other applications of a round.
-    async fn reconcile_with(
+    /// One pass over a loaded application (`None`: it is gone), sharing the hosts and their domain
+    /// listings with the other applications of a round.
+    async fn reconcile_loaded(
         &self,
-        id: ApplicationId,
+        snapshot: Option<Snapshot>,
+        hosts_by_id: &HashMap<HostId, store::Host>,
         listings: &Listings,
     ) -> Result<Duration, OrchestratorError> {
-        let loaded = self
-            .store
-            .read(move |c| -> Result<_, store::StoreError> {
-                let Some(app) = applications::get_any(c, id)? else {
-                    return Ok(None);
-                };
-                let groups = applications::groups(c, id)?;
-                let apps = appliances::of_application(c, id)?;
-                let mut host_ids: Vec<HostId> = apps.iter().filter_map(|a| a.host_id).collect();
-                host_ids.sort();
-                host_ids.dedup();
-                let hs: HashMap<HostId, store::Host> = hosts::get_many(c, &host_ids)?
-                    .into_iter()
-                    .map(|h| (h.id, h))
-                    .collect();
-                Ok(Some((app, groups, apps, hs)))
-            })
-            .await?;
-        let Some((app, groups, apps, hosts_by_id)) = loaded else {
+        let Some(Snapshot {
+            app,
+            groups,
+            appliances: apps,
+        }) = snapshot
+        else {
             return Ok(self.config.resync);
         };
+        let id = app.id;
 
         // what the hypervisors say of the domains
         let mut listed: HashMap<HostId, Option<Arc<Listing>>> = HashMap::new();
-        for (hid, host) in &hosts_by_id {
-            let needed = apps
-                .iter()
-                .any(|a| a.host_id == Some(*hid) && a.state.holds_host());
-            if needed {
-                listed.insert(*hid, self.listing(host, listings).await);
+        for a in apps.iter().filter(|a| a.state.holds_host()) {
+            if let Some(host) = a.host_id.and_then(|h| hosts_by_id.get(&h))
+                && !listed.contains_key(&host.id)
+            {
+                listed.insert(host.id, self.listing(host, listings).await);
             }
         }
         let at = now();
@@ -205,9 +243,19 @@ impl Orchestrator {
             })
             .await?;
         let n = claims.len();
+        if n == 0 {
+            return Ok(0);
+        }
+        let ids: Vec<ApplicationId> = claims.iter().map(|c| c.id).collect();
+        // (should this fail, the claims lapse with their lease and the applications come due again)
+        let (mut snaps, hosts) = self.store.read(move |c| load(c, &ids)).await?;
+        let work: Vec<(Claim, Option<Snapshot>)> = claims
+            .into_iter()
+            .map(|claim| (claim, snaps.remove(&claim.id)))
+            .collect();
         let listings = Listings::default();
-        let results: Vec<Result<Released, OrchestratorError>> = futures_util::stream::iter(claims)
-            .map(|claim| self.run_claim(claim, &listings))
+        let results: Vec<Result<Released, OrchestratorError>> = futures_util::stream::iter(work)
+            .map(|(claim, snap)| self.run_claim(claim, snap, &hosts, &listings))
             .buffer_unordered(self.config.concurrency.max(1))
             .collect()
             .await;
@@ -222,13 +270,17 @@ impl Orchestrator {
         // one transaction gives every claim of the round back
         let owner = self.config.owner.clone();
         self.store
-            .write(move |c| -> Result<(), store::StoreError> {
+            .write(move |c| {
                 let at = now();
-                for (claim, next, error) in released {
-                    let due = at + ChronoDuration::from_std(next).unwrap_or_default();
-                    applications::release(c, claim, &owner, due, error.as_deref())?;
-                }
-                Ok(())
+                let released: Vec<Release> = released
+                    .into_iter()
+                    .map(|(claim, next, error)| Release {
+                        claim,
+                        next: at + ChronoDuration::from_std(next).unwrap_or_default(),
+                        error,
+                    })
+                    .collect();
+                applications::release_all(c, &owner, &released)
             })
             .await?;
         Ok(n)
@@ -238,9 +290,11 @@ impl Orchestrator {
     async fn run_claim(
         &self,
         claim: Claim,
+        snapshot: Option<Snapshot>,
+        hosts: &HashMap<HostId, store::Host>,
         listings: &Listings,
     ) -> Result<Released, OrchestratorError> {
-        match self.reconcile_with(claim.id, listings).await {
+        match self.reconcile_loaded(snapshot, hosts, listings).await {
             Ok(next) => Ok((claim, next, None)),
             Err(OrchestratorError::Crashed) => Err(OrchestratorError::Crashed),
             Err(e) => {

@@ -231,3 +231,77 @@ async fn two_orchestrators_on_one_database_never_double_create() {
         task.await.unwrap().unwrap();
     }
 }
+
+#[tokio::test]
+async fn released_claims_come_due_as_their_passes_said() {
+    use chrono::{Duration as D, Utc};
+    use store::repo::applications::{Release, claim_due, get_any, release_all, touch};
+    let app = TestApp::spawn_with(|c| c.orchestrator = false).await;
+    let op = app.operator().await;
+    let acme = app.tenant(&op, "acme").await;
+    let project = app.project(&acme.admin, "P").await;
+    let mut ids = Vec::new();
+    for name in ["calm", "changed", "failing"] {
+        let id = application(&app, &acme.admin.token, &project, name).await;
+        ids.push(id.parse::<common::ApplicationId>().expect("id"));
+    }
+    let (calm, changed, failing) = (ids[0], ids[1], ids[2]);
+    let claim = |owner: &'static str, at: D| {
+        app.store.write(move |c| {
+            let now = Utc::now();
+            claim_due(c, owner, now + at, now + at + D::minutes(1), 100)
+        })
+    };
+    let claims = claim("east", D::days(1)).await.expect("claim");
+    assert_eq!(claims.len(), 3, "{claims:?}");
+    // a change lands during the pass
+    app.store
+        .write(move |c| touch(c, changed))
+        .await
+        .expect("touch");
+    let hour = Utc::now() + D::hours(1);
+    let released: Vec<Release> = claims
+        .iter()
+        .map(|&claim| Release {
+            claim,
+            next: hour,
+            error: (claim.id == failing).then(|| "boom".to_owned()),
+        })
+        .collect();
+    app.store
+        .write(move |c| release_all(c, "east", &released))
+        .await
+        .expect("release");
+    // only the changed one is due before the hour
+    let due = claim("east", D::minutes(30)).await.expect("claim");
+    assert_eq!(due.iter().map(|c| c.id).collect::<Vec<_>>(), vec![changed]);
+    let get = |id| app.store.read(move |c| get_any(c, id));
+    let failed = get(failing).await.expect("read").expect("exists");
+    assert_eq!(
+        (failed.failures, failed.last_error.as_deref()),
+        (1, Some("boom"))
+    );
+    assert_eq!(get(calm).await.expect("read").expect("exists").failures, 0);
+    // a lease held by someone else is not given back by us, and our outcome is not recorded
+    let theirs: Vec<Release> = due
+        .iter()
+        .map(|&claim| Release {
+            claim,
+            next: hour,
+            error: Some("not mine".to_owned()),
+        })
+        .collect();
+    app.store
+        .write(move |c| release_all(c, "west", &theirs))
+        .await
+        .expect("release");
+    let still = get(changed).await.expect("read").expect("exists");
+    assert_eq!((still.failures, still.last_error), (0, None));
+    assert!(
+        claim("west", D::minutes(30))
+            .await
+            .expect("claim")
+            .is_empty(),
+        "east still holds its lease"
+    );
+}

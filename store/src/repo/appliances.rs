@@ -154,6 +154,22 @@ pub fn of_application(conn: &mut DbConn, app: ApplicationId) -> Result<Vec<Appli
     )
 }
 
+/// [`of_application`] for several applications at once, in id order.
+pub fn of_applications(
+    conn: &mut DbConn,
+    apps: &[ApplicationId],
+) -> Result<Vec<Appliance>, StoreError> {
+    let ids: Vec<String> = apps.iter().map(|i| i.to_string()).collect();
+    convert(
+        ap::appliances
+            .filter(ap::application_id.eq_any(ids))
+            .filter(ap::state.ne(ApplianceState::Terminated.as_str()))
+            .select(ApplianceRow::as_select())
+            .order(ap::id.asc())
+            .load(conn)?,
+    )
+}
+
 /// The appliances that hold resources on `host`, or were lost with it.
 pub fn on_host(conn: &mut DbConn, host: HostId) -> Result<Vec<Appliance>, StoreError> {
     let mut states = super::hosts::holding();

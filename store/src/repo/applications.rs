@@ -4,7 +4,7 @@
 use super::{Page, PageRequest, convert, fetch_limit};
 use crate::models_apps::{Application, ApplicationRow, Group, GroupRow, Layer, LayerRow};
 use crate::schema::{appliance_groups::dsl as g, applications::dsl as a, layers::dsl as l};
-use crate::time::{Ts, now, to_db};
+use crate::time::{now, to_db};
 use crate::{DbConn, StoreError};
 use chrono::{DateTime, Utc};
 use common::{ApplicationId, GroupId, LayerId, ProjectId, TenantId};
@@ -62,6 +62,20 @@ pub fn get_any(conn: &mut DbConn, id: ApplicationId) -> Result<Option<Applicatio
         .optional()?
         .map(Application::try_from)
         .transpose()
+}
+
+/// The applications of `ids` that exist, whatever their tenant (the orchestrator's batched load).
+pub fn get_many_any(
+    conn: &mut DbConn,
+    ids: &[ApplicationId],
+) -> Result<Vec<Application>, StoreError> {
+    let ids: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
+    convert(
+        a::applications
+            .filter(a::id.eq_any(ids))
+            .select(ApplicationRow::as_select())
+            .load(conn)?,
+    )
 }
 
 pub fn list_in_project(
@@ -203,45 +217,64 @@ pub fn claim_due(
         .collect()
 }
 
-/// Give a claimed application back, due again at `next` — or at once if it changed meanwhile.
-/// `error` records a failed pass (and counts toward backoff); `None` resets the failure count.
-pub fn release(
-    conn: &mut DbConn,
-    claim: Claim,
-    owner: &str,
-    next: DateTime<Utc>,
-    error: Option<&str>,
-) -> Result<(), StoreError> {
-    let id = claim.id.to_string();
-    let mine = a::applications
-        .filter(a::id.eq(&id))
-        .filter(a::lease_owner.eq(owner));
-    let unchanged = diesel::update(mine.filter(a::generation.eq(claim.generation)))
-        .set((
-            a::lease_owner.eq(None::<String>),
-            a::lease_expires_at.eq(None::<Ts>),
-            a::reconcile_after.eq(to_db(next)),
-        ))
-        .execute(conn)?;
-    if unchanged == 0 {
-        diesel::update(mine)
-            .set((
-                a::lease_owner.eq(None::<String>),
-                a::lease_expires_at.eq(None::<Ts>),
-                a::reconcile_after.eq(to_db(now())),
-            ))
-            .execute(conn)?;
+/// A claim given back: the application is due again at `next` (at once if it changed meanwhile);
+/// `error` records a failed pass and counts toward backoff, `None` resets the failure count.
+#[derive(Clone, Debug)]
+pub struct Release {
+    pub claim: Claim,
+    pub next: DateTime<Utc>,
+    pub error: Option<String>,
+}
+
+/// Give back the claims `owner` still holds, one statement for up to 500 of them. A claim whose lease
+/// was lost meanwhile (it lapsed and another orchestrator took the application) is left to the new
+/// owner.
+pub fn release_all(conn: &mut DbConn, owner: &str, released: &[Release]) -> Result<(), StoreError> {
+    use diesel::sql_types::Nullable;
+    let at = to_db(now());
+    for chunk in released.chunks(500) {
+        macro_rules! run {
+            ($c:expr, $db:ty, $p:expr) => {{
+                let mut q = diesel::sql_query(release_sql(chunk.len(), $p)).into_boxed::<$db>();
+                for r in chunk {
+                    q = q
+                        .bind::<Text, _>(r.claim.id.to_string())
+                        .bind::<BigInt, _>(r.claim.generation)
+                        .bind::<Timestamp, _>(to_db(r.next))
+                        .bind::<Nullable<Text>, _>(r.error.clone());
+                }
+                q.bind::<Timestamp, _>(at)
+                    .bind::<Text, _>(owner.to_owned())
+                    .execute($c)?
+            }};
+        }
+        match conn {
+            DbConn::Pg(c) => run!(c, diesel::pg::Pg, |i| format!("${i}")),
+            DbConn::Sqlite(c) => run!(c, diesel::sqlite::Sqlite, |_| "?".to_owned()),
+        };
     }
-    let this = a::applications.filter(a::id.eq(&id));
-    match error {
-        Some(e) => diesel::update(this)
-            .set((a::failures.eq(a::failures + 1), a::last_error.eq(e)))
-            .execute(conn)?,
-        None => diesel::update(this)
-            .set((a::failures.eq(0), a::last_error.eq(None::<String>)))
-            .execute(conn)?,
-    };
     Ok(())
+}
+
+/// The statement of [`release_all`] for `n` claims, with placeholders written by `p(1..)`.
+fn release_sql(n: usize, p: impl Fn(usize) -> String) -> String {
+    let rows: Vec<String> = (0..n)
+        .map(|i| {
+            let k = i * 4;
+            format!("({}, {}, {}, {})", p(k + 1), p(k + 2), p(k + 3), p(k + 4))
+        })
+        .collect();
+    format!(
+        "WITH v(id, gen, next_at, err) AS (VALUES {}) \
+         UPDATE applications SET lease_owner = NULL, lease_expires_at = NULL, \
+           reconcile_after = CASE WHEN applications.generation = v.gen THEN v.next_at ELSE {} END, \
+           failures = CASE WHEN v.err IS NULL THEN 0 ELSE applications.failures + 1 END, \
+           last_error = v.err \
+         FROM v WHERE applications.id = v.id AND applications.lease_owner = {}",
+        rows.join(", "),
+        p(n * 4 + 1),
+        p(n * 4 + 2)
+    )
 }
 
 /// Every deployed application's id (the periodic resync).
@@ -371,6 +404,18 @@ pub fn groups(conn: &mut DbConn, app: ApplicationId) -> Result<Vec<Group>, Store
     convert(
         g::appliance_groups
             .filter(g::application_id.eq(app.to_string()))
+            .select(GroupRow::as_select())
+            .order(g::id.asc())
+            .load(conn)?,
+    )
+}
+
+/// The groups of the applications of `apps`, in id order.
+pub fn groups_of_many(conn: &mut DbConn, apps: &[ApplicationId]) -> Result<Vec<Group>, StoreError> {
+    let ids: Vec<String> = apps.iter().map(|i| i.to_string()).collect();
+    convert(
+        g::appliance_groups
+            .filter(g::application_id.eq_any(ids))
             .select(GroupRow::as_select())
             .order(g::id.asc())
             .load(conn)?,
