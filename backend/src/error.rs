@@ -57,7 +57,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict { what } => ApiError::Conflict { field: what },
-            StoreError::Pool(_) => ApiError::Unavailable(e),
+            StoreError::Pool(_) | StoreError::Busy(_) => ApiError::Unavailable(e),
             other => ApiError::Store(other),
         }
     }
@@ -151,7 +151,7 @@ impl ApiError {
                     .with_detail("send the body as application/json")
             }
             ApiError::Unavailable(_) => Problem::new(status, "unavailable", "Service unavailable")
-                .with_detail("the database is not reachable; try again shortly"),
+                .with_detail("the database is unreachable or busy; try again shortly"),
             ApiError::Store(_) | ApiError::Internal(_) => {
                 Problem::new(status, "internal", "Internal server error")
             }

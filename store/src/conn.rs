@@ -90,6 +90,8 @@ impl ManageConnection for Manager {
 pub struct PoolOptions {
     /// Connections for PostgreSQL; SQLite is capped at 4 (more only adds lock contention).
     pub max_size: u32,
+    /// How long to wait for a connection, and for a worker: a job still queued after this long is
+    /// refused with [`StoreError::Busy`] instead of being run late.
     pub connect_timeout: Duration,
 }
 
@@ -124,6 +126,7 @@ struct Db {
     pool: Pool<Manager>,
     backend: Backend,
     write_lock: Arc<Mutex<()>>,
+    queue_timeout: Duration,
 }
 
 /// A unit of database work for the worker threads.
@@ -232,6 +235,7 @@ impl Store {
                 pool,
                 backend,
                 write_lock: Arc::new(Mutex::new(())),
+                queue_timeout: opts.connect_timeout,
             },
             workers: Arc::new(Workers::start(max_size)?),
         })
@@ -274,7 +278,8 @@ impl Store {
     }
 
     /// Queue `f` for the workers and wait for its result. A read whose caller went away before a
-    /// worker reached it is skipped; a write always runs once queued.
+    /// worker reached it is skipped; a job that waited longer than the queue timeout is refused
+    /// (overload sheds work instead of answering ever later); otherwise a write runs once queued.
     async fn run<T, E, F>(&self, skip_if_abandoned: bool, f: F) -> Result<T, E>
     where
         F: FnOnce() -> Result<T, E> + Send + 'static,
@@ -282,10 +287,17 @@ impl Store {
         E: From<StoreError> + Send + 'static,
     {
         let (reply, result) = tokio::sync::oneshot::channel();
+        let (queued, timeout) = (std::time::Instant::now(), self.db.queue_timeout);
         let job: Job = Box::new(move || {
-            if !(skip_if_abandoned && reply.is_closed()) {
-                let _ = reply.send(f());
+            if skip_if_abandoned && reply.is_closed() {
+                return;
             }
+            let outcome = if queued.elapsed() > timeout {
+                Err(E::from(StoreError::Busy(timeout)))
+            } else {
+                f()
+            };
+            let _ = reply.send(outcome);
         });
         self.workers.send(job)?;
         result.await.map_err(|_| StoreError::Worker)?
@@ -459,5 +471,75 @@ mod tests {
         }
         drop(store);
         assert_eq!(count(&sqlite_store(&dir, 1)), 50);
+    }
+
+    #[tokio::test]
+    async fn a_job_that_waited_too_long_is_refused_not_run() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}/w.db", dir.path().display());
+        let opts = PoolOptions {
+            max_size: 1,
+            connect_timeout: Duration::from_millis(20),
+        };
+        let store = Store::open(&url, &opts).expect("open");
+        // the only worker is held until we say so
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        let (started, running) = std::sync::mpsc::channel::<()>();
+        let held = tokio::spawn({
+            let store = store.clone();
+            async move {
+                store
+                    .read(move |_| {
+                        started.send(()).ok();
+                        wait.recv().ok();
+                        Ok::<_, StoreError>(())
+                    })
+                    .await
+            }
+        });
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while running.try_recv().is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the worker never started"
+            );
+            tokio::task::yield_now().await;
+        }
+        let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = Arc::clone(&ran);
+        let late = tokio::spawn({
+            let store = store.clone();
+            async move {
+                store
+                    .write(move |_| {
+                        flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                        Ok::<_, StoreError>(())
+                    })
+                    .await
+            }
+        });
+        // once the write is queued, let it grow older than the timeout
+        let queued_len = || store.workers.queue.as_ref().map_or(0, |q| q.len());
+        while queued_len() == 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the write was never queued"
+            );
+            tokio::task::yield_now().await;
+        }
+        let queued = std::time::Instant::now();
+        while queued.elapsed() <= opts.connect_timeout {
+            tokio::task::yield_now().await;
+        }
+        go.send(()).expect("release the worker");
+        held.await.expect("join").expect("the held read");
+        let r = late.await.expect("join");
+        assert!(matches!(r, Err(StoreError::Busy(_))), "{r:?}");
+        assert!(
+            !ran.load(std::sync::atomic::Ordering::SeqCst),
+            "a refused job must not run"
+        );
+        // and the store serves again
+        store.ping().await.expect("ping");
     }
 }

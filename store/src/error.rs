@@ -33,6 +33,9 @@ pub enum StoreError {
     Stale,
     #[error("a stored row is invalid: {0}")]
     Corrupt(String),
+    /// A database job waited longer than this for a worker (every connection was busy).
+    #[error("the database is busy: no connection became free within {0:?}")]
+    Busy(std::time::Duration),
     /// A database job panicked, or the workers are gone.
     #[error("a database task failed")]
     Worker,
