@@ -194,6 +194,9 @@ impl ResponseError for ApiError {
             ApiError::Unauthenticated(_) => {
                 resp.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
             }
+            ApiError::Unavailable(_) => {
+                resp.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+            }
             _ => {}
         }
         resp.body(serde_json::to_string(&self.problem()).unwrap_or_default())
@@ -277,6 +280,20 @@ mod tests {
             assert_eq!(err.status_code().as_u16(), status);
             assert!(!p.detail.unwrap_or_default().contains("secret detail"));
         }
+    }
+
+    #[test]
+    fn a_busy_database_is_a_503_to_retry() {
+        let e = ApiError::from(StoreError::Busy(std::time::Duration::from_secs(5)));
+        assert_eq!(e.problem().code, "unavailable");
+        let resp = e.error_response();
+        assert_eq!(resp.status().as_u16(), 503);
+        assert_eq!(
+            resp.headers()
+                .get(header::RETRY_AFTER)
+                .map(|v| v.as_bytes()),
+            Some(&b"1"[..])
+        );
     }
 
     #[test]
