@@ -80,8 +80,13 @@ impl ManageConnection for Manager {
             .map_err(r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, _conn: &mut DbConn) -> bool {
-        false
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        use diesel::connection::{TransactionManager, TransactionManagerStatus};
+        // a connection left inside a transaction (its job panicked half-way) is never handed out again:
+        // the next job's "transaction" would only be a savepoint inside it
+        let status =
+            <DbConn as Connection>::TransactionManager::transaction_manager_status_mut(conn);
+        !matches!(status, TransactionManagerStatus::Valid(v) if v.transaction_depth().is_none())
     }
 }
 
@@ -342,7 +347,15 @@ impl Db {
             let c = &mut *conn;
             c.batch_execute("BEGIN IMMEDIATE")
                 .map_err(|e| E::from(StoreError::from(e)))?;
-            return match f(c) {
+            // (diesel's transaction manager does not see this transaction: roll back on a panic here)
+            let outcome = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(c))) {
+                Ok(outcome) => outcome,
+                Err(panic) => {
+                    let _ = c.batch_execute("ROLLBACK");
+                    std::panic::resume_unwind(panic)
+                }
+            };
+            return match outcome {
                 Ok(v) => match c.batch_execute("COMMIT") {
                     Ok(()) => Ok(v),
                     Err(e) => {

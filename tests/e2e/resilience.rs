@@ -305,3 +305,46 @@ async fn released_claims_come_due_as_their_passes_said() {
         "east still holds its lease"
     );
 }
+
+#[tokio::test]
+async fn a_write_that_panics_half_way_leaves_nothing_and_the_store_goes_on() {
+    use diesel::connection::SimpleConnection;
+    let app = TestApp::spawn_with(|c| c.orchestrator = false).await;
+    // one connection, so the next job gets the very connection the panic left behind
+    let opts = store::PoolOptions {
+        max_size: 1,
+        ..Default::default()
+    };
+    let open = || store::Store::open(&app.config.database_url, &opts).expect("store");
+    let rename = |name: &'static str, panic: bool| {
+        move |c: &mut store::DbConn| -> Result<(), store::StoreError> {
+            c.batch_execute(&format!(
+                "UPDATE tenants SET name = '{name}' WHERE kind = 'provider'"
+            ))?;
+            assert!(!panic, "a bug half-way through a transaction");
+            Ok(())
+        }
+    };
+    let s = open();
+    let r = s.write(rename("half-way", true)).await;
+    assert!(matches!(r, Err(store::StoreError::Worker)), "{r:?}");
+    s.write(rename("after", false))
+        .await
+        .expect("the next write");
+    drop(s);
+    // what another connection sees: the second write, committed; nothing of the first
+    let fresh = open();
+    let name = fresh
+        .read(|c| {
+            use diesel::prelude::*;
+            use store::schema::tenants::dsl as t;
+            t::tenants
+                .filter(t::kind.eq("provider"))
+                .select(t::name)
+                .first::<String>(c)
+                .map_err(store::StoreError::from)
+        })
+        .await
+        .expect("read");
+    assert_eq!(name, "after");
+}
