@@ -45,7 +45,8 @@ for engine in sqlite postgres; do
     URL="sqlite://$WORK/bench.db"
   else
     as_root runuser -u postgres -- psql -q -c "DROP DATABASE IF EXISTS scaleinfra_bench WITH (FORCE)" -c "CREATE DATABASE scaleinfra_bench OWNER scaleinfra" >/dev/null
-    URL="${PG_URL%/*}/scaleinfra_bench"
+    base=${PG_URL%%\?*}   # the URL without its query (?sslmode=…), which is kept
+    URL="${base%/*}/scaleinfra_bench${PG_URL#"$base"}"
   fi
   SCALEINFRA_ADMIN_EMAIL=op@bench.test SCALEINFRA_ADMIN_PASSWORD=$PW SCALEINFRA_LOG_LEVEL=warn \
     SCALEINFRA_LOGIN_PER_IP_PER_MINUTE=1000 "$BIN/scaleinfra" serve --database-url "$URL" --bind 127.0.0.1:18090 >"$WORK/$engine.log" 2>&1 &

@@ -89,10 +89,12 @@ impl Orchestrator {
         }
     }
 
+    /// Carry out `action`, planned from `seen` (the appliances as the pass read them).
     pub(crate) async fn execute(
         &self,
         app: &Application,
         action: Action,
+        seen: &[Appliance],
     ) -> Result<(), OrchestratorError> {
         self.step()?;
         match action {
@@ -103,6 +105,15 @@ impl Orchestrator {
                 let Some(a) = self.appliance(id).await? else {
                     return Ok(());
                 };
+                // a heartbeat or a transition since the pass read it makes the verdict stale: the
+                // next pass (due at once, since this one acted) judges again
+                let as_seen = seen.iter().find(|s| s.id == id).is_none_or(|s| {
+                    s.state == a.state && s.last_heartbeat_at == a.last_heartbeat_at
+                });
+                if !as_seen {
+                    tracing::debug!(appliance = %id, "changed since the pass read it; not failed");
+                    return Ok(());
+                }
                 let _ = self.remove_domain(&a).await;
                 let kind = if a.state == ApplianceState::Running {
                     "appliance.went_down"

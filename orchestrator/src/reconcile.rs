@@ -36,13 +36,22 @@ struct Snapshot {
 }
 
 /// The applications of `ids` with their groups and live appliances, and the hosts those appliances
-/// are on: four queries for a whole round, whatever its size.
-type Loaded = (
+/// are on: four queries for a whole round.
+type Round = (
     HashMap<ApplicationId, Snapshot>,
     HashMap<HostId, store::Host>,
 );
 
-fn load(c: &mut store::DbConn, ids: &[ApplicationId]) -> Result<Loaded, store::StoreError> {
+/// One application's input to a pass: its snapshot (`None`: it is gone), the hosts of its round, and
+/// when they were read — ages are measured from then, so a pass that starts later than its load
+/// never sees a heartbeat or a boot as older than the data says.
+struct Loaded {
+    snapshot: Option<Snapshot>,
+    hosts: Arc<HashMap<HostId, store::Host>>,
+    at: chrono::DateTime<chrono::Utc>,
+}
+
+fn load(c: &mut store::DbConn, ids: &[ApplicationId]) -> Result<Round, store::StoreError> {
     let mut snaps: HashMap<ApplicationId, Snapshot> = applications::get_many_any(c, ids)?
         .into_iter()
         .map(|app| {
@@ -78,19 +87,47 @@ fn load(c: &mut store::DbConn, ids: &[ApplicationId]) -> Result<Loaded, store::S
 impl Orchestrator {
     /// One pass over one application: observe, plan, execute. Returns when it should run next.
     pub async fn reconcile(&self, id: ApplicationId) -> Result<Duration, OrchestratorError> {
-        let (mut snaps, hosts) = self.store.read(move |c| load(c, &[id])).await?;
-        self.reconcile_loaded(snaps.remove(&id), &hosts, &Listings::default())
-            .await
+        let mut one = self.load_many(vec![id]).await?;
+        let Some((_, loaded)) = one.pop() else {
+            return Ok(self.config.resync);
+        };
+        self.reconcile_loaded(loaded, &Listings::default()).await
     }
 
-    /// One pass over a loaded application (`None`: it is gone), sharing the hosts and their domain
-    /// listings with the other applications of a round.
+    /// Load the applications of `ids` (see [`load`]), each with the hosts of them all.
+    async fn load_many(
+        &self,
+        ids: Vec<ApplicationId>,
+    ) -> Result<Vec<(ApplicationId, Loaded)>, OrchestratorError> {
+        let at = now();
+        let wanted = ids.clone();
+        let (mut snaps, hosts) = self.store.read(move |c| load(c, &wanted)).await?;
+        let hosts = Arc::new(hosts);
+        Ok(ids
+            .into_iter()
+            .map(|id| {
+                let loaded = Loaded {
+                    snapshot: snaps.remove(&id),
+                    hosts: Arc::clone(&hosts),
+                    at,
+                };
+                (id, loaded)
+            })
+            .collect())
+    }
+
+    /// One pass over a loaded application, sharing hosts' domain listings with the other applications
+    /// of a round.
     async fn reconcile_loaded(
         &self,
-        snapshot: Option<Snapshot>,
-        hosts_by_id: &HashMap<HostId, store::Host>,
+        loaded: Loaded,
         listings: &Listings,
     ) -> Result<Duration, OrchestratorError> {
+        let Loaded {
+            snapshot,
+            hosts: hosts_by_id,
+            at,
+        } = loaded;
         let Some(Snapshot {
             app,
             groups,
@@ -110,7 +147,6 @@ impl Orchestrator {
                 listed.insert(host.id, self.listing(host, listings).await);
             }
         }
-        let at = now();
         let age = |t: chrono::DateTime<chrono::Utc>| (at - t).to_std().unwrap_or_default();
         let observed: Vec<Observed> = apps
             .iter()
@@ -162,7 +198,7 @@ impl Orchestrator {
             .collect();
         for action in others {
             tracing::debug!(application = %id, ?action, "execute");
-            match self.execute(&app, action).await {
+            match self.execute(&app, action, &apps).await {
                 Ok(()) => {}
                 Err(OrchestratorError::Crashed) => return Err(OrchestratorError::Crashed),
                 Err(e) => {
@@ -246,16 +282,12 @@ impl Orchestrator {
         if n == 0 {
             return Ok(0);
         }
-        let ids: Vec<ApplicationId> = claims.iter().map(|c| c.id).collect();
-        // (should this fail, the claims lapse with their lease and the applications come due again)
-        let (mut snaps, hosts) = self.store.read(move |c| load(c, &ids)).await?;
-        let work: Vec<(Claim, Option<Snapshot>)> = claims
-            .into_iter()
-            .map(|claim| (claim, snaps.remove(&claim.id)))
-            .collect();
+        // The whole round is read at once (four queries); a pass that starts later than that read
+        // measures ages from it, and a `Fail` goes ahead only if the appliance is still as read.
+        let work = self.load_claims(claims).await;
         let listings = Listings::default();
         let results: Vec<Result<Released, OrchestratorError>> = futures_util::stream::iter(work)
-            .map(|(claim, snap)| self.run_claim(claim, snap, &hosts, &listings))
+            .map(|(claim, loaded)| self.run_claim(claim, loaded, &listings))
             .buffer_unordered(self.config.concurrency.max(1))
             .collect()
             .await;
@@ -286,28 +318,45 @@ impl Orchestrator {
         Ok(n)
     }
 
+    /// Load the claimed applications; when the load fails, each claim carries the error (and backs off).
+    async fn load_claims(&self, claims: Vec<Claim>) -> Vec<(Claim, Result<Loaded, String>)> {
+        let ids = claims.iter().map(|c| c.id).collect();
+        match self.load_many(ids).await {
+            Ok(loaded) => claims
+                .into_iter()
+                .zip(loaded)
+                .map(|(claim, (_, l))| (claim, Ok(l)))
+                .collect(),
+            Err(e) => {
+                let e = e.to_string();
+                claims.into_iter().map(|c| (c, Err(e.clone()))).collect()
+            }
+        }
+    }
+
     /// Reconcile one claimed application; says when it is due next and what failed.
     async fn run_claim(
         &self,
         claim: Claim,
-        snapshot: Option<Snapshot>,
-        hosts: &HashMap<HostId, store::Host>,
+        loaded: Result<Loaded, String>,
         listings: &Listings,
     ) -> Result<Released, OrchestratorError> {
-        match self.reconcile_loaded(snapshot, hosts, listings).await {
-            Ok(next) => Ok((claim, next, None)),
-            Err(OrchestratorError::Crashed) => Err(OrchestratorError::Crashed),
-            Err(e) => {
-                let failures: u32 = self
-                    .store
-                    .read(move |c| applications::get_any(c, claim.id))
-                    .await
-                    .ok()
-                    .flatten()
-                    .map_or(0, |a| a.failures);
-                Ok((claim, backoff(failures), Some(e.to_string())))
-            }
-        }
+        let error = match loaded {
+            Ok(loaded) => match self.reconcile_loaded(loaded, listings).await {
+                Ok(next) => return Ok((claim, next, None)),
+                Err(OrchestratorError::Crashed) => return Err(OrchestratorError::Crashed),
+                Err(e) => e.to_string(),
+            },
+            Err(e) => e,
+        };
+        let failures: u32 = self
+            .store
+            .read(move |c| applications::get_any(c, claim.id))
+            .await
+            .ok()
+            .flatten()
+            .map_or(0, |a| a.failures);
+        Ok((claim, backoff(failures), Some(error)))
     }
 
     /// Make every deployed application due (start-up and the periodic resync safety net).

@@ -86,7 +86,8 @@ impl ManageConnection for Manager {
         // the next job's "transaction" would only be a savepoint inside it
         let status =
             <DbConn as Connection>::TransactionManager::transaction_manager_status_mut(conn);
-        !matches!(status, TransactionManagerStatus::Valid(v) if v.transaction_depth().is_none())
+        std::thread::panicking()
+            || !matches!(status, TransactionManagerStatus::Valid(v) if v.transaction_depth().is_none())
     }
 }
 
@@ -123,6 +124,9 @@ impl Default for PoolOptions {
 pub struct Store {
     db: Db,
     workers: Arc<Workers>,
+    /// SQLite: one write at a time reaches the workers; the others wait here, leaving the workers free
+    /// for reads (WAL serves them while a write runs).
+    sqlite_writer: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// What a job needs of the store (jobs never hold the workers themselves).
@@ -183,11 +187,13 @@ impl Drop for Workers {
         // closing the queue lets each worker finish what is queued, then stop
         self.queue = None;
         let me = std::thread::current().id();
+        if self.threads.iter().any(|t| t.thread().id() == me) {
+            // a job owned the last clone of its store: it cannot wait for itself, nor for workers that
+            // may wait on what it still holds; they end on their own once the queue is empty
+            return;
+        }
         for thread in self.threads.drain(..) {
-            // (a job that owned the last clone of its store cannot wait for itself)
-            if thread.thread().id() != me {
-                let _ = thread.join();
-            }
+            let _ = thread.join();
         }
     }
 }
@@ -243,6 +249,7 @@ impl Store {
                 queue_timeout: opts.connect_timeout,
             },
             workers: Arc::new(Workers::start(max_size)?),
+            sqlite_writer: Arc::new(tokio::sync::Mutex::new(())),
         })
     }
 
@@ -278,6 +285,10 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
+        let _turn = match self.db.backend {
+            Backend::Sqlite => Some(self.sqlite_writer.lock().await),
+            Backend::Postgres => None,
+        };
         let db = self.db.clone();
         self.run(false, move || db.transaction(f)).await
     }
@@ -329,6 +340,16 @@ impl Store {
     }
 }
 
+/// Roll back the manual SQLite transaction on `c`; should that fail, mark `c` broken so the pool
+/// discards it rather than hand out a connection still inside a transaction.
+fn rollback(c: &mut DbConn) {
+    use diesel::connection::TransactionManager;
+    if c.batch_execute("ROLLBACK").is_err() {
+        <DbConn as Connection>::TransactionManager::transaction_manager_status_mut(c)
+            .set_in_error();
+    }
+}
+
 impl Db {
     /// Run `f` in one transaction on this thread.
     fn transaction<T, E, F>(&self, f: F) -> Result<T, E>
@@ -351,7 +372,7 @@ impl Db {
             let outcome = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(c))) {
                 Ok(outcome) => outcome,
                 Err(panic) => {
-                    let _ = c.batch_execute("ROLLBACK");
+                    rollback(c);
                     std::panic::resume_unwind(panic)
                 }
             };
@@ -359,12 +380,12 @@ impl Db {
                 Ok(v) => match c.batch_execute("COMMIT") {
                     Ok(()) => Ok(v),
                     Err(e) => {
-                        let _ = c.batch_execute("ROLLBACK");
+                        rollback(c);
                         Err(E::from(StoreError::from(e)))
                     }
                 },
                 Err(e) => {
-                    let _ = c.batch_execute("ROLLBACK");
+                    rollback(c);
                     Err(e)
                 }
             };
