@@ -341,21 +341,28 @@ impl Orchestrator {
         loaded: Result<Loaded, String>,
         listings: &Listings,
     ) -> Result<Released, OrchestratorError> {
-        let error = match loaded {
-            Ok(loaded) => match self.reconcile_loaded(loaded, listings).await {
-                Ok(next) => return Ok((claim, next, None)),
-                Err(OrchestratorError::Crashed) => return Err(OrchestratorError::Crashed),
-                Err(e) => e.to_string(),
-            },
-            Err(e) => e,
+        let (error, failures) = match loaded {
+            Ok(loaded) => {
+                // (only this claim's release changes the count, so the snapshot's is current)
+                let failures = loaded.snapshot.as_ref().map(|s| s.app.failures);
+                match self.reconcile_loaded(loaded, listings).await {
+                    Ok(next) => return Ok((claim, next, None)),
+                    Err(OrchestratorError::Crashed) => return Err(OrchestratorError::Crashed),
+                    Err(e) => (e.to_string(), failures),
+                }
+            }
+            Err(e) => (e, None),
         };
-        let failures: u32 = self
-            .store
-            .read(move |c| applications::get_any(c, claim.id))
-            .await
-            .ok()
-            .flatten()
-            .map_or(0, |a| a.failures);
+        let failures = match failures {
+            Some(n) => n,
+            None => self
+                .store
+                .read(move |c| applications::get_any(c, claim.id))
+                .await
+                .ok()
+                .flatten()
+                .map_or(0, |a| a.failures),
+        };
         Ok((claim, backoff(failures), Some(error)))
     }
 

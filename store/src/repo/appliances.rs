@@ -144,14 +144,7 @@ pub fn list_for_app(
 
 /// Every appliance of an application that is not terminated (what the reconciler looks at).
 pub fn of_application(conn: &mut DbConn, app: ApplicationId) -> Result<Vec<Appliance>, StoreError> {
-    convert(
-        ap::appliances
-            .filter(ap::application_id.eq(app.to_string()))
-            .filter(ap::state.ne(ApplianceState::Terminated.as_str()))
-            .select(ApplianceRow::as_select())
-            .order(ap::id.asc())
-            .load(conn)?,
-    )
+    of_applications(conn, &[app])
 }
 
 /// [`of_application`] for several applications at once, in id order.

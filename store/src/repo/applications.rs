@@ -401,13 +401,7 @@ pub fn get_group(
 
 /// The groups of an application (the orchestrator reads them for any tenant by application id).
 pub fn groups(conn: &mut DbConn, app: ApplicationId) -> Result<Vec<Group>, StoreError> {
-    convert(
-        g::appliance_groups
-            .filter(g::application_id.eq(app.to_string()))
-            .select(GroupRow::as_select())
-            .order(g::id.asc())
-            .load(conn)?,
-    )
+    groups_of_many(conn, &[app])
 }
 
 /// The groups of the applications of `apps`, in id order.
