@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::error;
 use crate::state::AppState;
 use crate::{
-    agent, applications, audit, auth, bootstrap, catalog, compute, health, openapi::ApiDoc,
+    agent, applications, audit, auth, bootstrap, catalog, compute, health, images, openapi::ApiDoc,
     projects, telemetry, tenants, users,
 };
 use actix_web::body::MessageBody;
@@ -14,7 +14,7 @@ use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, web};
 use common::api::Capacity;
 use orchestrator::drivers::Drivers;
-use orchestrator::drivers::libvirt::{Accel, LibvirtConfig, LibvirtDriver};
+use orchestrator::drivers::libvirt::{Accel, GuestNetwork, LibvirtConfig, LibvirtDriver};
 use orchestrator::{Orchestrator, OrchestratorConfig, SimCloud, SimConfig};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -58,6 +58,7 @@ pub fn build(
                 .configure(audit::routes::configure)
                 .configure(compute::routes::configure)
                 .configure(catalog::routes::configure)
+                .configure(images::routes::configure)
                 .configure(applications::routes::configure)
                 .configure(applications::routes_appliances::configure),
         )
@@ -105,6 +106,7 @@ pub fn orchestrator_config(config: &Config) -> OrchestratorConfig {
         agent_url: config.agent_url.clone(),
         heartbeat_secs: u32::try_from(config.heartbeat_ms.div_ceil(1000)).unwrap_or(5),
         metrics_secs: u32::try_from((config.heartbeat_ms * 2).div_ceil(1000)).unwrap_or(10),
+        heartbeat: ms(config.heartbeat_ms),
         ..OrchestratorConfig::default()
     };
     o.timeouts.boot = Duration::from_secs(config.boot_timeout_secs);
@@ -129,16 +131,26 @@ pub fn drivers(config: &Config) -> (Option<Arc<SimCloud>>, Drivers) {
         "tcg" => Accel::Tcg,
         _ => Accel::Auto,
     };
+    let network = match config.libvirt_network.strip_prefix("bridge:") {
+        Some(bridge) => GuestNetwork::Bridge(bridge.to_owned()),
+        None => GuestNetwork::User {
+            agent_guest: orchestrator::drivers::libvirt::agent_guest_addr(&config.agent_url),
+            agent_host: config
+                .libvirt_agent_forward
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], config.bind.port()))),
+        },
+    };
     let libvirt = LibvirtDriver::new(LibvirtConfig {
         accel,
+        network,
+        call_timeout: Duration::from_secs(config.libvirt_call_timeout_secs),
         ..LibvirtConfig::default()
     });
     (sim.clone(), Drivers::new(sim, libvirt))
 }
 
-/// Seed the catalog and (with a simulated pool) the pool's hosts.
+/// Seed (with a simulated pool) the pool's hosts and image, then the catalog on that image.
 async fn seed(store: &Store, config: &Config) -> anyhow::Result<()> {
-    orchestrator::catalog::seed_catalog(store).await?;
     if config.sim_hosts > 0 {
         let capacity = Capacity {
             vcpus: 16,
@@ -147,6 +159,7 @@ async fn seed(store: &Store, config: &Config) -> anyhow::Result<()> {
         };
         orchestrator::catalog::seed_sim_pool(store, config.sim_hosts, capacity).await?;
     }
+    orchestrator::catalog::seed_catalog(store).await?;
     Ok(())
 }
 
@@ -207,6 +220,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let data = web::Data::new(state.clone());
     let server = HttpServer::new(move || build(data.clone()))
         .workers(workers)
+        // agents call every few seconds over one kept-alive connection (through the guestfwd of
+        // user-mode networking, one connection is all a guest has): outlast their interval
+        .keep_alive(Duration::from_secs(75))
         .shutdown_timeout(10)
         .disable_signals()
         .listen(listener)?
@@ -232,6 +248,7 @@ fn spawn_housekeeping(state: AppState) {
         loop {
             tick.tick().await;
             state.limiter.retain_recent();
+            state.agent.retain_recent();
             n += 1;
             if n.is_multiple_of(60) {
                 let r = state

@@ -131,11 +131,8 @@ pub async fn reset_password(
     let hash = password::blocking(move || password::hash(&pw)).await??;
     store
         .write(move |c| -> ApiResult<()> {
-            let mut user = user;
-            user.password_hash = hash;
-            user.token_version += 1;
-            user.updated_at = now();
-            users::save(c, tenant.id, &user)?;
+            // only the password column (and the token version) change: nothing else is written back
+            users::set_password(c, tenant.id, user.id, &hash)?;
             refresh_tokens::revoke_user(c, user.id, now())?;
             audit::record(
                 c,

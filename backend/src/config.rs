@@ -61,10 +61,19 @@ pub struct Config {
     pub heartbeat_timeout_secs: u64,
     /// Time a booting appliance has to announce itself, in seconds.
     pub boot_timeout_secs: u64,
-    /// The URL guests reach this server's agent API at (user-mode networking: the host is 10.0.2.2).
+    /// The URL guests reach this server's agent API at. With user-mode networking it is an address
+    /// of the guest network (10.0.2.x, not .2 or .3) that a `guestfwd` carries to
+    /// `libvirt_agent_forward`; guests reach nothing else of the host.
     pub agent_url: String,
     /// `auto` (try kvm, fall back to TCG), `kvm` or `tcg`.
     pub libvirt_accel: String,
+    /// `user` (restricted user-mode networking) or `bridge:NAME` (a bridge of each host).
+    pub libvirt_network: String,
+    /// Where, on each hypervisor host, user-mode guests' agent traffic goes (default: this server's
+    /// port on the host's loopback).
+    pub libvirt_agent_forward: Option<SocketAddr>,
+    /// Deadline of one libvirt call, in seconds.
+    pub libvirt_call_timeout_secs: u64,
     /// How often the orchestrator looks for work, in milliseconds.
     pub orchestrator_tick_ms: u64,
     /// How often hosts are checked, in milliseconds.
@@ -100,8 +109,11 @@ impl Default for Config {
             heartbeat_ms: 5000,
             heartbeat_timeout_secs: 20,
             boot_timeout_secs: 300,
-            agent_url: "http://10.0.2.2:8080".into(),
+            agent_url: "http://10.0.2.100:8080".into(),
             libvirt_accel: "auto".into(),
+            libvirt_network: "user".into(),
+            libvirt_agent_forward: None,
+            libvirt_call_timeout_secs: 60,
             orchestrator_tick_ms: 250,
             host_check_ms: 5000,
             host_down_after: 3,
@@ -186,6 +198,30 @@ impl Config {
         if !["auto", "kvm", "tcg"].contains(&self.libvirt_accel.as_str()) {
             return invalid("libvirt_accel", "must be auto, kvm or tcg");
         }
+        let bridge = self.libvirt_network.strip_prefix("bridge:");
+        if self.libvirt_network != "user"
+            && !bridge.is_some_and(|b| {
+                (1..=15).contains(&b.len())
+                    && b.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            })
+        {
+            return invalid(
+                "libvirt_network",
+                "must be user or bridge:NAME (1 to 15 letters, digits, '-', '_' or '.')",
+            );
+        }
+        if self.libvirt_network == "user"
+            && orchestrator::drivers::libvirt::agent_guest_addr(&self.agent_url).is_none()
+        {
+            return invalid(
+                "agent_url",
+                "with user-mode networking it must be http://10.0.2.X:PORT (X not 0, 2, 3 or 255): the only address guests reach",
+            );
+        }
+        if self.libvirt_call_timeout_secs == 0 {
+            return invalid("libvirt_call_timeout_secs", "must be at least 1");
+        }
         if self.heartbeat_ms == 0 || self.orchestrator_tick_ms == 0 || self.host_check_ms == 0 {
             return invalid(
                 "heartbeat_ms/orchestrator_tick_ms/host_check_ms",
@@ -244,6 +280,16 @@ mod tests {
             (|c| c.refresh_token_ttl_secs = 1, "refresh_token_ttl_secs"),
             (|c| c.max_body_bytes = 10, "max_body_bytes"),
             (|c| c.public_url = Some("ftp://x".into()), "public_url"),
+            (|c| c.agent_url = "http://10.0.2.2:8080".into(), "agent_url"),
+            (|c| c.libvirt_network = "bridge:".into(), "libvirt_network"),
+            (
+                |c| c.libvirt_network = "bridge:a b".into(),
+                "libvirt_network",
+            ),
+            (
+                |c| c.libvirt_call_timeout_secs = 0,
+                "libvirt_call_timeout_secs",
+            ),
             (
                 |c| c.admin_password = Some("short".into()),
                 "admin_password",

@@ -63,6 +63,23 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<orchestrator::agent_api::AgentError> for ApiError {
+    fn from(e: orchestrator::agent_api::AgentError) -> Self {
+        use orchestrator::agent_api::AgentError;
+        match e {
+            AgentError::InvalidToken => ApiError::Unauthenticated("invalid agent token"),
+            AgentError::Revoked => {
+                ApiError::Gone("this appliance is no longer active; stop the agent")
+            }
+            AgentError::Invalid(v) => v.into(),
+            AgentError::RateLimited { retry_after_secs } => {
+                ApiError::RateLimited { retry_after_secs }
+            }
+            AgentError::Store(s) => s.into(),
+        }
+    }
+}
+
 impl From<validator::ValidationErrors> for ApiError {
     fn from(e: validator::ValidationErrors) -> Self {
         ApiError::Validation(common::validate::field_errors(&e))
@@ -180,7 +197,7 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
         if status.is_server_error() {
-            tracing::error!(error = ?self, "request failed");
+            tracing::error!(error = %store::Chain(self), "request failed");
         }
         let mut resp = HttpResponse::build(status);
         resp.insert_header((

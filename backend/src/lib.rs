@@ -12,6 +12,7 @@ pub mod compute;
 pub mod config;
 pub mod error;
 pub mod health;
+pub mod images;
 pub mod openapi;
 pub mod pagination;
 pub mod projects;

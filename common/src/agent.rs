@@ -3,18 +3,63 @@
 
 use crate::ApplianceId;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use validator::{Validate, ValidationError};
+
+/// Custom metrics an agent may report at once.
+pub const CUSTOM_METRICS_MAX: usize = 64;
+
+fn invalid(code: &'static str, message: &'static str) -> ValidationError {
+    ValidationError::new(code).with_message(Cow::Borrowed(message))
+}
+
+/// What an appliance reports of itself is untrusted input: short printable text only.
+fn short_text(value: &str) -> Result<(), ValidationError> {
+    if value.len() > 253 || value.chars().any(|c| c.is_control()) {
+        return Err(invalid(
+            "invalid_text",
+            "must be at most 253 bytes without control characters",
+        ));
+    }
+    Ok(())
+}
+
+/// An IPv4 or IPv6 address in its canonical text form.
+fn ip_address(value: &str) -> Result<(), ValidationError> {
+    match value.parse::<std::net::IpAddr>() {
+        Ok(ip) if ip.to_string() == value => Ok(()),
+        _ => Err(invalid("invalid_ip", "must be an IPv4 or IPv6 address")),
+    }
+}
+
+fn custom_metrics(values: &BTreeMap<String, f64>) -> Result<(), ValidationError> {
+    if values.len() > CUSTOM_METRICS_MAX
+        || values
+            .iter()
+            .any(|(k, v)| crate::validate::identifier(k).is_err() || !v.is_finite())
+    {
+        return Err(invalid(
+            "invalid_metrics",
+            "at most 64 custom metrics, named like identifiers, with finite values",
+        ));
+    }
+    Ok(())
+}
 
 /// The header-less bearer token an agent presents: `<appliance id>.<mac>`.
 pub const TOKEN_HEADER_PREFIX: &str = "Bearer ";
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Validate)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AnnounceRequest {
+    #[validate(length(max = 64), custom(function = "short_text"))]
     pub agent_version: String,
+    #[validate(custom(function = "short_text"))]
     pub hostname: String,
     /// The address the appliance serves on, as the guest sees it.
+    #[validate(custom(function = "ip_address"))]
     pub ip: Option<String>,
 }
 
@@ -26,7 +71,7 @@ pub struct AnnounceResponse {
     pub metrics_secs: u32,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Validate)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct HeartbeatRequest {
@@ -34,17 +79,20 @@ pub struct HeartbeatRequest {
 }
 
 /// Standard metrics plus the custom ones scripts write to the agent's metrics file.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, Validate)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MetricsReport {
+    #[validate(range(min = 0.0, max = 100.0))]
     pub cpu_pct: f64,
+    #[validate(range(min = 0.0, max = 1.0e6))]
     pub load1: f64,
     pub mem_used_mib: u64,
     pub mem_total_mib: u64,
     pub net_rx_bytes: u64,
     pub net_tx_bytes: u64,
     #[serde(default)]
+    #[validate(custom(function = "custom_metrics"))]
     pub custom: BTreeMap<String, f64>,
 }
 
@@ -60,4 +108,53 @@ pub struct JobsResponse {
 pub struct Job {
     pub id: String,
     pub script: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_an_agent_reports_is_bounded() {
+        let ok = AnnounceRequest {
+            agent_version: "0.1.0".into(),
+            hostname: "web-1".into(),
+            ip: Some("10.0.2.15".into()),
+        };
+        assert!(ok.validate().is_ok());
+        let bad = [
+            AnnounceRequest {
+                ip: Some("10.0.2.15; rm -rf /".into()),
+                ..ok.clone()
+            },
+            AnnounceRequest {
+                ip: Some("010.000.002.015".into()),
+                ..ok.clone()
+            },
+            AnnounceRequest {
+                hostname: "x".repeat(254),
+                ..ok.clone()
+            },
+            AnnounceRequest {
+                hostname: "a\nb".into(),
+                ..ok.clone()
+            },
+            AnnounceRequest {
+                agent_version: "v".repeat(65),
+                ..ok.clone()
+            },
+        ];
+        for b in bad {
+            assert!(b.validate().is_err(), "{b:?}");
+        }
+        let mut m = MetricsReport::default();
+        assert!(m.validate().is_ok());
+        m.custom = (0..65).map(|i| (format!("m{i}"), 1.0)).collect();
+        assert!(m.validate().is_err());
+        m.custom = BTreeMap::from([("Bad Name".to_owned(), 1.0)]);
+        assert!(m.validate().is_err());
+        m.custom = BTreeMap::from([("rps".to_owned(), 12.5)]);
+        m.cpu_pct = 101.0;
+        assert!(m.validate().is_err());
+    }
 }

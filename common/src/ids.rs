@@ -62,6 +62,8 @@ typed_id!(
     PoolId,
     /// One KVM host.
     HostId,
+    /// A base image, kernel or initrd registered in a pool's image directory.
+    ImageId,
     /// An appliance template of the catalog.
     TemplateId,
     /// An application in a project.

@@ -106,6 +106,79 @@ pub fn hypervisor_uri(value: &str) -> Result<(), ValidationError> {
     Ok(())
 }
 
+/// The file name of an image inside its pool's image directory: one path component of
+/// `[A-Za-z0-9._+-]`, 1 to 255 bytes, not starting with a dot (so never `.`, `..` or hidden), no
+/// separator. Whatever reaches a hypervisor host is this name joined to the operator's directory.
+pub fn image_file(value: &str) -> Result<(), ValidationError> {
+    let ok = (1..=255).contains(&value.len())
+        && !value.starts_with('.')
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._+-".contains(c));
+    if !ok {
+        return Err(err(
+            "invalid_file_name",
+            "must be a plain file name of 1 to 255 letters, digits, '.', '_', '+' or '-', not starting with '.'".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// A pool's image directory on its hosts: an absolute, normalised path (no `.`, `..` or empty
+/// components, no trailing slash) of `[A-Za-z0-9._+-/]`, at most 512 bytes.
+pub fn image_dir(value: &str) -> Result<(), ValidationError> {
+    let ok = value.len() <= 512
+        && value.len() > 1
+        && value.starts_with('/')
+        && !value.ends_with('/')
+        && value[1..]
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != ".." && !part.starts_with('.'))
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._+-/".contains(c));
+    if !ok {
+        return Err(err(
+            "invalid_directory",
+            "must be an absolute path without '.', '..', hidden or empty components, of letters, digits, '.', '_', '+', '-' and '/'".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// A SHA-256 digest as 64 lowercase hexadecimal digits.
+pub fn sha256_hex(value: &str) -> Result<(), ValidationError> {
+    if value.len() != 64 || !value.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')) {
+        return Err(err(
+            "invalid_sha256",
+            "must be 64 lowercase hexadecimal digits".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// A metric or script name: 1 to 64 of `[a-z0-9_.-]`, starting with a letter.
+pub fn identifier(value: &str) -> Result<(), ValidationError> {
+    let ok = (1..=64).contains(&value.len())
+        && value.starts_with(|c: char| c.is_ascii_lowercase())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.-".contains(c));
+    if !ok {
+        return Err(err(
+            "invalid_identifier",
+            "must be 1 to 64 lowercase letters, digits, '_', '.' or '-', starting with a letter"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Every item of a list is an [`identifier`].
+pub fn identifiers(values: &[String]) -> Result<(), ValidationError> {
+    values.iter().try_for_each(|v| identifier(v))
+}
+
 /// Labels: at most 32, keys 1–63 of `[a-z0-9._-]`, values up to 255 characters.
 pub fn labels(value: &std::collections::BTreeMap<String, String>) -> Result<(), ValidationError> {
     let key_ok = |k: &str| {
@@ -218,5 +291,75 @@ mod tests {
         assert!(password(&"a".repeat(PASSWORD_MAX + 1)).is_err());
         // counted in characters, not bytes
         assert!(password(&"é".repeat(PASSWORD_MIN)).is_ok());
+    }
+
+    #[test]
+    fn image_files_are_single_plain_components() {
+        let table = [
+            ("debian-12.qcow2", true),
+            ("vmlinuz-6.1.0+deb12", true),
+            ("a", true),
+            ("", false),
+            (".", false),
+            ("..", false),
+            (".hidden.qcow2", false),
+            ("../etc/shadow", false),
+            ("sub/dir.qcow2", false),
+            ("/etc/shadow", false),
+            ("with space", false),
+            ("tab\t", false),
+            ("back\\slash", false),
+            ("nul\0", false),
+            ("percent%2e%2e", false),
+            ("é.qcow2", false),
+        ];
+        for (v, ok) in table {
+            assert_eq!(image_file(v).is_ok(), ok, "{v:?}");
+        }
+        assert!(image_file(&"x".repeat(255)).is_ok());
+        assert!(image_file(&"x".repeat(256)).is_err());
+    }
+
+    #[test]
+    fn image_dirs_are_absolute_and_normalised() {
+        let table = [
+            ("/var/lib/scaleinfra/images", true),
+            ("/srv/img-2", true),
+            ("/", false),
+            ("", false),
+            ("relative/images", false),
+            ("/var/lib/../../etc", false),
+            ("/var/./lib", false),
+            ("/var//lib", false),
+            ("/var/lib/", false),
+            ("/var/.hidden", false),
+            ("/var/lib images", false),
+        ];
+        for (v, ok) in table {
+            assert_eq!(image_dir(v).is_ok(), ok, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn digests_and_identifiers() {
+        assert!(sha256_hex(&"a".repeat(64)).is_ok());
+        assert!(sha256_hex(&"A".repeat(64)).is_err());
+        assert!(sha256_hex(&"a".repeat(63)).is_err());
+        assert!(sha256_hex(&"g".repeat(64)).is_err());
+        let table = [
+            ("http_requests", true),
+            ("cpu.pct", true),
+            ("a", true),
+            ("", false),
+            ("1abc", false),
+            ("Upper", false),
+            ("with space", false),
+            ("semi;colon", false),
+        ];
+        for (v, ok) in table {
+            assert_eq!(identifier(v).is_ok(), ok, "{v:?}");
+        }
+        assert!(identifier(&"a".repeat(65)).is_err());
+        assert!(identifiers(&["ok".into(), "Bad".into()]).is_err());
     }
 }

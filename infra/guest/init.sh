@@ -1,6 +1,9 @@
 #!/bin/busybox sh
-# PID 1 of the tiny appliance guest: bring up the network (user-mode: host is 10.0.2.2), serve HTTP,
-# and run the ScaleInfra agent, which reads its identity from the kernel command line.
+# PID 1 of the tiny appliance guest: bring up the network (user-mode: gateway 10.0.2.2), serve HTTP,
+# and run the ScaleInfra agent, which reads its identity from the kernel command line. It also reports
+# whether the hypervisor host's loopback answers through the gateway (restricted user-mode networking
+# must refuse it: only the agent's forwarded address is reachable) as the custom metric
+# `host_loopback_open`.
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
@@ -20,5 +23,14 @@ ip link set eth0 up 2>/dev/null && ip addr add 10.0.2.15/24 dev eth0 && ip route
 echo "hello from $NAME" > /www/index.html
 httpd -p 80 -h /www
 echo "guest: userspace up after $(cut -d' ' -f1 /proc/uptime)s" > /dev/console
+# the agent API's port on the host's loopback, as reached through the gateway
+URL=
+for kv in $(cat /proc/cmdline); do
+  case "$kv" in si.url=*) URL=${kv#si.url=};; esac
+done
+PORT=${URL##*:}
+PORT=${PORT%%/*}
+if echo | nc -w 3 10.0.2.2 "$PORT" >/dev/null 2>&1; then OPEN=1; else OPEN=0; fi
+echo "host_loopback_open $OPEN" > /run/scaleinfra/metrics
 /bin/scaleinfra-agent > /dev/console 2>&1 &
 while true; do sleep 3600; done

@@ -21,7 +21,13 @@ pub enum AgentError {
     /// The appliance is terminated (or failed): its agent must stop.
     #[error("this appliance is no longer active")]
     Revoked,
-    #[error("store error")]
+    /// What the agent sent is out of bounds.
+    #[error("invalid agent report")]
+    Invalid(#[from] validator::ValidationErrors),
+    /// The appliance calls faster than its agent ever should.
+    #[error("too many agent calls; retry in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
+    #[error(transparent)]
     Store(#[from] StoreError),
 }
 
@@ -45,6 +51,22 @@ pub struct AgentService {
     pub key: TokenKey,
     pub heartbeat_secs: u32,
     pub metrics_secs: u32,
+    /// Calls per appliance: a burst, refilled at a pace well above what a working agent needs.
+    limiter: std::sync::Arc<governor::DefaultKeyedRateLimiter<ApplianceId>>,
+}
+
+/// A working agent calls about 1.5 times per heartbeat interval (a heartbeat, and metrics every
+/// other interval); it may make this many calls in a burst (a restart announces, heartbeats and
+/// reports at once), refilled at this many calls per heartbeat interval.
+const AGENT_BURST: u32 = 30;
+const AGENT_CALLS_PER_HEARTBEAT: u32 = 8;
+
+fn agent_limiter(heartbeat: std::time::Duration) -> governor::DefaultKeyedRateLimiter<ApplianceId> {
+    let every = (heartbeat / AGENT_CALLS_PER_HEARTBEAT).max(std::time::Duration::from_millis(1));
+    let quota = governor::Quota::with_period(every)
+        .unwrap_or_else(|| governor::Quota::per_second(std::num::NonZeroU32::MIN))
+        .allow_burst(std::num::NonZeroU32::new(AGENT_BURST).unwrap_or(std::num::NonZeroU32::MIN));
+    governor::RateLimiter::keyed(quota)
 }
 
 impl AgentService {
@@ -59,11 +81,26 @@ impl AgentService {
             key,
             heartbeat_secs: config.heartbeat_secs,
             metrics_secs: config.metrics_secs,
+            limiter: std::sync::Arc::new(agent_limiter(config.heartbeat)),
         })
     }
 
+    /// The appliance of a genuine token, counted against its rate limit.
     fn id(&self, token: &str) -> Result<ApplianceId, AgentError> {
-        self.key.verify(token).ok_or(AgentError::InvalidToken)
+        use governor::clock::{Clock, DefaultClock};
+        let id = self.key.verify(token).ok_or(AgentError::InvalidToken)?;
+        self.limiter.check_key(&id).map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            AgentError::RateLimited {
+                retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+            }
+        })?;
+        Ok(id)
+    }
+
+    /// Forget appliances whose limits have recovered (bounds memory).
+    pub fn retain_recent(&self) {
+        self.limiter.retain_recent();
     }
 
     async fn load(&self, id: ApplianceId) -> Result<Appliance, AgentError> {
@@ -106,7 +143,8 @@ fn subject(a: &Appliance) -> Subject {
 /// A creating appliance can speak first when the record lags its domain (the orchestrator died between
 /// starting the domain and recording it); a booting one can heartbeat first when its announcement was
 /// lost.
-fn came_alive(c: &mut store::DbConn, a: &Appliance, hostname: &str) -> Result<(), StoreError> {
+/// Returns whether the appliance moved (its application then needs a look).
+fn came_alive(c: &mut store::DbConn, a: &Appliance, hostname: &str) -> Result<bool, StoreError> {
     let mut a = a.clone();
     if a.state == ApplianceState::Lost {
         if advance(c, &a, ApplianceState::Running, "agent is back")?.is_some() {
@@ -117,9 +155,11 @@ fn came_alive(c: &mut store::DbConn, a: &Appliance, hostname: &str) -> Result<()
                 &subject(&a),
                 "the agent speaks again",
             )?;
+            return Ok(true);
         }
-        return Ok(());
+        return Ok(false);
     }
+    let mut moved_any = false;
     if a.state == ApplianceState::Creating {
         match advance(
             c,
@@ -127,14 +167,18 @@ fn came_alive(c: &mut store::DbConn, a: &Appliance, hostname: &str) -> Result<()
             ApplianceState::Booting,
             "the agent spoke before the domain start was recorded",
         )? {
-            Some(m) => a = m,
-            None => return Ok(()),
+            Some(m) => {
+                a = m;
+                moved_any = true;
+            }
+            None => return Ok(false),
         }
     }
     if a.state != ApplianceState::Booting {
-        return Ok(());
+        return Ok(moved_any);
     }
     if let Some(moved) = advance(c, &a, ApplianceState::Configuring, "agent announced itself")? {
+        moved_any = true;
         let detail = serde_json::json!({"ip": moved.ip, "hostname": hostname}).to_string();
         events::record(
             c,
@@ -148,7 +192,7 @@ fn came_alive(c: &mut store::DbConn, a: &Appliance, hostname: &str) -> Result<()
             events::record(c, a.tenant_id, "appliance.configured", &subject(&moved), "")?;
         }
     }
-    Ok(())
+    Ok(moved_any)
 }
 
 #[async_trait]
@@ -159,6 +203,7 @@ impl AgentEndpoint for AgentService {
         req: AnnounceRequest,
     ) -> Result<AnnounceResponse, AgentError> {
         let id = self.id(token)?;
+        validator::Validate::validate(&req)?;
         let a = self.load(id).await?;
         let ip = req.ip.clone();
         self.store
@@ -167,8 +212,10 @@ impl AgentEndpoint for AgentService {
                 appliances::heartbeat(c, a.id, at, ip.as_deref())?;
                 let mut a = a;
                 a.ip = ip.or(a.ip);
-                came_alive(c, &a, &req.hostname)?;
-                applications::touch(c, a.application_id)?;
+                // only a change of state makes the application due (a chatty agent costs nothing)
+                if came_alive(c, &a, &req.hostname)? {
+                    applications::touch(c, a.application_id)?;
+                }
                 Ok(())
             })
             .await?;
@@ -179,8 +226,9 @@ impl AgentEndpoint for AgentService {
         })
     }
 
-    async fn heartbeat(&self, token: &str, _req: HeartbeatRequest) -> Result<(), AgentError> {
+    async fn heartbeat(&self, token: &str, req: HeartbeatRequest) -> Result<(), AgentError> {
         let id = self.id(token)?;
+        validator::Validate::validate(&req)?;
         let a = self.load(id).await?;
         self.store
             .write(move |c| -> Result<(), AgentError> {
@@ -188,8 +236,8 @@ impl AgentEndpoint for AgentService {
                 if matches!(
                     a.state,
                     ApplianceState::Lost | ApplianceState::Creating | ApplianceState::Booting
-                ) {
-                    came_alive(c, &a, &a.name)?;
+                ) && came_alive(c, &a, &a.name)?
+                {
                     applications::touch(c, a.application_id)?;
                 }
                 Ok(())
@@ -199,6 +247,7 @@ impl AgentEndpoint for AgentService {
 
     async fn metrics(&self, token: &str, report: MetricsReport) -> Result<(), AgentError> {
         let id = self.id(token)?;
+        validator::Validate::validate(&report)?;
         let a = self.load(id).await?;
         self.store
             .write(move |c| -> Result<(), AgentError> {

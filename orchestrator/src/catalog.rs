@@ -1,15 +1,23 @@
-//! The seed catalog and the embedded simulated pool: what a fresh installation starts with.
+//! The seed catalog and the embedded simulated pool: what a fresh installation starts with. The seed
+//! templates are built on the simulated pool's registered base image; an installation without a
+//! simulated pool starts with an empty catalog (operators register images, then templates on them).
 
-use common::api::{ApplianceRole, Capacity, Flavor, Overcommit, PlacementStrategy};
-use common::{HostId, HostState, PoolId, TemplateId};
-use store::repo::{hosts, pools, templates};
+use common::api::{
+    ApplianceRole, Capacity, DEFAULT_IMAGE_DIR, Flavor, ImageFormat, ImageKind, Overcommit,
+    PlacementStrategy,
+};
+use common::{HostId, HostState, ImageId, PoolId, TemplateId};
+use store::repo::{hosts, images, pools, templates};
 use store::time::now;
-use store::{Host, Pool, Store, StoreError, Template};
+use store::{Host, Image, Pool, Store, StoreError, Template};
 
-/// Where the seed templates expect their base image on each KVM host.
-pub const BASE_IMAGE: &str = "/var/lib/scaleinfra/images/debian-12-base.qcow2";
+/// The file of the simulated pool's base image (a registry entry only: simulated hosts have no files).
+pub const SIM_BASE_FILE: &str = "debian-12-base.qcow2";
+/// The name of the simulated pool.
+pub const SIM_POOL: &str = "sim";
 
 fn template(
+    base: &Image,
     name: &str,
     role: ApplianceRole,
     description: &str,
@@ -23,9 +31,10 @@ fn template(
         name: name.into(),
         role,
         description: description.into(),
-        base_image: BASE_IMAGE.into(),
-        kernel: None,
-        initrd: None,
+        pool_id: Some(base.pool_id),
+        image_id: Some(base.id),
+        kernel_image_id: None,
+        initrd_image_id: None,
         flavor,
         ports: ports.to_vec(),
         install_scripts: Vec::new(),
@@ -34,8 +43,8 @@ fn template(
     }
 }
 
-/// The global catalog of a new installation.
-pub fn seed_templates() -> Vec<Template> {
+/// The global catalog of a new installation, on the base image `base`.
+pub fn seed_templates(base: &Image) -> Vec<Template> {
     let f = |vcpus, memory_mib, disk_gib| Flavor {
         vcpus,
         memory_mib,
@@ -43,6 +52,7 @@ pub fn seed_templates() -> Vec<Template> {
     };
     vec![
         template(
+            base,
             "HAProxy load balancer",
             ApplianceRole::LoadBalancer,
             "HAProxy 2.6 in front of an app layer",
@@ -51,6 +61,7 @@ pub fn seed_templates() -> Vec<Template> {
             &["haproxy_sessions", "haproxy_backend_up"],
         ),
         template(
+            base,
             "MySQL",
             ApplianceRole::Database,
             "MySQL-compatible database server (MariaDB 10.11)",
@@ -59,6 +70,7 @@ pub fn seed_templates() -> Vec<Template> {
             &["mysql_connections", "mysql_qps"],
         ),
         template(
+            base,
             "Rails app server",
             ApplianceRole::AppServer,
             "Ruby on Rails behind Puma",
@@ -67,6 +79,7 @@ pub fn seed_templates() -> Vec<Template> {
             &["http_requests", "http_latency_ms"],
         ),
         template(
+            base,
             "PHP app server",
             ApplianceRole::AppServer,
             "PHP-FPM with nginx",
@@ -75,6 +88,7 @@ pub fn seed_templates() -> Vec<Template> {
             &["http_requests", "php_fpm_active"],
         ),
         template(
+            base,
             "Nginx static",
             ApplianceRole::Static,
             "nginx serving static files",
@@ -85,14 +99,26 @@ pub fn seed_templates() -> Vec<Template> {
     ]
 }
 
-/// Insert the seed catalog unless a global template exists. Idempotent.
+/// Insert the seed catalog on the simulated pool's base image unless a global template exists or
+/// there is no simulated pool. Idempotent.
 pub async fn seed_catalog(store: &Store) -> Result<usize, StoreError> {
     store
         .write(|c| -> Result<usize, StoreError> {
             if templates::count_global(c)? > 0 {
                 return Ok(0);
             }
-            let seeds = seed_templates();
+            let Some(sim) = pools::all(c)?.into_iter().find(|p| p.name == SIM_POOL) else {
+                return Ok(0);
+            };
+            let page = store::repo::PageRequest::first(1000);
+            let Some(base) = images::list(c, Some(sim.id), &page)?
+                .items
+                .into_iter()
+                .find(|i| i.file == SIM_BASE_FILE)
+            else {
+                return Ok(0);
+            };
+            let seeds = seed_templates(&base);
             for t in &seeds {
                 templates::insert(c, t)?;
             }
@@ -101,7 +127,8 @@ pub async fn seed_catalog(store: &Store) -> Result<usize, StoreError> {
         .await
 }
 
-/// Create the pool `sim` with `n` simulated hosts unless any pool exists. Idempotent.
+/// Create the pool `sim` with `n` simulated hosts and its registered base image unless any pool
+/// exists. Idempotent.
 pub async fn seed_sim_pool(
     store: &Store,
     n: u32,
@@ -115,14 +142,30 @@ pub async fn seed_sim_pool(
             let at = now();
             let pool = Pool {
                 id: PoolId::new(),
-                name: "sim".into(),
+                name: SIM_POOL.into(),
                 description: "The simulated KVM pool of the embedded installation".into(),
                 strategy: PlacementStrategy::Spread,
                 overcommit: Overcommit::default(),
+                image_dir: DEFAULT_IMAGE_DIR.into(),
                 created_at: at,
                 updated_at: at,
             };
             pools::insert(c, &pool)?;
+            images::insert(
+                c,
+                &Image {
+                    id: ImageId::new(),
+                    pool_id: pool.id,
+                    name: "Debian 12 base".into(),
+                    kind: ImageKind::Disk,
+                    format: ImageFormat::Qcow2,
+                    file: SIM_BASE_FILE.into(),
+                    // the simulated hosts have no files: a well-formed entry, never read
+                    sha256: "0".repeat(64),
+                    size_bytes: 1 << 30,
+                    created_at: at,
+                },
+            )?;
             for i in 1..=n {
                 hosts::insert(
                     c,

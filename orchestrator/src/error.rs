@@ -5,9 +5,9 @@ use store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OrchestratorError {
-    #[error("store: {0}")]
+    #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("driver: {0}")]
+    #[error(transparent)]
     Driver(#[from] DriverError),
     /// A crash injected by a test (the process "dies" between two steps).
     #[error("injected crash")]

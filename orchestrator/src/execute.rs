@@ -2,15 +2,15 @@
 //! point: appliance rows exist before their domains (whose names derive from the row), so a restart
 //! finds what a crashed run made; driver calls tolerate "already done".
 
-use crate::drivers::{DomainSpec, DriverError};
+use crate::drivers::{DomainSpec, DriverError, ImageRef};
 use crate::placement::{self, Candidate, Need};
 use crate::plan::Action;
 use crate::{Orchestrator, OrchestratorError};
-use common::api::PlacementStrategy;
-use common::{ApplianceId, ApplianceState, GroupId, HostState};
+use common::api::ImageKind;
+use common::{ApplianceId, ApplianceState, GroupId, HostState, ImageId};
 use std::sync::atomic::Ordering;
 use store::repo::events::Subject;
-use store::repo::{appliances, applications, events, hosts, pools, templates};
+use store::repo::{appliances, applications, events, hosts, images, pools, templates};
 use store::time::now;
 use store::{Appliance, Application, DbConn, Host, StoreError, Target};
 
@@ -114,7 +114,8 @@ impl Orchestrator {
                     tracing::debug!(appliance = %id, "changed since the pass read it; not failed");
                     return Ok(());
                 }
-                let _ = self.remove_domain(&a).await;
+                // a domain that may still run must go first, or its replacement would run beside it
+                self.remove_domain(&a).await?;
                 let kind = if a.state == ApplianceState::Running {
                     "appliance.went_down"
                 } else {
@@ -197,7 +198,7 @@ impl Orchestrator {
                 if a.state == ApplianceState::Running {
                     driver.destroy(&host.uri, &moved.domain_name()).await?;
                 }
-                let spec = self.spec(&moved).await?;
+                let spec = self.spec(&moved, &host).await?;
                 driver.create(&host.uri, &spec).await?;
                 self.store
                     .write(move |c| appliances::set_target(c, id, Target::Run))
@@ -280,16 +281,20 @@ impl Orchestrator {
         for _ in &placing {
             self.step()?;
         }
-        let pool = app.pool_id;
+        let app_pool = app.pool_id;
         let failures = self
             .store
             .write(move |c| -> Result<Vec<(ApplianceId, String)>, StoreError> {
                 hosts::lock_placement(c)?;
                 let (mut cands, all) = candidates(c)?;
-                let strategy = match pool {
-                    Some(p) => pools::get(c, p)?.map(|p| p.strategy).unwrap_or_default(),
-                    None => PlacementStrategy::default(),
-                };
+                let strategies: std::collections::HashMap<_, _> = pools::all(c)?
+                    .into_iter()
+                    .map(|p| (p.id, p.strategy))
+                    .collect();
+                let mut template_ids: Vec<_> = placing.iter().map(|a| a.template_id).collect();
+                template_ids.sort();
+                template_ids.dedup();
+                let template_pools = templates::pools_of(c, &template_ids)?;
                 let mut spread_of: std::collections::HashMap<
                     GroupId,
                     std::collections::HashMap<common::HostId, u32>,
@@ -318,12 +323,16 @@ impl Orchestrator {
                     for cand in cands.iter_mut() {
                         cand.same_group = spread.get(&cand.id).copied().unwrap_or(0);
                     }
-                    let need = Need {
-                        flavor: a.flavor,
-                        pool,
-                        strategy,
-                    };
-                    match placement::place(&need, &cands) {
+                    let template_pool = template_pools.get(&a.template_id).copied().flatten();
+                    let chosen = placement::pool_for(template_pool, app_pool).and_then(|pool| {
+                        let need = Need {
+                            flavor: a.flavor,
+                            pool: Some(pool),
+                            strategy: strategies.get(&pool).copied().unwrap_or_default(),
+                        };
+                        placement::place(&need, &cands).map_err(|no_fit| no_fit.to_string())
+                    });
+                    match chosen {
                         Ok(host_id) => {
                             let Some(host) = all.iter().find(|h| h.id == host_id) else {
                                 continue;
@@ -344,8 +353,7 @@ impl Orchestrator {
                             }
                             *spread.entry(host_id).or_insert(0) += 1;
                         }
-                        Err(no_fit) => {
-                            let reason = no_fit.to_string();
+                        Err(reason) => {
                             appliances::transition(c, &a, ApplianceState::Failed, &reason)?;
                             events::record(
                                 c,
@@ -367,14 +375,52 @@ impl Orchestrator {
         Ok(())
     }
 
-    /// The domain spec of an appliance (its template, identity and token).
-    async fn spec(&self, a: &Appliance) -> Result<DomainSpec, OrchestratorError> {
-        let tid = a.template_id;
-        let t = self.store.read(move |c| templates::get_any(c, tid)).await?;
-        let (base_image, kernel, initrd) = match t {
-            Some(t) => (t.base_image, t.kernel, t.initrd),
-            None => (String::new(), None, None),
-        };
+    /// The domain spec of an appliance on `host`: its template's registered images, which must be
+    /// in the host's pool, with that pool's image directory; its identity and token.
+    async fn spec(&self, a: &Appliance, host: &Host) -> Result<DomainSpec, OrchestratorError> {
+        let (tid, pool_id) = (a.template_id, host.pool_id);
+        let (template, pool, registered) = self
+            .store
+            .read(move |c| -> Result<_, StoreError> {
+                let t = templates::get_any(c, tid)?;
+                let ids: Vec<ImageId> = t
+                    .iter()
+                    .flat_map(|t| [t.image_id, t.kernel_image_id, t.initrd_image_id])
+                    .flatten()
+                    .collect();
+                Ok((t, pools::get(c, pool_id)?, images::get_many(c, &ids)?))
+            })
+            .await?;
+        let refuse = |what: String| OrchestratorError::Driver(DriverError::refused(what));
+        let t = template.ok_or_else(|| refuse(format!("the template of {} is gone", a.name)))?;
+        let pool = pool.ok_or_else(|| refuse(format!("the pool of host {} is gone", host.name)))?;
+        let image =
+            |id: Option<ImageId>, kind: ImageKind| -> Result<Option<ImageRef>, OrchestratorError> {
+                let Some(id) = id else { return Ok(None) };
+                let i = registered.iter().find(|i| i.id == id).ok_or_else(|| {
+                    refuse(format!(
+                        "image {id} of template {} is not registered",
+                        t.name
+                    ))
+                })?;
+                if i.pool_id != pool.id || i.kind != kind {
+                    return Err(refuse(format!(
+                        "image {} is a {} of pool {}, not a {} of host {}'s pool",
+                        i.name,
+                        i.kind.as_str(),
+                        i.pool_id,
+                        kind.as_str(),
+                        host.name
+                    )));
+                }
+                Ok(Some(ImageRef {
+                    id: i.id,
+                    file: i.file.clone(),
+                    format: i.format,
+                    sha256: i.sha256.clone(),
+                    size_bytes: i.size_bytes,
+                }))
+            };
         Ok(DomainSpec {
             name: a.domain_name(),
             appliance_id: a.id,
@@ -382,12 +428,12 @@ impl Orchestrator {
             vcpus: a.flavor.vcpus,
             memory_mib: a.flavor.memory_mib,
             disk_gib: a.flavor.disk_gib,
-            base_image,
-            kernel,
-            initrd,
+            disk: image(t.image_id, ImageKind::Disk)?,
+            kernel: image(t.kernel_image_id, ImageKind::Kernel)?,
+            initrd: image(t.initrd_image_id, ImageKind::Initrd)?,
+            image_dir: pool.image_dir,
             agent_token: self.key.issue(a.id),
             agent_url: self.config.agent_url.clone(),
-            forwards: Vec::new(),
         })
     }
 
@@ -408,8 +454,17 @@ impl Orchestrator {
             .await?;
             return Ok(());
         };
-        let spec = self.spec(&a).await?;
         let driver = self.drivers.for_uri(&host.uri)?;
+        let spec = match self.spec(&a, &host).await {
+            Ok(spec) => spec,
+            Err(OrchestratorError::Driver(e @ DriverError::Refused { .. })) => {
+                let why = store::error_chain(&e);
+                self.move_to(&a, ApplianceState::Failed, &why, Some("appliance.failed"))
+                    .await?;
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
         match driver.create(&host.uri, &spec).await {
             Ok(()) => {
                 // a crash here leaves a domain whose appliance still says `creating`: the next pass
@@ -424,8 +479,10 @@ impl Orchestrator {
                 .await?;
                 Ok(())
             }
-            Err(DriverError::Refused(why)) => {
-                let _ = driver.undefine(&host.uri, &spec.name).await;
+            Err(e @ DriverError::Refused { .. }) => {
+                // a half-made domain must go before the appliance is failed (and replaced)
+                driver.undefine(&host.uri, &spec.name).await?;
+                let why = store::error_chain(&e);
                 self.move_to(&a, ApplianceState::Failed, &why, Some("appliance.failed"))
                     .await?;
                 Ok(())

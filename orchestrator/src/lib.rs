@@ -52,6 +52,8 @@ pub struct OrchestratorConfig {
     pub agent_url: String,
     pub heartbeat_secs: u32,
     pub metrics_secs: u32,
+    /// How often agents heartbeat (their calls are rate-limited at a multiple of this pace).
+    pub heartbeat: Duration,
     /// Tests: stop dead (as if killed) after this many actions.
     pub crash_after: Option<u32>,
 }
@@ -68,9 +70,10 @@ impl Default for OrchestratorConfig {
             host_check: Duration::from_secs(5),
             host_check_timeout: Duration::from_secs(5),
             host_down_after: 3,
-            agent_url: "http://10.0.2.2:8080".into(),
+            agent_url: "http://10.0.2.100:8080".into(),
             heartbeat_secs: 5,
             metrics_secs: 10,
+            heartbeat: Duration::from_secs(5),
             crash_after: None,
         }
     }

@@ -77,6 +77,18 @@ impl fmt::Display for NoFit {
     }
 }
 
+/// The pool an appliance must run in: its template's (where its images are registered), which an
+/// application pinned to a pool must agree with.
+pub fn pool_for(template_pool: Option<PoolId>, app_pool: Option<PoolId>) -> Result<PoolId, String> {
+    match (template_pool, app_pool) {
+        (None, _) => Err("its template has no registered image, so it can run nowhere".into()),
+        (Some(t), Some(a)) if t != a => Err(format!(
+            "its template's images are registered in pool {t}, the application is pinned to pool {a}"
+        )),
+        (Some(t), _) => Ok(t),
+    }
+}
+
 fn scaled(v: u32, pct: u32) -> u64 {
     u64::from(v) * u64::from(pct) / 100
 }
@@ -277,5 +289,24 @@ mod tests {
         assert!(place(&need(1024, PlacementStrategy::Spread), &[h.clone()]).is_ok());
         h.used.vcpus = 31;
         assert!(place(&need(1024, PlacementStrategy::Spread), &[h]).is_err());
+    }
+
+    #[test]
+    fn the_pool_is_the_templates_and_a_pinned_application_must_agree() {
+        let (a, b) = (PoolId::new(), PoolId::new());
+        let table = [
+            (Some(a), None, Ok(a)),
+            (Some(a), Some(a), Ok(a)),
+            (Some(a), Some(b), Err("pinned")),
+            (None, Some(a), Err("no registered image")),
+            (None, None, Err("no registered image")),
+        ];
+        for (t, app, want) in table {
+            match (pool_for(t, app), want) {
+                (Ok(got), Ok(w)) => assert_eq!(got, w),
+                (Err(e), Err(w)) => assert!(e.contains(w), "{e}"),
+                (got, w) => panic!("{t:?} {app:?}: {got:?} vs {w:?}"),
+            }
+        }
     }
 }

@@ -21,12 +21,12 @@ fn spec(name: &str, vcpus: u32, memory_mib: u32) -> DomainSpec {
         vcpus,
         memory_mib,
         disk_gib: 1,
-        base_image: String::new(),
+        image_dir: "/var/lib/scaleinfra/images".into(),
+        disk: None,
         kernel: None,
         initrd: None,
         agent_token: "token".into(),
-        agent_url: "http://10.0.2.2:8080".into(),
-        forwards: vec![],
+        agent_url: "http://10.0.2.100:8080".into(),
     }
 }
 
@@ -140,32 +140,122 @@ async fn an_unreachable_host_says_so() {
 
 #[test]
 fn domain_xml_carries_identity_and_chooses_the_accelerator() {
-    use orchestrator::drivers::libvirt::domain_xml;
-    let mut s = spec("si-x", 1, 192);
-    s.kernel = Some("/g/vmlinuz".into());
-    s.initrd = Some("/g/initrd".into());
-    let tcg = domain_xml(&s, false, false, Some("/pool/si-x.qcow2"), "user");
+    use orchestrator::drivers::libvirt::{GuestNetwork, Paths, domain_xml, test_domain_xml};
+    let s = spec("si-x", 1, 192);
+    let paths = Paths {
+        disk: Some("/pool/si-x.qcow2".into()),
+        kernel: Some("/g/vmlinuz".into()),
+        initrd: Some("/g/initrd".into()),
+    };
+    let user = GuestNetwork::User {
+        agent_guest: orchestrator::drivers::libvirt::agent_guest_addr(&s.agent_url),
+        agent_host: "127.0.0.1:8080".parse().unwrap(),
+    };
+    let tcg = domain_xml(&s, false, &paths, &user);
     for needle in [
         "<domain type='qemu'",
         "<kernel>/g/vmlinuz</kernel>",
         "si.token=token",
-        "si.url=http://10.0.2.2:8080",
+        "si.url=http://10.0.2.100:8080",
         "<oemStrings><entry>si.appliance=",
         "<source file='/pool/si-x.qcow2'/>",
         "virtio-net-pci,netdev=n0",
+        // the guest reaches the agent API and nothing else of the host
+        "user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:8080-tcp:127.0.0.1:8080,,reconnect=1",
     ] {
         assert!(tcg.contains(needle), "{needle} missing:\n{tcg}");
     }
-    let kvm = domain_xml(&s, false, true, None, "bridge:br0");
+    assert!(!tcg.contains("hostfwd"), "{tcg}");
+    let kvm = domain_xml(
+        &s,
+        true,
+        &Paths::default(),
+        &GuestNetwork::Bridge("br0".into()),
+    );
     assert!(
         kvm.contains("<domain type='kvm'")
             && kvm.contains("<source bridge='br0'/>")
             && !kvm.contains("<disk")
     );
-    let test = domain_xml(&s, true, false, None, "user");
-    assert!(test.starts_with("<domain type='test'>"));
+    assert!(test_domain_xml(&s).starts_with("<domain type='test'>"));
     // names and values are escaped
     let mut evil = spec("si-'<x>", 1, 192);
     evil.agent_token = "a&b".into();
-    assert!(domain_xml(&evil, true, false, None, "user").contains("si-&apos;&lt;x&gt;"));
+    assert!(test_domain_xml(&evil).contains("si-&apos;&lt;x&gt;"));
+}
+
+/// A spec naming an image outside the pool's image directory is refused before anything is defined,
+/// whatever the host.
+#[tokio::test]
+async fn image_files_that_leave_the_image_directory_are_refused() {
+    use orchestrator::drivers::ImageRef;
+    let hv = driver();
+    for file in [
+        "../../etc/shadow",
+        "/etc/shadow",
+        "sub/x.qcow2",
+        ".hidden",
+        "..",
+    ] {
+        let mut s = spec(&format!("si-evil-{}", file.len()), 1, 256);
+        s.disk = Some(ImageRef {
+            id: common::ImageId::new(),
+            file: file.into(),
+            format: common::api::ImageFormat::Qcow2,
+            sha256: "0".repeat(64),
+            size_bytes: 1,
+        });
+        let e = hv.create("test:///default", &s).await.unwrap_err();
+        assert!(matches!(e, DriverError::Refused { .. }), "{file}: {e}");
+        assert_eq!(
+            state(&hv.list("test:///default").await.unwrap(), &s.name),
+            None
+        );
+    }
+}
+
+/// A host whose libvirt accepts the connection but never answers holds up only its own calls: they
+/// time out, while calls to another host go on at once.
+#[tokio::test]
+async fn a_hanging_host_times_out_and_blocks_no_other_host() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // accept and hold every connection without a word
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    let hv: Arc<dyn Hypervisor> = Arc::new(LibvirtDriver::new(LibvirtConfig {
+        call_timeout: std::time::Duration::from_secs(3),
+        max_in_flight: 2,
+        ..LibvirtConfig::default()
+    }));
+    let hung = format!("qemu+tcp://127.0.0.1:{port}/system");
+    let stuck = {
+        let (hv, hung) = (hv.clone(), hung.clone());
+        tokio::spawn(async move { hv.host_info(&hung).await })
+    };
+    let stuck2 = {
+        let (hv, hung) = (hv.clone(), hung.clone());
+        tokio::spawn(async move { hv.list(&hung).await })
+    };
+    // while both wait on the hung host, another host answers
+    let info = hv.host_info("test:///default").await.unwrap();
+    assert!(info.cpus > 0);
+    assert!(
+        !stuck.is_finished() && !stuck2.is_finished(),
+        "the other host answered while the hung host's calls still wait"
+    );
+    let e = stuck.await.unwrap().unwrap_err();
+    assert!(matches!(e, DriverError::Timeout { .. }), "{e}");
+    assert!(e.is_unreachable());
+    assert!(matches!(
+        stuck2.await.unwrap(),
+        Err(DriverError::Timeout { .. })
+    ));
+    // the hung host's blocked calls are bounded: a third is refused at once, not queued
+    let e = hv.host_info(&hung).await.unwrap_err();
+    assert!(matches!(e, DriverError::Unreachable { .. }), "{e}");
 }

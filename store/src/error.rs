@@ -42,6 +42,25 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Map a unique violation to [`StoreError::Conflict`] naming the first of `columns` its
+    /// constraint mentions, else `default`; keep other errors.
+    pub(crate) fn unique_among(
+        e: diesel::result::Error,
+        columns: &[&'static str],
+        default: &'static str,
+    ) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        if let Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) = &e {
+            let named = |c: &str| {
+                info.message().contains(c) || info.constraint_name().is_some_and(|n| n.contains(c))
+            };
+            if let Some(what) = columns.iter().copied().find(|c| named(c)) {
+                return Self::Conflict { what };
+            }
+        }
+        Self::unique_as(e, default)
+    }
+
     /// Map a unique violation to [`StoreError::Conflict`] naming `what`; keep other errors.
     pub(crate) fn unique_as(e: diesel::result::Error, what: &'static str) -> Self {
         use diesel::result::{DatabaseErrorKind, Error};
@@ -49,5 +68,49 @@ impl StoreError {
             Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => Self::Conflict { what },
             other => Self::Query(other),
         }
+    }
+}
+
+/// An error with its causes, for logs and stored errors: `outer: cause: root cause`.
+#[derive(Clone, Copy)]
+pub struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = self.0.source();
+        while let Some(c) = cause {
+            write!(f, ": {c}")?;
+            cause = c.source();
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+/// [`Chain`] as a string.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    Chain(e).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_chain_names_every_cause() {
+        let io = std::io::Error::other("disk on fire");
+        let e = StoreError::Io {
+            path: "/data".into(),
+            source: io,
+        };
+        assert_eq!(error_chain(&e), "cannot create /data: disk on fire");
+        let q = StoreError::Query(diesel::result::Error::NotFound);
+        assert_eq!(error_chain(&q), "database query failed: Record not found");
     }
 }

@@ -14,7 +14,7 @@ pub mod schema;
 pub mod time;
 
 pub use conn::{Backend, DbConn, PoolOptions, Store};
-pub use error::StoreError;
+pub use error::{Chain, StoreError, error_chain};
 pub use models::*;
 pub use models_apps::*;
 pub use models_compute::*;

@@ -8,12 +8,20 @@ use chrono::{DateTime, Utc};
 use common::api::{
     ApplianceRole, Capacity, Flavor, Overcommit, PlacementStrategy, PoolResponse, TemplateResponse,
 };
-use common::{HostId, HostState, PoolId, TemplateId, TenantId};
+use common::api::{ImageFormat, ImageKind, ImageResponse};
+use common::{HostId, HostState, ImageId, PoolId, TemplateId, TenantId};
 use diesel::prelude::*;
 use std::collections::BTreeMap;
 
 pub(crate) fn u32_of(what: &str, v: i64) -> Result<u32, StoreError> {
     u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("{what} {v}")))
+}
+
+pub(crate) fn opt_parse<T: std::str::FromStr>(
+    what: &str,
+    s: Option<&str>,
+) -> Result<Option<T>, StoreError> {
+    s.map(|v| parse(what, v)).transpose()
 }
 
 pub(crate) fn i32_of(v: u32) -> i32 {
@@ -40,6 +48,8 @@ pub struct Pool {
     pub description: String,
     pub strategy: PlacementStrategy,
     pub overcommit: Overcommit,
+    /// Where the pool's images live on each of its hosts (operator-set, validated).
+    pub image_dir: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -54,6 +64,7 @@ pub(crate) struct PoolRow {
     pub cpu_overcommit_pct: i32,
     pub ram_overcommit_pct: i32,
     pub disk_overcommit_pct: i32,
+    pub image_dir: String,
     pub created_at: Ts,
     pub updated_at: Ts,
 }
@@ -71,6 +82,7 @@ impl TryFrom<PoolRow> for Pool {
             },
             name: r.name,
             description: r.description,
+            image_dir: r.image_dir,
             created_at: from_db(r.created_at),
             updated_at: from_db(r.updated_at),
         })
@@ -87,6 +99,7 @@ impl From<&Pool> for PoolRow {
             cpu_overcommit_pct: i32_of(p.overcommit.cpu_pct),
             ram_overcommit_pct: i32_of(p.overcommit.ram_pct),
             disk_overcommit_pct: i32_of(p.overcommit.disk_pct),
+            image_dir: p.image_dir.clone(),
             created_at: to_db(p.created_at),
             updated_at: to_db(p.updated_at),
         }
@@ -101,6 +114,7 @@ impl From<Pool> for PoolResponse {
             description: p.description,
             strategy: p.strategy,
             overcommit: p.overcommit,
+            image_dir: p.image_dir,
             created_at: p.created_at,
             updated_at: p.updated_at,
         }
@@ -194,9 +208,11 @@ pub struct Template {
     pub name: String,
     pub role: ApplianceRole,
     pub description: String,
-    pub base_image: String,
-    pub kernel: Option<String>,
-    pub initrd: Option<String>,
+    /// The pool of its images (`None`: a template without images, which cannot be deployed).
+    pub pool_id: Option<PoolId>,
+    pub image_id: Option<ImageId>,
+    pub kernel_image_id: Option<ImageId>,
+    pub initrd_image_id: Option<ImageId>,
     pub flavor: Flavor,
     pub ports: Vec<u16>,
     pub install_scripts: Vec<String>,
@@ -213,9 +229,10 @@ pub(crate) struct TemplateRow {
     pub name: String,
     pub role: String,
     pub description: String,
-    pub base_image: String,
-    pub kernel: Option<String>,
-    pub initrd: Option<String>,
+    pub pool_id: Option<String>,
+    pub image_id: Option<String>,
+    pub kernel_image_id: Option<String>,
+    pub initrd_image_id: Option<String>,
     pub vcpus: i32,
     pub memory_mib: i32,
     pub disk_gib: i32,
@@ -249,11 +266,12 @@ impl TryFrom<TemplateRow> for Template {
             ports: json_of("ports", &r.ports)?,
             install_scripts: json_of("install scripts", &r.install_scripts)?,
             metrics: json_of("metrics", &r.metrics)?,
+            pool_id: opt_parse("pool id", r.pool_id.as_deref())?,
+            image_id: opt_parse("image id", r.image_id.as_deref())?,
+            kernel_image_id: opt_parse("image id", r.kernel_image_id.as_deref())?,
+            initrd_image_id: opt_parse("image id", r.initrd_image_id.as_deref())?,
             name: r.name,
             description: r.description,
-            base_image: r.base_image,
-            kernel: r.kernel,
-            initrd: r.initrd,
             created_at: from_db(r.created_at),
         })
     }
@@ -268,9 +286,10 @@ impl From<&Template> for TemplateRow {
             name: t.name.clone(),
             role: t.role.as_str().into(),
             description: t.description.clone(),
-            base_image: t.base_image.clone(),
-            kernel: t.kernel.clone(),
-            initrd: t.initrd.clone(),
+            pool_id: t.pool_id.map(|x| x.to_string()),
+            image_id: t.image_id.map(|x| x.to_string()),
+            kernel_image_id: t.kernel_image_id.map(|x| x.to_string()),
+            initrd_image_id: t.initrd_image_id.map(|x| x.to_string()),
             vcpus: i32_of(t.flavor.vcpus),
             memory_mib: i32_of(t.flavor.memory_mib),
             disk_gib: i32_of(t.flavor.disk_gib),
@@ -290,14 +309,97 @@ impl From<Template> for TemplateResponse {
             name: t.name,
             role: t.role,
             description: t.description,
-            base_image: t.base_image,
-            kernel: t.kernel,
-            initrd: t.initrd,
+            pool_id: t.pool_id,
+            image_id: t.image_id,
+            kernel_image_id: t.kernel_image_id,
+            initrd_image_id: t.initrd_image_id,
             flavor: t.flavor,
             ports: t.ports,
             install_scripts: t.install_scripts,
             metrics: t.metrics,
             created_at: t.created_at,
+        }
+    }
+}
+
+// ---------------------------------------------------------------- images
+
+/// A registered image: a file in its pool's image directory, with the checksum and size the driver
+/// checks before a host uses it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Image {
+    pub id: ImageId,
+    pub pool_id: PoolId,
+    pub name: String,
+    pub kind: ImageKind,
+    pub format: ImageFormat,
+    pub file: String,
+    pub sha256: String,
+    pub size_bytes: u64,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Image {
+    /// The API view: the file name is shown to operators only.
+    pub fn respond(self, operator: bool) -> ImageResponse {
+        ImageResponse {
+            id: self.id,
+            pool_id: self.pool_id,
+            name: self.name,
+            kind: self.kind,
+            format: self.format,
+            file: operator.then_some(self.file),
+            sha256: self.sha256,
+            size_bytes: self.size_bytes,
+            created_at: self.created_at,
+        }
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = images)]
+pub(crate) struct ImageRow {
+    pub id: String,
+    pub pool_id: String,
+    pub name: String,
+    pub kind: String,
+    pub format: String,
+    pub file: String,
+    pub sha256: String,
+    pub size_bytes: i64,
+    pub created_at: Ts,
+}
+
+impl TryFrom<ImageRow> for Image {
+    type Error = StoreError;
+    fn try_from(r: ImageRow) -> Result<Self, StoreError> {
+        Ok(Image {
+            id: parse("image id", &r.id)?,
+            pool_id: parse("pool id", &r.pool_id)?,
+            kind: parse("image kind", &r.kind)?,
+            format: parse("image format", &r.format)?,
+            size_bytes: u64::try_from(r.size_bytes)
+                .map_err(|_| StoreError::Corrupt(format!("image size {}", r.size_bytes)))?,
+            name: r.name,
+            file: r.file,
+            sha256: r.sha256,
+            created_at: from_db(r.created_at),
+        })
+    }
+}
+
+impl From<&Image> for ImageRow {
+    fn from(i: &Image) -> Self {
+        ImageRow {
+            id: i.id.to_string(),
+            pool_id: i.pool_id.to_string(),
+            name: i.name.clone(),
+            kind: i.kind.as_str().into(),
+            format: i.format.as_str().into(),
+            file: i.file.clone(),
+            sha256: i.sha256.clone(),
+            size_bytes: i64::try_from(i.size_bytes).unwrap_or(i64::MAX),
+            created_at: to_db(i.created_at),
         }
     }
 }

@@ -95,6 +95,7 @@ diesel::table! {
         cpu_overcommit_pct -> Integer,
         ram_overcommit_pct -> Integer,
         disk_overcommit_pct -> Integer,
+        image_dir -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
     }
@@ -119,6 +120,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    images (id) {
+        id -> Text,
+        pool_id -> Text,
+        name -> Text,
+        kind -> Text,
+        format -> Text,
+        file -> Text,
+        sha256 -> Text,
+        size_bytes -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     appliance_templates (id) {
         id -> Text,
         tenant_id -> Nullable<Text>,
@@ -126,9 +141,10 @@ diesel::table! {
         name -> Text,
         role -> Text,
         description -> Text,
-        base_image -> Text,
-        kernel -> Nullable<Text>,
-        initrd -> Nullable<Text>,
+        pool_id -> Nullable<Text>,
+        image_id -> Nullable<Text>,
+        kernel_image_id -> Nullable<Text>,
+        initrd_image_id -> Nullable<Text>,
         vcpus -> Integer,
         memory_mib -> Integer,
         disk_gib -> Integer,
@@ -257,6 +273,7 @@ diesel::table! {
 }
 
 diesel::joinable!(hosts -> compute_pools (pool_id));
+diesel::joinable!(images -> compute_pools (pool_id));
 diesel::joinable!(appliance_groups -> appliance_templates (template_id));
 
 diesel::joinable!(users -> tenants (tenant_id));
@@ -275,6 +292,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     settings,
     compute_pools,
     hosts,
+    images,
     appliance_templates,
     applications,
     layers,

@@ -13,7 +13,21 @@ pub struct Deployed {
     pub appliance: String,
 }
 
-/// A private template of the admin's tenant.
+/// The id of the simulated pool's base disk image (seeded on first start).
+pub async fn sim_image(app: &TestApp, token: &str) -> String {
+    let r = app.get(token, "/api/v1/images").await;
+    r.assert_status(200);
+    r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["kind"] == "disk")
+        .and_then(|i| i["id"].as_str())
+        .expect("the simulated pool's base image")
+        .to_owned()
+}
+
+/// A private template of the admin's tenant, on the simulated pool's base image.
 pub async fn template(
     app: &TestApp,
     admin: &Session,
@@ -21,12 +35,13 @@ pub async fn template(
     vcpus: u32,
     memory_mib: u32,
 ) -> String {
+    let image = sim_image(app, &admin.token).await;
     let r = app
         .post(
             &admin.token,
             "/api/v1/templates",
             json!({
-                "name": name, "role": "app_server", "base_image": "/images/base.qcow2",
+                "name": name, "role": "app_server", "image_id": image,
                 "flavor": {"vcpus": vcpus, "memory_mib": memory_mib, "disk_gib": 10}, "ports": [80]
             }),
         )

@@ -11,5 +11,6 @@ mod matrix;
 mod ops;
 mod orchestration;
 mod resilience;
+mod security;
 mod slow;
 mod tenancy;

@@ -13,7 +13,8 @@ async fn a_real_tcg_guest_comes_alive_through_its_agent() {
     let guest = std::env::var("SITEST_GUEST_DIR").expect(
         "SITEST_GUEST_DIR must name the folder infra/guest/build.sh wrote (scripts/test sets it)",
     );
-    // the guest reaches this server at 10.0.2.2 (user-mode networking maps it to the host's loopback)
+    // the guest reaches this server's agent API only, through the guestfwd of restricted user-mode
+    // networking from 10.0.2.100 to the host's loopback
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -21,7 +22,7 @@ async fn a_real_tcg_guest_comes_alive_through_its_agent() {
         .port();
     let app = TestApp::spawn_with(|c| {
         c.bind = format!("127.0.0.1:{port}").parse().unwrap();
-        c.agent_url = format!("http://10.0.2.2:{port}");
+        c.agent_url = format!("http://10.0.2.100:{port}");
         c.sim_hosts = 0;
         c.heartbeat_ms = 1000;
         c.heartbeat_timeout_secs = 30;
@@ -32,20 +33,50 @@ async fn a_real_tcg_guest_comes_alive_through_its_agent() {
     .await;
     let op = app.operator().await;
     let r = app
-        .post(&op.token, "/api/v1/pools", json!({"name": "kvm"}))
+        .post(
+            &op.token,
+            "/api/v1/pools",
+            json!({"name": "kvm", "image_dir": guest}),
+        )
         .await;
+    r.assert_status(201);
     let pool = r.body["id"].as_str().unwrap().to_owned();
     app.post(&op.token, &format!("/api/v1/pools/{pool}/hosts"), json!({
         "name": "localhost", "uri": "qemu:///system", "capacity": {"vcpus": 2, "memory_mib": 2048, "disk_gib": 10}
     }))
     .await
     .assert_status(201);
+    // the guest's kernel and initramfs, registered in the pool's image directory with their checksums
+    let mut ids = Vec::new();
+    for (name, kind, file) in [
+        ("Tiny kernel", "kernel", "vmlinuz"),
+        ("Tiny initramfs", "initrd", "initramfs.cpio.gz"),
+    ] {
+        let bytes = std::fs::read(format!("{guest}/{file}")).unwrap();
+        let sha = orchestrator::drivers::images::sha256_of(&bytes[..]).unwrap();
+        let r = app
+            .post(
+                &op.token,
+                &format!("/api/v1/pools/{pool}/images"),
+                json!({
+                    "name": name, "kind": kind, "format": "raw", "file": file,
+                    "sha256": sha, "size_bytes": bytes.len()
+                }),
+            )
+            .await;
+        r.assert_status(201);
+        ids.push(r.body["id"].as_str().unwrap().to_owned());
+    }
     let r = app
-        .post(&op.token, "/api/v1/templates", json!({
-            "name": "Tiny guest", "role": "static", "base_image": "none",
-            "kernel": format!("{guest}/vmlinuz"), "initrd": format!("{guest}/initramfs.cpio.gz"),
-            "flavor": {"vcpus": 1, "memory_mib": 192, "disk_gib": 1}, "ports": [80]
-        }))
+        .post(
+            &op.token,
+            "/api/v1/templates",
+            json!({
+                "name": "Tiny guest", "role": "static",
+                "kernel_image_id": ids[0], "initrd_image_id": ids[1],
+                "flavor": {"vcpus": 1, "memory_mib": 192, "disk_gib": 1}, "ports": [80]
+            }),
+        )
         .await;
     r.assert_status(201);
     let tpl = r.body["id"].as_str().unwrap().to_owned();
@@ -100,6 +131,9 @@ async fn a_real_tcg_guest_comes_alive_through_its_agent() {
         })
         .await;
     assert!(m["mem_total_mib"].as_u64().unwrap() > 100, "{m}");
+    // restricted user-mode networking: the guest reached the agent API through its one forward,
+    // and nothing of the host's loopback through the gateway (the guest probes this server's port)
+    assert_eq!(m["custom"]["host_loopback_open"], 0.0, "{m}");
 
     // undeploy destroys and undefines the domain
     app.post(t, &format!("/api/v1/applications/{a}/undeploy"), json!({}))

@@ -10,7 +10,7 @@ use common::Problem;
 use common::agent::{
     AnnounceRequest, AnnounceResponse, HeartbeatRequest, JobsResponse, MetricsReport,
 };
-use orchestrator::agent_api::{AgentEndpoint, AgentError};
+use orchestrator::agent_api::AgentEndpoint;
 use std::future::{Ready, ready};
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
@@ -48,14 +48,6 @@ impl FromRequest for AgentToken {
     }
 }
 
-fn map(e: AgentError) -> ApiError {
-    match e {
-        AgentError::InvalidToken => ApiError::Unauthenticated("invalid agent token"),
-        AgentError::Revoked => ApiError::Gone("this appliance is no longer active; stop the agent"),
-        AgentError::Store(s) => s.into(),
-    }
-}
-
 /// The appliance's agent announces itself: the appliance came alive.
 #[utoipa::path(tag = "agent", security(("agent" = [])), request_body = AnnounceRequest,
     responses((status = 200, body = AnnounceResponse), Unauthenticated,
@@ -67,11 +59,7 @@ async fn announce(
     body: web::Json<AnnounceRequest>,
 ) -> ApiResult<web::Json<AnnounceResponse>> {
     Ok(web::Json(
-        state
-            .agent
-            .announce(&token.0, body.into_inner())
-            .await
-            .map_err(map)?,
+        state.agent.announce(&token.0, body.into_inner()).await?,
     ))
 }
 
@@ -85,11 +73,7 @@ async fn heartbeat(
     state: web::Data<AppState>,
     body: web::Json<HeartbeatRequest>,
 ) -> ApiResult<HttpResponse> {
-    state
-        .agent
-        .heartbeat(&token.0, body.into_inner())
-        .await
-        .map_err(map)?;
+    state.agent.heartbeat(&token.0, body.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -103,11 +87,7 @@ async fn metrics(
     state: web::Data<AppState>,
     body: web::Json<MetricsReport>,
 ) -> ApiResult<HttpResponse> {
-    state
-        .agent
-        .metrics(&token.0, body.into_inner())
-        .await
-        .map_err(map)?;
+    state.agent.metrics(&token.0, body.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -117,5 +97,5 @@ async fn metrics(
         (status = 410, description = "The appliance is terminated", body = Problem, content_type = "application/problem+json")))]
 #[get("/jobs")]
 async fn jobs(token: AgentToken, state: web::Data<AppState>) -> ApiResult<web::Json<JobsResponse>> {
-    Ok(web::Json(state.agent.jobs(&token.0).await.map_err(map)?))
+    Ok(web::Json(state.agent.jobs(&token.0).await?))
 }

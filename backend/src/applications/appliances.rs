@@ -126,6 +126,7 @@ pub async fn set_target(
     state
         .store
         .write(move |c| -> ApiResult<ApplianceResponse> {
+            store::repo::locks::tenant(c, ctx.tenant_id)?;
             let mut a = visible_appliance(c, &ctx, id)?;
             use ApplianceState::*;
             let fits = match target {

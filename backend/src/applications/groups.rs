@@ -31,10 +31,14 @@ pub async fn create_group(
     state
         .store
         .write(move |c| -> ApiResult<ApplicationResponse> {
+            store::repo::locks::tenant(c, ctx.tenant_id)?;
             let (app, layer) = visible_layer(c, &ctx, layer)?;
-            templates::get_visible(c, ctx.tenant_id, req.template_id)?.ok_or_else(|| {
-                ApiError::field("template_id", "unknown", "no such template in your catalog")
-            })?;
+            let template =
+                templates::get_visible(c, ctx.tenant_id, req.template_id)?.ok_or_else(|| {
+                    ApiError::field("template_id", "unknown", "no such template in your catalog")
+                })?;
+            orchestrator::placement::pool_for(template.pool_id, app.pool_id)
+                .map_err(|why| ApiError::field("template_id", "cannot_run", why))?;
             let at = now();
             let group = Group {
                 id: GroupId::new(),
@@ -106,6 +110,7 @@ pub async fn update_group(
     state
         .store
         .write(move |c| -> ApiResult<GroupResponse> {
+            store::repo::locks::tenant(c, c2.tenant_id)?;
             let (app, mut group) = visible_group(c, &c2, id)?;
             if let Some(n) = &req.name {
                 group.name = n.trim().to_owned();
@@ -148,6 +153,7 @@ pub async fn scale(
     state
         .store
         .write(move |c| -> ApiResult<GroupResponse> {
+            store::repo::locks::tenant(c, c2.tenant_id)?;
             let (app, mut group) = visible_group(c, &c2, id)?;
             if req.desired < group.size.min || req.desired > group.size.max {
                 return Err(ApiError::field(
@@ -186,6 +192,7 @@ pub async fn delete_group(state: &AppState, ctx: &AuthCtx, id: GroupId) -> ApiRe
     state
         .store
         .write(move |c| -> ApiResult<()> {
+            store::repo::locks::tenant(c, ctx.tenant_id)?;
             let (app, group) = visible_group(c, &ctx, id)?;
             apps::delete_group(c, ctx.tenant_id, id)?;
             apps::touch(c, app.id)?;
@@ -214,6 +221,7 @@ pub async fn set_load(
     state
         .store
         .write(move |c| -> ApiResult<()> {
+            store::repo::locks::tenant(c, ctx.tenant_id)?;
             let (_, mut group) = visible_group(c, &ctx, id)?;
             group.load_pct = load_pct.min(100);
             apps::save_group(c, ctx.tenant_id, &group)?;

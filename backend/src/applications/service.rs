@@ -153,6 +153,7 @@ pub async fn create(
     state
         .store
         .write(move |c| -> ApiResult<ApplicationResponse> {
+            store::repo::locks::tenant(c, ctx.tenant_id)?;
             visible(c, &ctx, project)?;
             if let Some(p) = req.pool_id {
                 pools::get(c, p)?
@@ -244,6 +245,7 @@ pub async fn update(
     state
         .store
         .write(move |c| -> ApiResult<ApplicationResponse> {
+            store::repo::locks::tenant(c, ctx.tenant_id)?;
             let mut app = visible_app(c, &ctx, id)?;
             if let Some(n) = &req.name {
                 app.name = n.trim().to_owned();
@@ -272,6 +274,7 @@ pub async fn delete(state: &AppState, ctx: &AuthCtx, id: ApplicationId) -> ApiRe
     state
         .store
         .write(move |c| -> ApiResult<()> {
+            store::repo::locks::tenant(c, ctx.tenant_id)?;
             let app = visible_app(c, &ctx, id)?;
             let live = appliances::of_application(c, id)?.len();
             if app.deployed || live > 0 {
@@ -306,6 +309,7 @@ pub async fn set_deployed(
     state
         .store
         .write(move |c| -> ApiResult<ApplicationResponse> {
+            store::repo::locks::tenant(c, ctx.tenant_id)?;
             let mut app = visible_app(c, &ctx, id)?;
             if deployed {
                 check_quota(c, ctx.tenant_id, &HashMap::new(), Some(id))?;
@@ -343,6 +347,7 @@ pub async fn create_layer(
     state
         .store
         .write(move |c| -> ApiResult<ApplicationResponse> {
+            store::repo::locks::tenant(c, ctx.tenant_id)?;
             let application = visible_app(c, &ctx, app)?;
             let mut layers = apps::layers(c, ctx.tenant_id, app)?;
             let at = usize::try_from(req.position.unwrap_or(u32::MAX))
@@ -401,6 +406,7 @@ pub async fn update_layer(
     state
         .store
         .write(move |c| -> ApiResult<ApplicationResponse> {
+            store::repo::locks::tenant(c, ctx.tenant_id)?;
             let (app, layer) = visible_layer(c, &ctx, id)?;
             let mut layers = apps::layers(c, ctx.tenant_id, app.id)?;
             let Some(from) = layers.iter().position(|l| l.id == id) else {
@@ -439,6 +445,7 @@ pub async fn delete_layer(state: &AppState, ctx: &AuthCtx, id: LayerId) -> ApiRe
     state
         .store
         .write(move |c| -> ApiResult<()> {
+            store::repo::locks::tenant(c, ctx.tenant_id)?;
             let (app, layer) = visible_layer(c, &ctx, id)?;
             apps::delete_layer(c, ctx.tenant_id, id)?;
             let mut layers = apps::layers(c, ctx.tenant_id, app.id)?;

@@ -22,6 +22,8 @@ pub struct AuthCtx {
     pub role: Role,
     pub email: String,
     pub ip: String,
+    /// The user's token version the request was authenticated with.
+    pub token_version: i32,
 }
 
 impl AuthCtx {
@@ -163,5 +165,6 @@ async fn resolve(state: &AppState, token: &str, ip: String) -> Result<AuthCtx, A
         role: user.role,
         email: user.email,
         ip,
+        token_version: user.token_version,
     })
 }

@@ -215,7 +215,7 @@ pub async fn change_password(
     req: ChangePasswordRequest,
 ) -> ApiResult<Issued> {
     req.validate()?;
-    let (tid, uid) = (ctx.tenant_id, ctx.user_id);
+    let (tid, uid, ctx_version) = (ctx.tenant_id, ctx.user_id, ctx.token_version);
     let (user, tenant) = state
         .store
         .read(move |c| users::with_tenant(c, tid, uid))
@@ -236,25 +236,34 @@ pub async fn change_password(
     )?;
     let new = req.new_password;
     let new_hash = password::blocking(move || password::hash(&new)).await??;
-    let (st, actor) = (state.clone(), ctx.actor());
+    let (st, actor, verified) = (state.clone(), ctx.actor(), user.password_hash);
     state
         .store
         .write(move |c| {
-            let mut user = user;
-            user.password_hash = new_hash;
-            user.token_version += 1;
-            user.updated_at = now();
-            users::save(c, tenant.id, &user)?;
-            refresh_tokens::revoke_user(c, user.id, now())?;
+            // re-read under the row lock: an admin may have disabled or demoted the user, or another
+            // change may have replaced the password, while the hashes were computed
+            let user = users::get_locked(c, tid, uid)?.ok_or(ApiError::NotFound)?;
+            if user.disabled || user.token_version != ctx_version {
+                return Err(ApiError::Unauthenticated("the session ended meanwhile"));
+            }
+            if user.password_hash != verified {
+                return Err(ApiError::InvalidState {
+                    code: "password_changed",
+                    detail: "the password was changed meanwhile; try again".into(),
+                });
+            }
+            users::set_password(c, tid, uid, &new_hash)?;
+            refresh_tokens::revoke_user(c, uid, now())?;
             audit::record(
                 c,
                 tenant.id,
                 &actor,
                 "user.password_change",
                 "user",
-                &user.id.to_string(),
+                &uid.to_string(),
                 json!({}),
             )?;
+            let user = users::get(c, tid, uid)?.ok_or(ApiError::NotFound)?;
             issue(&st, c, &user, &tenant, SessionFamilyId::new())
         })
         .await

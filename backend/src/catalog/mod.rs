@@ -1,3 +1,4 @@
 //! The appliance catalog: global templates (operators) and tenants' private ones (admins).
 
 pub mod routes;
+pub mod service;

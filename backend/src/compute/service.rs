@@ -11,6 +11,7 @@ use common::api::{
 };
 use common::{HostId, HostState, PoolId};
 use serde_json::json;
+use store::repo::locks::{self, Table};
 use store::repo::{audit, hosts, pools};
 use store::time::now;
 use store::{DbConn, Host, Pool};
@@ -37,6 +38,7 @@ pub async fn create_pool(
         description: req.description,
         strategy: req.strategy,
         overcommit: req.overcommit,
+        image_dir: req.image_dir,
         created_at: at,
         updated_at: at,
     };
@@ -81,6 +83,7 @@ pub async fn update_pool(
     state
         .store
         .write(move |c| -> ApiResult<PoolResponse> {
+            locks::lock(c, Table::Pools, &id.to_string())?;
             let mut p = pool_found(c, id)?;
             if let Some(n) = &req.name {
                 p.name = n.trim().to_owned();
@@ -93,6 +96,9 @@ pub async fn update_pool(
             }
             if let Some(o) = req.overcommit {
                 p.overcommit = o;
+            }
+            if let Some(d) = req.image_dir {
+                p.image_dir = d;
             }
             p.updated_at = now();
             pools::save(c, &p)?;
@@ -117,10 +123,11 @@ pub async fn delete_pool(state: &AppState, ctx: &AuthCtx, id: PoolId) -> ApiResu
         .write(move |c| -> ApiResult<()> {
             pool_found(c, id)?;
             let n = pools::host_count(c, id)?;
-            if n > 0 {
+            let i = store::repo::images::count_in_pool(c, id)?;
+            if n > 0 || i > 0 {
                 return Err(ApiError::InvalidState {
                     code: "pool_not_empty",
-                    detail: format!("the pool still has {n} hosts"),
+                    detail: format!("the pool still has {n} hosts and {i} images"),
                 });
             }
             pools::delete(c, id)?;
@@ -251,6 +258,8 @@ pub async fn update_host(
     state
         .store
         .write(move |c| -> ApiResult<HostResponse> {
+            // read under the row lock: the host monitor writes this row too
+            locks::lock(c, Table::Hosts, &id.to_string())?;
             let mut h = host_found(c, id)?;
             if let Some(cap) = req.capacity {
                 h.capacity = cap;

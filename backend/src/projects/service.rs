@@ -79,6 +79,7 @@ pub async fn create(
     state
         .store
         .write(move |c| -> ApiResult<ProjectResponse> {
+            store::repo::locks::tenant(c, tenant)?;
             projects::insert(c, tenant, &project)?;
             audit::record(
                 c,
@@ -105,6 +106,7 @@ pub async fn update(
     state
         .store
         .write(move |c| -> ApiResult<ProjectResponse> {
+            store::repo::locks::tenant(c, tenant)?;
             let mut p = projects::get(c, tenant, id)?.ok_or(ApiError::NotFound)?;
             let old_name = p.name.clone();
             if let Some(n) = &req.name {
@@ -139,6 +141,7 @@ pub async fn delete(state: &AppState, ctx: &AuthCtx, id: ProjectId) -> ApiResult
     state
         .store
         .write(move |c| -> ApiResult<()> {
+            store::repo::locks::tenant(c, tenant)?;
             let p = projects::get(c, tenant, id)?.ok_or(ApiError::NotFound)?;
             projects::delete(c, tenant, id)?;
             audit::record(
@@ -190,6 +193,7 @@ pub async fn assign(
     state
         .store
         .write(move |c| -> ApiResult<(AssignmentResponse, bool)> {
+            store::repo::locks::tenant(c, tenant)?;
             project_exists(c, tenant, id)?;
             let u = users::get(c, tenant, user)?.ok_or(ApiError::NotFound)?;
             if u.role == Role::Finance {
@@ -233,6 +237,7 @@ pub async fn unassign(
     state
         .store
         .write(move |c| -> ApiResult<()> {
+            store::repo::locks::tenant(c, tenant)?;
             project_exists(c, tenant, id)?;
             if !assignments::delete(c, tenant, id, user)? {
                 return Err(ApiError::NotFound);

@@ -118,6 +118,7 @@ pub async fn update(
     state
         .store
         .write(move |c| -> ApiResult<TenantResponse> {
+            store::repo::locks::tenant(c, id)?;
             let name = req.name.as_deref().map(str::trim);
             let quotas: Option<Quotas> = req.quotas;
             let t = tenants::update(c, id, name, quotas)?.ok_or(ApiError::NotFound)?;
@@ -156,6 +157,7 @@ pub async fn set_status(
     state
         .store
         .write(move |c| -> ApiResult<TenantResponse> {
+            store::repo::locks::tenant(c, id)?;
             refuse_provider(&found(c, id)?, "suspended")?;
             let t = tenants::set_status(c, id, status)?.ok_or(ApiError::NotFound)?;
             let action = match status {
@@ -174,6 +176,7 @@ pub async fn delete(state: &AppState, ctx: &AuthCtx, id: TenantId) -> ApiResult<
     state
         .store
         .write(move |c| -> ApiResult<()> {
+            store::repo::locks::tenant(c, id)?;
             let t = found(c, id)?;
             refuse_provider(&t, "deleted")?;
             tenants::delete(c, id)?;

@@ -118,7 +118,10 @@ pub async fn update(
     state
         .store
         .write(move |c| -> ApiResult<UserResponse> {
-            let mut user = found(c, tenant, id)?;
+            // the tenant's row lock serialises every change that could remove its last admin (two
+            // admins disabling each other), then the user's row is read current
+            store::repo::locks::tenant(c, tenant)?;
+            let user = users::get_locked(c, tenant, id)?.ok_or(ApiError::NotFound)?;
             let role_changes = req.role.is_some_and(|r| r != user.role);
             let disabling = req.disabled == Some(true) && !user.disabled;
             if id == me && (role_changes || disabling) {
@@ -135,22 +138,17 @@ pub async fn update(
                     detail: format!("the tenant must keep at least one enabled {guardian}"),
                 });
             }
-            if let Some(n) = &req.name {
-                user.name = n.trim().to_owned();
-            }
-            if let Some(r) = req.role {
-                user.role = r;
-            }
-            if let Some(d) = req.disabled {
-                user.disabled = d;
-            }
             let ends_sessions = role_changes || disabling;
+            let changes = users::UserChanges {
+                name: req.name.as_deref().map(|n| n.trim().to_owned()),
+                role: req.role,
+                disabled: req.disabled,
+                end_sessions: ends_sessions,
+            };
+            users::update(c, tenant, id, &changes)?;
             if ends_sessions {
-                user.token_version += 1;
                 refresh_tokens::revoke_user(c, user.id, now())?;
             }
-            user.updated_at = now();
-            users::save(c, tenant, &user)?;
             audit::record(
                 c,
                 tenant,
@@ -160,7 +158,7 @@ pub async fn update(
                 &id.to_string(),
                 json!({"name": req.name, "role": req.role, "disabled": req.disabled}),
             )?;
-            Ok(user.into())
+            Ok(found(c, tenant, id)?.into())
         })
         .await
 }

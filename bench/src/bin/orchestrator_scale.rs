@@ -196,10 +196,23 @@ async fn fixture(
                         description: String::new(),
                         strategy: PlacementStrategy::Spread,
                         overcommit: Overcommit::default(),
+                        image_dir: common::api::DEFAULT_IMAGE_DIR.into(),
                         created_at: at,
                         updated_at: at,
                     },
                 )?;
+                let image = store::Image {
+                    id: common::ImageId::new(),
+                    pool_id: pool,
+                    name: "bench".into(),
+                    kind: common::api::ImageKind::Disk,
+                    format: common::api::ImageFormat::Qcow2,
+                    file: "bench.qcow2".into(),
+                    sha256: "0".repeat(64),
+                    size_bytes: 1,
+                    created_at: at,
+                };
+                store::repo::images::insert(c, &image)?;
                 for (i, id) in hids.iter().enumerate() {
                     hosts::insert(
                         c,
@@ -230,9 +243,10 @@ async fn fixture(
                         name: "bench".into(),
                         role: ApplianceRole::AppServer,
                         description: String::new(),
-                        base_image: String::new(),
-                        kernel: None,
-                        initrd: None,
+                        pool_id: Some(pool),
+                        image_id: Some(image.id),
+                        kernel_image_id: None,
+                        initrd_image_id: None,
                         flavor,
                         ports: vec![],
                         install_scripts: vec![],

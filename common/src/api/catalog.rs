@@ -1,7 +1,7 @@
 //! The appliance catalog: templates of virtual servers (global ones from operators, private ones of a
 //! tenant).
 
-use crate::{TemplateId, TenantId};
+use crate::{ImageId, PoolId, TemplateId, TenantId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use validator::Validate;
@@ -76,14 +76,12 @@ pub struct CreateTemplateRequest {
     #[serde(default)]
     #[validate(custom(function = "crate::validate::description"))]
     pub description: String,
-    /// The base image the appliance's disk is a copy-on-write overlay of (a qcow2 path on the hosts).
-    #[validate(length(min = 1, max = 1024))]
-    pub base_image: String,
-    /// Optional direct kernel boot: kernel and initrd paths on the hosts.
-    #[validate(length(min = 1, max = 1024))]
-    pub kernel: Option<String>,
-    #[validate(length(min = 1, max = 1024))]
-    pub initrd: Option<String>,
+    /// The registered disk image (kind `disk`) each appliance gets a copy-on-write overlay of.
+    pub image_id: Option<ImageId>,
+    /// Optional direct kernel boot: a registered image of kind `kernel` …
+    pub kernel_image_id: Option<ImageId>,
+    /// … and of kind `initrd` (only with a kernel). All of a template's images live in one pool.
+    pub initrd_image_id: Option<ImageId>,
     #[validate(nested)]
     pub flavor: Flavor,
     /// TCP ports the appliance serves.
@@ -92,11 +90,11 @@ pub struct CreateTemplateRequest {
     pub ports: Vec<u16>,
     /// Install CloudScripts run when the appliance comes alive (names; the events issue fills them).
     #[serde(default)]
-    #[validate(length(max = 32))]
+    #[validate(length(max = 32), custom(function = "crate::validate::identifiers"))]
     pub install_scripts: Vec<String>,
     /// The metrics the appliance reports besides the standard ones.
     #[serde(default)]
-    #[validate(length(max = 64))]
+    #[validate(length(max = 64), custom(function = "crate::validate::identifiers"))]
     pub metrics: Vec<String>,
 }
 
@@ -109,9 +107,12 @@ pub struct TemplateResponse {
     pub name: String,
     pub role: ApplianceRole,
     pub description: String,
-    pub base_image: String,
-    pub kernel: Option<String>,
-    pub initrd: Option<String>,
+    /// The pool whose image directory holds the template's images (its appliances run there);
+    /// absent for a template without images, which cannot be deployed.
+    pub pool_id: Option<PoolId>,
+    pub image_id: Option<ImageId>,
+    pub kernel_image_id: Option<ImageId>,
+    pub initrd_image_id: Option<ImageId>,
     pub flavor: Flavor,
     pub ports: Vec<u16>,
     pub install_scripts: Vec<String>,

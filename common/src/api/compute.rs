@@ -77,6 +77,17 @@ pub struct CreatePoolRequest {
     #[serde(default)]
     #[validate(nested)]
     pub overcommit: Overcommit,
+    /// Where the pool's images live on each of its hosts (default `/var/lib/scaleinfra/images`).
+    #[serde(default = "default_image_dir")]
+    #[validate(custom(function = "crate::validate::image_dir"))]
+    pub image_dir: String,
+}
+
+/// The image directory of a pool created without one.
+pub const DEFAULT_IMAGE_DIR: &str = "/var/lib/scaleinfra/images";
+
+fn default_image_dir() -> String {
+    DEFAULT_IMAGE_DIR.into()
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, Validate)]
@@ -90,6 +101,8 @@ pub struct UpdatePoolRequest {
     pub strategy: Option<PlacementStrategy>,
     #[validate(nested)]
     pub overcommit: Option<Overcommit>,
+    #[validate(custom(function = "crate::validate::image_dir"))]
+    pub image_dir: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,6 +113,7 @@ pub struct PoolResponse {
     pub description: String,
     pub strategy: PlacementStrategy,
     pub overcommit: Overcommit,
+    pub image_dir: String,
     #[serde(serialize_with = "crate::time::rfc3339")]
     pub created_at: DateTime<Utc>,
     #[serde(serialize_with = "crate::time::rfc3339")]

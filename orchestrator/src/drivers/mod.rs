@@ -2,34 +2,98 @@
 //! the host by its URI; drivers are chosen by the URI's scheme (`sim://` → the simulated pool, anything
 //! else → libvirt).
 
+pub mod images;
 pub mod libvirt;
 pub mod sim;
 
 use async_trait::async_trait;
 use common::ApplianceId;
+use common::api::ImageFormat;
 use std::sync::Arc;
 
-/// What a driver call can fail with.
+/// A cause kept as the source of a driver error.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
+
+/// What a driver call can fail with. Every variant keeps its cause as the error's source, so logs and
+/// an application's `last_error` show the whole chain.
 #[derive(Debug, thiserror::Error)]
 pub enum DriverError {
     /// The host does not answer (down, unreachable, daemon gone).
-    #[error("host {uri} is unreachable: {reason}")]
-    Unreachable { uri: String, reason: String },
+    #[error("host {uri} is unreachable")]
+    Unreachable {
+        uri: String,
+        #[source]
+        source: Cause,
+    },
+    /// A call did not finish in time (the host hangs); the call may still complete on the host.
+    #[error("{call} on {uri} did not answer within {after:?}")]
+    Timeout {
+        uri: String,
+        call: &'static str,
+        after: std::time::Duration,
+    },
     #[error("domain {0} does not exist")]
     NoSuchDomain(String),
     /// The request cannot work (bad image, invalid XML…): retrying will not help.
-    #[error("{0}")]
-    Refused(String),
-    #[error("libvirt: {0}")]
-    Libvirt(String),
+    #[error("{what}")]
+    Refused {
+        what: String,
+        #[source]
+        source: Option<Cause>,
+    },
+    /// A libvirt call failed.
+    #[error("libvirt {call} failed")]
+    Libvirt {
+        call: &'static str,
+        #[source]
+        source: virt::error::Error,
+    },
     #[error("driver task failed")]
     Join(#[from] tokio::task::JoinError),
 }
 
 impl DriverError {
     pub fn is_unreachable(&self) -> bool {
-        matches!(self, DriverError::Unreachable { .. })
+        matches!(
+            self,
+            DriverError::Unreachable { .. } | DriverError::Timeout { .. }
+        )
     }
+
+    /// A refusal without an underlying error.
+    pub fn refused(what: impl Into<String>) -> Self {
+        DriverError::Refused {
+            what: what.into(),
+            source: None,
+        }
+    }
+
+    /// A refusal caused by `source`.
+    pub fn refused_by(what: impl Into<String>, source: impl Into<Cause>) -> Self {
+        DriverError::Refused {
+            what: what.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    pub fn unreachable(uri: &str, source: impl Into<Cause>) -> Self {
+        DriverError::Unreachable {
+            uri: uri.to_owned(),
+            source: source.into(),
+        }
+    }
+}
+
+/// A registered image as the driver needs it: a file of the pool's image directory, with the checksum
+/// and size it must have. Never a path: the driver joins `file` to the spec's `image_dir` only after
+/// checking both (see [`images`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImageRef {
+    pub id: common::ImageId,
+    pub file: String,
+    pub format: ImageFormat,
+    pub sha256: String,
+    pub size_bytes: u64,
 }
 
 /// How an appliance's VM is built.
@@ -42,15 +106,16 @@ pub struct DomainSpec {
     pub vcpus: u32,
     pub memory_mib: u32,
     pub disk_gib: u32,
-    /// The base image the disk is a copy-on-write overlay of.
-    pub base_image: String,
-    pub kernel: Option<String>,
-    pub initrd: Option<String>,
+    /// The image directory of the host's pool (operator-set).
+    pub image_dir: String,
+    /// The disk image the appliance's disk is a copy-on-write overlay of.
+    pub disk: Option<ImageRef>,
+    /// Direct kernel boot.
+    pub kernel: Option<ImageRef>,
+    pub initrd: Option<ImageRef>,
     /// The agent's credentials and where to reach the orchestrator, passed to the guest.
     pub agent_token: String,
     pub agent_url: String,
-    /// Guest ports to forward to the host's loopback (user-mode networking), as (guest, host) pairs.
-    pub forwards: Vec<(u16, u16)>,
 }
 
 /// A domain's run state as the hypervisor reports it.
@@ -130,10 +195,10 @@ impl Drivers {
         if uri.starts_with("sim://") {
             return match &self.sim {
                 Some(s) => Ok(s.clone() as Arc<dyn Hypervisor>),
-                None => Err(DriverError::Unreachable {
-                    uri: uri.to_owned(),
-                    reason: "this installation runs no simulated pool".into(),
-                }),
+                None => Err(DriverError::unreachable(
+                    uri,
+                    "this installation runs no simulated pool",
+                )),
             };
         }
         Ok(self.libvirt.clone() as Arc<dyn Hypervisor>)

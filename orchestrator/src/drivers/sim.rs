@@ -102,7 +102,7 @@ impl std::fmt::Debug for SimCloud {
 fn host_name(uri: &str) -> Result<&str, DriverError> {
     uri.strip_prefix("sim://")
         .filter(|n| !n.is_empty())
-        .ok_or_else(|| DriverError::Refused(format!("{uri} is not a sim:// URI")))
+        .ok_or_else(|| DriverError::refused(format!("{uri} is not a sim:// URI")))
 }
 
 impl SimCloud {
@@ -140,10 +140,7 @@ impl SimCloud {
                 domains: BTreeMap::new(),
             });
         if !host.alive {
-            return Err(DriverError::Unreachable {
-                uri: uri.to_owned(),
-                reason: "simulated host is down".into(),
-            });
+            return Err(DriverError::unreachable(uri, "simulated host is down"));
         }
         Ok(host)
     }
@@ -352,6 +349,19 @@ impl Hypervisor for SimCloud {
 
     async fn create(&self, uri: &str, spec: &DomainSpec) -> Result<(), DriverError> {
         self.delay().await;
+        // the simulated hosts have no files, but a spec is checked as a real host would
+        for i in [&spec.disk, &spec.kernel, &spec.initrd]
+            .into_iter()
+            .flatten()
+        {
+            super::images::image_path(&spec.image_dir, &i.file)?;
+        }
+        if spec.disk.is_none() && spec.kernel.is_none() {
+            return Err(DriverError::refused(format!(
+                "{} has neither a disk image nor a kernel",
+                spec.name
+            )));
+        }
         let mut st = self.lock();
         let faults = st.faults;
         let jitter = st.rng.random_range(0.0..=self.config.boot_jitter.max(0.0));

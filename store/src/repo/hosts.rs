@@ -37,18 +37,7 @@ pub fn insert(conn: &mut DbConn, host: &Host) -> Result<(), StoreError> {
     diesel::insert_into(h::hosts)
         .values(HostRow::from(host))
         .execute(conn)
-        .map_err(|e| {
-            use diesel::result::{DatabaseErrorKind, Error};
-            match &e {
-                Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info)
-                    if info.message().contains("uri")
-                        || info.constraint_name().is_some_and(|c| c.contains("uri")) =>
-                {
-                    StoreError::Conflict { what: "uri" }
-                }
-                _ => StoreError::unique_as(e, "name"),
-            }
-        })?;
+        .map_err(|e| StoreError::unique_among(e, &["uri"], "name"))?;
     Ok(())
 }
 

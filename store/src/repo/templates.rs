@@ -95,3 +95,25 @@ pub fn in_use(conn: &mut DbConn, id: TemplateId) -> Result<bool, StoreError> {
         .get_result(conn)?;
     Ok(n > 0)
 }
+
+/// The pool of each template of `ids` (`None`: a template without images).
+pub fn pools_of(
+    conn: &mut DbConn,
+    ids: &[TemplateId],
+) -> Result<std::collections::HashMap<TemplateId, Option<common::PoolId>>, StoreError> {
+    let ids: Vec<String> = ids.iter().map(|x| x.to_string()).collect();
+    let rows: Vec<(String, Option<String>)> = t::appliance_templates
+        .filter(t::id.eq_any(ids))
+        .select((t::id, t::pool_id))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(id, pool)| {
+            Ok((
+                crate::models::parse("template id", &id)?,
+                pool.as_deref()
+                    .map(|p| crate::models::parse("pool id", p))
+                    .transpose()?,
+            ))
+        })
+        .collect()
+}

@@ -53,27 +53,37 @@ pub fn list(conn: &mut DbConn, page: &PageRequest) -> Result<Page<Tenant>, Store
     }))
 }
 
+/// Change a tenant's name and/or quotas, writing only those columns; returns the tenant as it is now.
 pub fn update(
     conn: &mut DbConn,
     id: TenantId,
     name: Option<&str>,
     quotas: Option<Quotas>,
 ) -> Result<Option<Tenant>, StoreError> {
-    let Some(mut tenant) = get(conn, id)? else {
-        return Ok(None);
+    #[derive(AsChangeset)]
+    #[diesel(table_name = crate::schema::tenants)]
+    struct Set<'a> {
+        name: Option<&'a str>,
+        max_vcpus: Option<i32>,
+        max_memory_mib: Option<i64>,
+        max_appliances: Option<i32>,
+        updated_at: crate::time::Ts,
+    }
+    let clamp = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
+    let set = Set {
+        name,
+        max_vcpus: quotas.map(|q| clamp(q.max_vcpus)),
+        max_memory_mib: quotas.map(|q| i64::from(q.max_memory_mib)),
+        max_appliances: quotas.map(|q| clamp(q.max_appliances)),
+        updated_at: to_db(now()),
     };
-    if let Some(n) = name {
-        tenant.name = n.to_owned();
-    }
-    if let Some(q) = quotas {
-        tenant.quotas = q;
-    }
-    tenant.updated_at = now();
-    let row = TenantRow::from(&tenant);
-    diesel::update(t::tenants.find(id.to_string()))
-        .set(&row)
+    let n = diesel::update(t::tenants.find(id.to_string()))
+        .set(set)
         .execute(conn)?;
-    Ok(Some(tenant))
+    if n == 0 {
+        return Ok(None);
+    }
+    get(conn, id)
 }
 
 pub fn set_status(

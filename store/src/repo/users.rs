@@ -78,20 +78,74 @@ pub fn list(
     }))
 }
 
-/// Store a changed user (name, role, disabled, password hash, token version).
-pub fn save(conn: &mut DbConn, tenant: TenantId, user: &User) -> Result<bool, StoreError> {
+/// A user read under its row lock (see [`super::locks`]): current until the transaction ends.
+pub fn get_locked(
+    conn: &mut DbConn,
+    tenant: TenantId,
+    id: UserId,
+) -> Result<Option<User>, StoreError> {
+    super::locks::lock(conn, super::locks::Table::Users, &id.to_string())?;
+    get(conn, tenant, id)
+}
+
+/// What an admin changes of a user; `None` leaves a column as it is.
+#[derive(Clone, Debug, Default)]
+pub struct UserChanges {
+    pub name: Option<String>,
+    pub role: Option<Role>,
+    pub disabled: Option<bool>,
+    /// Bump the token version: every token issued before stops working.
+    pub end_sessions: bool,
+}
+
+/// Apply `changes` to the user's own columns only (never its password). Returns whether it exists.
+pub fn update(
+    conn: &mut DbConn,
+    tenant: TenantId,
+    id: UserId,
+    changes: &UserChanges,
+) -> Result<bool, StoreError> {
+    #[derive(AsChangeset)]
+    #[diesel(table_name = crate::schema::users)]
+    struct Set {
+        name: Option<String>,
+        role: Option<String>,
+        disabled: Option<bool>,
+        updated_at: crate::time::Ts,
+    }
+    let target = u::users
+        .filter(u::tenant_id.eq(tenant.to_string()))
+        .filter(u::id.eq(id.to_string()));
+    let set = Set {
+        name: changes.name.clone(),
+        role: changes.role.map(|r| r.to_string()),
+        disabled: changes.disabled,
+        updated_at: to_db(now()),
+    };
+    let n = diesel::update(target).set(set).execute(conn)?;
+    if changes.end_sessions && n > 0 {
+        bump_token_version(conn, tenant, id)?;
+    }
+    Ok(n > 0)
+}
+
+/// Set a user's password hash and end every session issued before (token version + 1), touching
+/// no other column.
+pub fn set_password(
+    conn: &mut DbConn,
+    tenant: TenantId,
+    id: UserId,
+    password_hash: &str,
+) -> Result<bool, StoreError> {
     let n = diesel::update(
         u::users
             .filter(u::tenant_id.eq(tenant.to_string()))
-            .filter(u::id.eq(user.id.to_string())),
+            .filter(u::id.eq(id.to_string())),
     )
     .set((
-        u::name.eq(&user.name),
-        u::role.eq(user.role.to_string()),
-        u::password_hash.eq(&user.password_hash),
-        u::disabled.eq(user.disabled),
-        u::token_version.eq(user.token_version),
-        u::updated_at.eq(to_db(user.updated_at)),
+        u::password_hash.eq(password_hash),
+        u::token_version.eq(u::token_version + 1),
+        u::updated_at.eq(to_db(now())),
     ))
     .execute(conn)?;
     Ok(n > 0)
