@@ -206,7 +206,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         let (o2, token) = (o.clone(), shutdown.clone());
         tokio::spawn(async move {
             if let Err(e) = o2.run(token).await {
-                tracing::error!(error = %e, "orchestrator stopped");
+                tracing::error!(error = %store::Chain(&e), "orchestrator stopped");
             }
         });
         Some(o)

@@ -47,6 +47,9 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("service unavailable")]
     Unavailable(#[source] StoreError),
+    /// A background loop of this process is down (readiness).
+    #[error("not ready: {0}")]
+    NotReady(String),
     #[error("store error")]
     Store(#[source] StoreError),
     #[error("internal error")]
@@ -169,6 +172,9 @@ impl ApiError {
             }
             ApiError::Unavailable(_) => Problem::new(status, "unavailable", "Service unavailable")
                 .with_detail("the database is unreachable or busy; try again shortly"),
+            ApiError::NotReady(why) => {
+                Problem::new(status, "not_ready", "Not ready").with_detail(why.clone())
+            }
             ApiError::Store(_) | ApiError::Internal(_) => {
                 Problem::new(status, "internal", "Internal server error")
             }
@@ -189,7 +195,7 @@ impl ResponseError for ApiError {
             ApiError::Gone(_) => StatusCode::GONE,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Store(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -211,7 +217,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthenticated(_) => {
                 resp.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
             }
-            ApiError::Unavailable(_) => {
+            ApiError::Unavailable(_) | ApiError::NotReady(_) => {
                 resp.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
             }
             _ => {}

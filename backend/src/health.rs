@@ -16,10 +16,11 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok")
 }
 
-/// Readiness: the database is reachable and its schema is current.
+/// Readiness: the database is reachable and its schema is current, and (in a process that runs the
+/// orchestrator) its background loops are alive and making progress.
 #[utoipa::path(tag = "ops", security(()), responses(
     (status = 200, description = "Ready", body = String),
-    (status = 503, description = "Database unreachable or not migrated", body = Problem, content_type = "application/problem+json")))]
+    (status = 503, description = "Database unreachable or not migrated, or a background loop down", body = Problem, content_type = "application/problem+json")))]
 #[get("/readyz")]
 async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     state.store.ping().await.map_err(ApiError::Unavailable)?;
@@ -32,6 +33,9 @@ async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
         return Err(ApiError::Unavailable(store::StoreError::Corrupt(format!(
             "{pending} migrations pending"
         ))));
+    }
+    if let Some(o) = &state.orchestrator {
+        o.ready().map_err(ApiError::NotReady)?;
     }
     Ok(HttpResponse::Ok().content_type("text/plain").body("ready"))
 }

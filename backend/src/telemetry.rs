@@ -17,10 +17,23 @@ pub fn init_logging(format: LogFormat, level: &str) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    let _ = match format {
+    let installed = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
+    if installed.is_ok() {
+        // panics (in any thread) go through tracing too, so they reach the same log as the rest
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let message = orchestrator::supervise::panic_message(info.payload());
+            let at = info
+                .location()
+                .map(|l| format!("{}:{}", l.file(), l.line()))
+                .unwrap_or_default();
+            tracing::error!(panic = %message, at = %at, "panic");
+            previous(info);
+        }));
+    }
 }
 
 /// The process-wide Prometheus recorder (the `metrics` facade is global by design; installed once).

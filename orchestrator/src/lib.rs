@@ -11,6 +11,7 @@ pub mod monitor;
 pub mod placement;
 pub mod plan;
 pub mod reconcile;
+pub mod supervise;
 pub mod tokens;
 
 pub use error::OrchestratorError;
@@ -88,6 +89,8 @@ pub struct Orchestrator {
     crash_after: Option<Arc<AtomicU32>>,
     /// Unknown domains already reported (host, name).
     reported: Mutex<HashSet<(HostId, String)>>,
+    /// The background loops' liveness (readiness reads it).
+    pub health: Arc<supervise::Health>,
 }
 
 impl std::fmt::Debug for Orchestrator {
@@ -121,6 +124,7 @@ impl Orchestrator {
             agent,
             crash_after,
             reported: Mutex::new(HashSet::new()),
+            health: Arc::new(supervise::Health::default()),
         }))
     }
 
@@ -129,77 +133,124 @@ impl Orchestrator {
         self.agent.clone()
     }
 
-    /// Run the reconcile loop and (while holding its lease) the host monitor until `shutdown`.
+    /// Run the reconcile loop and (while holding its lease) the host monitor until `shutdown`, each
+    /// supervised (see [`supervise`]): a panic is logged and the loop restarted; readiness reports it.
     /// Returns `Err(Crashed)` when an injected crash fired.
     pub async fn run(
         self: Arc<Self>,
         shutdown: CancellationToken,
     ) -> Result<(), OrchestratorError> {
         if let Err(e) = self.resync_all().await {
-            tracing::warn!(error = %e, "initial resync failed");
+            tracing::warn!(error = %store::Chain(&e), "initial resync failed");
         }
-        let monitor = tokio::spawn(self.clone().run_monitor(shutdown.clone()));
-        let mut last_resync = tokio::time::Instant::now();
-        let result = loop {
-            let ran = match self.reconcile_due().await {
-                Ok(n) => n,
-                Err(OrchestratorError::Crashed) => break Err(OrchestratorError::Crashed),
-                Err(e) => {
-                    tracing::warn!(error = %e, "reconcile loop");
-                    0
-                }
-            };
-            if last_resync.elapsed() >= self.config.resync * 4 {
-                last_resync = tokio::time::Instant::now();
-                let _ = self.resync_all().await;
-            }
-            if ran > 0 {
-                continue;
-            }
-            tokio::select! {
-                _ = shutdown.cancelled() => break Ok(()),
-                _ = tokio::time::sleep(self.config.tick) => {}
-            }
+        let monitor = {
+            let (this, stop) = (self.clone(), shutdown.clone());
+            tokio::spawn(async move {
+                supervise::supervise(&this.health.clone(), "monitor", &stop, || {
+                    this.clone().run_monitor(stop.clone())
+                })
+                .await
+            })
         };
-        monitor.abort();
-        if result.is_ok() {
+        let this = self.clone();
+        let stop = shutdown.clone();
+        let result =
+            supervise::supervise(&self.health.clone(), "reconcile", &shutdown, move || {
+                this.clone().run_reconcile(stop.clone())
+            })
+            .await
+            .unwrap_or(Ok(()));
+        if result.is_err() {
+            // an injected crash: the process "dies", the monitor with it
+            monitor.abort();
+        } else {
+            shutdown.cancel();
+            let _ = monitor.await;
             let owner = self.config.owner.clone();
-            let _ = self
+            if let Err(e) = self
                 .store
                 .write(move |c| leases::release(c, monitor::LEASE, &owner))
-                .await;
+                .await
+            {
+                tracing::warn!(error = %store::Chain(&e), "releasing the monitor lease");
+            }
         }
         result
     }
 
+    /// The reconcile loop: claim due applications, reconcile them, give them back; a failed round
+    /// backs off (a database outage is not "nothing to do").
+    async fn run_reconcile(
+        self: Arc<Self>,
+        shutdown: CancellationToken,
+    ) -> Result<(), OrchestratorError> {
+        let mut last_resync = tokio::time::Instant::now();
+        let mut failed_rounds = 0u32;
+        loop {
+            self.health.beat("reconcile");
+            let pause = match self.reconcile_due().await {
+                Ok(n) => {
+                    failed_rounds = 0;
+                    if n > 0 {
+                        Duration::ZERO
+                    } else {
+                        self.config.tick
+                    }
+                }
+                Err(OrchestratorError::Crashed) => return Err(OrchestratorError::Crashed),
+                Err(e) => {
+                    failed_rounds += 1;
+                    let pause =
+                        reconcile::backoff(failed_rounds.saturating_sub(1)).min(self.config.lease);
+                    tracing::warn!(error = %store::Chain(&e), ?pause, "a reconcile round failed");
+                    pause
+                }
+            };
+            if last_resync.elapsed() >= self.config.resync * 4 {
+                last_resync = tokio::time::Instant::now();
+                if let Err(e) = self.resync_all().await {
+                    tracing::warn!(error = %store::Chain(&e), "resync failed");
+                }
+            }
+            if pause.is_zero() {
+                continue;
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return Ok(()),
+                _ = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+
+    /// The host monitor: while this orchestrator holds the monitor's lease (renewed as the checks
+    /// run, and given up at once if it is lost), check every host each interval.
     async fn run_monitor(self: Arc<Self>, shutdown: CancellationToken) {
         let mut checks: u64 = 0;
         loop {
-            let owner = self.config.owner.clone();
-            let lease = self.config.host_check * 4;
-            let mine = self
-                .store
-                .write(move |c| {
-                    let at = now();
-                    leases::acquire(
-                        c,
-                        monitor::LEASE,
-                        &owner,
-                        at,
-                        at + ChronoDuration::from_std(lease).unwrap_or_default(),
-                    )
-                })
-                .await
-                .unwrap_or(false);
-            if mine {
-                if let Err(e) = self.check_hosts().await {
-                    tracing::warn!(error = %e, "host check");
+            self.health.beat("monitor");
+            match self.hold_monitor_lease().await {
+                Ok(true) => {
+                    let round = async {
+                        if let Err(e) = self.check_hosts().await {
+                            tracing::warn!(error = %store::Chain(&e), "host check");
+                        }
+                        checks += 1;
+                        if checks % 12 == 1
+                            && let Err(e) = self.sweep_hosts().await
+                        {
+                            tracing::warn!(error = %store::Chain(&e), "host sweep");
+                        }
+                    };
+                    tokio::select! {
+                        _ = round => {}
+                        _ = self.keep_monitor_lease() => {
+                            tracing::warn!("the host monitor's lease was lost during a round; stopped it");
+                        }
+                    }
                 }
-                checks += 1;
-                if checks % 12 == 1
-                    && let Err(e) = self.sweep_hosts().await
-                {
-                    tracing::warn!(error = %e, "host sweep");
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(error = %store::Chain(&e), "taking the host monitor's lease")
                 }
             }
             tokio::select! {
@@ -207,6 +258,47 @@ impl Orchestrator {
                 _ = tokio::time::sleep(self.config.host_check) => {}
             }
         }
+    }
+
+    fn monitor_lease(&self) -> Duration {
+        self.config.host_check * 4
+    }
+
+    /// Take or renew the monitor's lease.
+    async fn hold_monitor_lease(&self) -> Result<bool, store::StoreError> {
+        let (owner, lease) = (self.config.owner.clone(), self.monitor_lease());
+        self.store
+            .write(move |c| {
+                let at = now();
+                leases::acquire(
+                    c,
+                    monitor::LEASE,
+                    &owner,
+                    at,
+                    at + ChronoDuration::from_std(lease).unwrap_or_default(),
+                )
+            })
+            .await
+    }
+
+    /// Renew the monitor's lease every third of its time; returns when it is lost.
+    async fn keep_monitor_lease(&self) {
+        loop {
+            tokio::time::sleep(self.monitor_lease() / 3).await;
+            match self.hold_monitor_lease().await {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(e) => {
+                    tracing::warn!(error = %store::Chain(&e), "renewing the host monitor's lease")
+                }
+            }
+        }
+    }
+
+    /// Whether the background loops are well (`Err` names the ones that are not).
+    pub fn ready(&self) -> Result<(), String> {
+        let stale = (self.config.lease * 4).max(self.config.host_check * 8);
+        self.health.ready(stale)
     }
 }
 

@@ -4,11 +4,12 @@
 //! meanwhile are removed, and domains nobody knows are reported — never destroyed.
 
 use crate::{Orchestrator, OrchestratorError};
-use common::{ApplianceId, ApplianceState, HostState};
+use chrono::{DateTime, Utc};
+use common::{ApplianceId, ApplianceState, HostId, HostState};
 use futures_util::StreamExt;
 use std::collections::HashSet;
 use store::repo::events::Subject;
-use store::repo::{appliances, applications, events, hosts, tenants};
+use store::repo::{appliances, applications, events, hosts, locks, tenants};
 use store::time::now;
 use store::{Host, StoreError};
 
@@ -34,81 +35,56 @@ impl Orchestrator {
             .collect()
             .await;
         for (host, ok) in results {
-            self.judge(host, ok).await?;
+            self.judge(host.id, ok).await?;
         }
         Ok(())
     }
 
-    async fn judge(&self, host: Host, ok: bool) -> Result<(), OrchestratorError> {
+    /// Record one check of a host. The row is read again under its lock inside the write, so a state
+    /// an operator set after the check began (maintenance, fenced) is what the verdict starts from —
+    /// never a snapshot of the round's start.
+    pub async fn judge(&self, host: HostId, ok: bool) -> Result<(), OrchestratorError> {
         let down_after = self.config.host_down_after.max(1);
-        let at = now();
-        let mut h = host.clone();
-        let mut event = None;
-        let mut lost = false;
-        let mut recovered = false;
-        if ok {
-            h.missed_checks = 0;
-            if matches!(h.state, HostState::Suspect | HostState::Down) {
-                recovered = h.state == HostState::Down;
-                h.state = HostState::Up;
-                event = Some("host.recovered");
-            }
-            let stale = h.last_seen_at.is_none_or(|t| (at - t).num_seconds() >= 30);
-            if !stale && event.is_none() {
-                return Ok(());
-            }
-            h.last_seen_at = Some(at);
-        } else {
-            if matches!(
-                h.state,
-                HostState::Maintenance | HostState::Fenced | HostState::Down
-            ) {
-                return Ok(());
-            }
-            h.missed_checks += 1;
-            if h.missed_checks >= down_after {
-                h.state = HostState::Down;
-                event = Some("host.lost");
-                lost = true;
-            } else if h.state == HostState::Up {
-                h.state = HostState::Suspect;
-                event = Some("host.suspect");
-            }
-        }
-        h.updated_at = at;
-        let saved = h.clone();
-        self.store
-            .write(move |c| -> Result<(), StoreError> {
-                hosts::save(c, &saved)?;
+        let outcome = self
+            .store
+            .write(move |c| -> Result<Option<(Host, Verdict)>, StoreError> {
+                locks::lock(c, locks::Table::Hosts, &host.to_string())?;
+                let Some(current) = hosts::get(c, host)? else {
+                    return Ok(None);
+                };
+                let at = now();
+                let Some(v) = verdict(&current, ok, at, down_after) else {
+                    return Ok(None);
+                };
+                hosts::record_check(c, host, v.state, v.missed, v.seen.then_some(at), at)?;
                 let subject = Subject {
-                    host: Some(saved.id),
+                    host: Some(host),
                     ..Subject::default()
                 };
-                if let (Some(kind), Some(provider)) = (event, tenants::provider(c)?) {
+                if let (Some(kind), Some(provider)) = (v.event, tenants::provider(c)?) {
                     events::record(
                         c,
                         provider.id,
                         kind,
                         &subject,
-                        &format!("host {}", saved.name),
+                        &format!("host {}", current.name),
                     )?;
                 }
-                if lost {
-                    let reason = format!("host {} lost", saved.name);
+                if v.lost {
+                    let reason = format!("host {} lost", current.name);
                     let mut touched = HashSet::new();
-                    for a in appliances::on_host(c, saved.id)? {
+                    for a in appliances::on_host(c, host)? {
                         if a.state == ApplianceState::Lost {
                             continue;
                         }
                         match appliances::transition(c, &a, ApplianceState::Lost, &reason) {
-                            Ok(moved) => {
+                            Ok(_) => {
                                 let s = Subject {
                                     application: Some(a.application_id),
                                     appliance: Some(a.id),
-                                    host: Some(saved.id),
+                                    host: Some(host),
                                 };
                                 events::record(c, a.tenant_id, "host.lost", &s, &reason)?;
-                                let _ = moved;
                                 touched.insert(a.application_id);
                             }
                             Err(StoreError::Stale | StoreError::IllegalTransition { .. }) => {}
@@ -119,13 +95,17 @@ impl Orchestrator {
                         applications::touch(c, app)?;
                     }
                 }
-                Ok(())
+                let mut after = current;
+                after.state = v.state;
+                after.missed_checks = v.missed;
+                Ok(Some((after, v)))
             })
             .await?;
-        if let Some(kind) = event {
-            tracing::warn!(host = %host.name, event = kind, "host state changed");
+        let Some((h, v)) = outcome else { return Ok(()) };
+        if let Some(kind) = v.event {
+            tracing::warn!(host = %h.name, event = kind, "host state changed");
         }
-        if recovered {
+        if v.recovered {
             self.sweep_host(&h).await?;
         }
         Ok(())
@@ -213,5 +193,167 @@ impl Orchestrator {
             }
         }
         Ok(())
+    }
+}
+
+/// What one check means for a host, decided from its current row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    pub state: HostState,
+    pub missed: u32,
+    /// Record `last_seen_at` = now.
+    pub seen: bool,
+    pub event: Option<&'static str>,
+    /// The host is given up: its appliances are lost.
+    pub lost: bool,
+    /// The host came back from `down`: sweep its leftover domains.
+    pub recovered: bool,
+}
+
+/// The verdict of one check (`ok`: the host answered) on a host as it is now; `None` when nothing is
+/// to be written. Pure. States an operator set are kept: a host in maintenance or fenced is never
+/// moved by a check, only its liveness is recorded.
+pub fn verdict(host: &Host, ok: bool, at: DateTime<Utc>, down_after: u32) -> Option<Verdict> {
+    let mut v = Verdict {
+        state: host.state,
+        missed: host.missed_checks,
+        seen: false,
+        event: None,
+        lost: false,
+        recovered: false,
+    };
+    if ok {
+        v.missed = 0;
+        if matches!(host.state, HostState::Suspect | HostState::Down) {
+            v.recovered = host.state == HostState::Down;
+            v.state = HostState::Up;
+            v.event = Some("host.recovered");
+        }
+        let stale = host
+            .last_seen_at
+            .is_none_or(|t| (at - t).num_seconds() >= 30);
+        if !stale && v.event.is_none() && host.missed_checks == 0 {
+            return None;
+        }
+        v.seen = true;
+        return Some(v);
+    }
+    if matches!(
+        host.state,
+        HostState::Maintenance | HostState::Fenced | HostState::Down
+    ) {
+        return None;
+    }
+    v.missed = host.missed_checks + 1;
+    if v.missed >= down_after {
+        v.state = HostState::Down;
+        v.event = Some("host.lost");
+        v.lost = true;
+    } else if host.state == HostState::Up {
+        v.state = HostState::Suspect;
+        v.event = Some("host.suspect");
+    }
+    Some(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host(state: HostState, missed: u32, seen_secs_ago: Option<i64>, at: DateTime<Utc>) -> Host {
+        Host {
+            id: HostId::new(),
+            pool_id: common::PoolId::new(),
+            name: "h".into(),
+            uri: "sim://h".into(),
+            capacity: common::api::Capacity {
+                vcpus: 1,
+                memory_mib: 1024,
+                disk_gib: 1,
+            },
+            labels: Default::default(),
+            state,
+            missed_checks: missed,
+            last_seen_at: seen_secs_ago.map(|s| at - chrono::Duration::seconds(s)),
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    #[test]
+    fn verdicts_start_from_the_current_row() {
+        use HostState::*;
+        let at = now();
+        // (state, missed, seen ago, answered) -> (state, missed, event, lost, recovered) or no write
+        type Row = (
+            HostState,
+            u32,
+            Option<i64>,
+            bool,
+            Option<(HostState, u32, Option<&'static str>, bool, bool)>,
+        );
+        let table: Vec<Row> = vec![
+            (Up, 0, Some(1), true, None),
+            (Up, 0, Some(40), true, Some((Up, 0, None, false, false))),
+            (Up, 0, None, true, Some((Up, 0, None, false, false))),
+            (
+                Up,
+                0,
+                Some(1),
+                false,
+                Some((Suspect, 1, Some("host.suspect"), false, false)),
+            ),
+            (
+                Suspect,
+                1,
+                Some(1),
+                false,
+                Some((Suspect, 2, None, false, false)),
+            ),
+            (
+                Suspect,
+                2,
+                Some(1),
+                false,
+                Some((Down, 3, Some("host.lost"), true, false)),
+            ),
+            (
+                Suspect,
+                2,
+                Some(1),
+                true,
+                Some((Up, 0, Some("host.recovered"), false, false)),
+            ),
+            (
+                Down,
+                3,
+                Some(60),
+                true,
+                Some((Up, 0, Some("host.recovered"), false, true)),
+            ),
+            (Down, 3, Some(60), false, None),
+            // an operator's state is never overturned by a check
+            (Maintenance, 0, Some(1), false, None),
+            (
+                Maintenance,
+                0,
+                Some(40),
+                true,
+                Some((Maintenance, 0, None, false, false)),
+            ),
+            (Fenced, 0, Some(1), false, None),
+            (
+                Fenced,
+                0,
+                Some(40),
+                true,
+                Some((Fenced, 0, None, false, false)),
+            ),
+        ];
+        for (state, missed, ago, ok, want) in table {
+            let got = verdict(&host(state, missed, ago, at), ok, at, 3)
+                .map(|v| (v.state, v.missed, v.event, v.lost, v.recovered));
+            assert_eq!(got, want, "{state:?} missed {missed} ago {ago:?} ok {ok}");
+        }
     }
 }

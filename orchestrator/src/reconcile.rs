@@ -202,7 +202,7 @@ impl Orchestrator {
                 Ok(()) => {}
                 Err(OrchestratorError::Crashed) => return Err(OrchestratorError::Crashed),
                 Err(e) => {
-                    tracing::warn!(application = %id, error = %e, "action failed");
+                    tracing::warn!(application = %id, error = %store::Chain(&e), "action failed");
                     first_error.get_or_insert(e);
                 }
             }
@@ -212,7 +212,7 @@ impl Orchestrator {
                 Ok(()) => {}
                 Err(OrchestratorError::Crashed) => return Err(OrchestratorError::Crashed),
                 Err(e) => {
-                    tracing::warn!(application = %id, error = %e, "placement failed");
+                    tracing::warn!(application = %id, error = %store::Chain(&e), "placement failed");
                     first_error.get_or_insert(e);
                 }
             }
@@ -286,17 +286,42 @@ impl Orchestrator {
         // measures ages from it, and a `Fail` goes ahead only if the appliance is still as read.
         let work = self.load_claims(claims).await;
         let listings = Listings::default();
-        let results: Vec<Result<Released, OrchestratorError>> = futures_util::stream::iter(work)
-            .map(|(claim, loaded)| self.run_claim(claim, loaded, &listings))
+        // Leases are renewed while the passes run; a claim whose lease was lost (it lapsed and
+        // another orchestrator took it) has its pass stopped, so no application is worked twice.
+        let lost: std::sync::Mutex<HashMap<ApplicationId, tokio_util::sync::CancellationToken>> =
+            std::sync::Mutex::new(
+                work.iter()
+                    .map(|(c, _)| (c.id, tokio_util::sync::CancellationToken::new()))
+                    .collect(),
+            );
+        let tokens: HashMap<ApplicationId, tokio_util::sync::CancellationToken> =
+            lost.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let listings = &listings;
+        let passes = futures_util::stream::iter(work)
+            .map(|(claim, loaded)| {
+                let token = tokens.get(&claim.id).cloned().unwrap_or_default();
+                async move {
+                    tokio::select! {
+                        r = self.run_claim(claim, loaded, listings) => Some(r),
+                        _ = token.cancelled() => {
+                            tracing::warn!(application = %claim.id, "lease lost during the pass; stopped");
+                            None
+                        }
+                    }
+                }
+            })
             .buffer_unordered(self.config.concurrency.max(1))
-            .collect()
-            .await;
+            .collect::<Vec<_>>();
+        let results = tokio::select! {
+            r = passes => r,
+            never = self.renew_leases(&lost) => match never {},
+        };
         let mut released = Vec::with_capacity(results.len());
-        for r in results {
+        for r in results.into_iter().flatten() {
             match r {
                 Ok(rel) => released.push(rel),
                 Err(OrchestratorError::Crashed) => return Err(OrchestratorError::Crashed),
-                Err(e) => tracing::warn!(error = %e, "reconcile"),
+                Err(e) => tracing::warn!(error = %store::Chain(&e), "reconcile"),
             }
         }
         // one transaction gives every claim of the round back
@@ -318,6 +343,46 @@ impl Orchestrator {
         Ok(n)
     }
 
+    /// Renew the leases of the round's claims every third of the lease time, for as long as the round
+    /// runs; cancel the pass of a claim that is no longer held. A failed renewal is retried at the
+    /// next tick (the lease still has two thirds to run).
+    async fn renew_leases(
+        &self,
+        claims: &std::sync::Mutex<HashMap<ApplicationId, tokio_util::sync::CancellationToken>>,
+    ) -> std::convert::Infallible {
+        let every = (self.config.lease / 3).max(Duration::from_millis(10));
+        loop {
+            tokio::time::sleep(every).await;
+            let ids: Vec<ApplicationId> = claims
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .keys()
+                .copied()
+                .collect();
+            let (owner, lease) = (self.config.owner.clone(), self.config.lease);
+            let wanted = ids.clone();
+            let renewed = self
+                .store
+                .write(move |c| {
+                    let until = now() + ChronoDuration::from_std(lease).unwrap_or_default();
+                    applications::renew(c, &owner, &wanted, until)
+                })
+                .await;
+            match renewed {
+                Ok(held) => {
+                    let held: std::collections::HashSet<_> = held.into_iter().collect();
+                    let mut claims = claims.lock().unwrap_or_else(|p| p.into_inner());
+                    for id in ids.iter().filter(|id| !held.contains(id)) {
+                        if let Some(token) = claims.remove(id) {
+                            token.cancel();
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %store::Chain(&e), "renewing leases failed"),
+            }
+        }
+    }
+
     /// Load the claimed applications; when the load fails, each claim carries the error (and backs off).
     async fn load_claims(&self, claims: Vec<Claim>) -> Vec<(Claim, Result<Loaded, String>)> {
         let ids = claims.iter().map(|c| c.id).collect();
@@ -328,7 +393,8 @@ impl Orchestrator {
                 .map(|(claim, (_, l))| (claim, Ok(l)))
                 .collect(),
             Err(e) => {
-                let e = e.to_string();
+                let e = store::error_chain(&e);
+                tracing::warn!(error = %e, "loading a round failed");
                 claims.into_iter().map(|c| (c, Err(e.clone()))).collect()
             }
         }
@@ -348,20 +414,26 @@ impl Orchestrator {
                 match self.reconcile_loaded(loaded, listings).await {
                     Ok(next) => return Ok((claim, next, None)),
                     Err(OrchestratorError::Crashed) => return Err(OrchestratorError::Crashed),
-                    Err(e) => (e.to_string(), failures),
+                    Err(e) => (store::error_chain(&e), failures),
                 }
             }
             Err(e) => (e, None),
         };
         let failures = match failures {
             Some(n) => n,
-            None => self
+            // the round's load failed: back off by the stored count if it can be read, else as far
+            // as a database outage deserves
+            None => match self
                 .store
                 .read(move |c| applications::get_any(c, claim.id))
                 .await
-                .ok()
-                .flatten()
-                .map_or(0, |a| a.failures),
+            {
+                Ok(app) => app.map_or(0, |a| a.failures),
+                Err(e) => {
+                    tracing::warn!(error = %store::Chain(&e), "reading a failure count");
+                    u32::MAX
+                }
+            },
         };
         Ok((claim, backoff(failures), Some(error)))
     }

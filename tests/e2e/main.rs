@@ -10,6 +10,7 @@ mod flows;
 mod matrix;
 mod ops;
 mod orchestration;
+mod races;
 mod resilience;
 mod security;
 mod slow;

@@ -84,9 +84,17 @@ async fn killed_orchestrators_resume_without_duplicates_or_orphans() {
         .await
         .assert_status(202);
 
-    // orchestrators that die after 2 steps each, until the deploy is done
+    // orchestrators that die after 2 steps each, until the deploy is done: each run either crashes
+    // (there was work) or idles while the deploy finishes (polled, never waited out)
+    let done = || async {
+        let all = crate::fixtures::appliances(&app, t, &a).await;
+        all.len() == 5 && all.iter().all(|x| x["state"] == "running")
+    };
     let mut crashes = 0;
     for i in 0..80 {
+        if done().await {
+            break;
+        }
         let o = Orchestrator::new(
             app.store.clone(),
             drivers(&app),
@@ -94,20 +102,20 @@ async fn killed_orchestrators_resume_without_duplicates_or_orphans() {
         )
         .await
         .unwrap();
-        // it dies after two steps; if it finds fewer than two to take, it idles: the deploy is done
         let stop = CancellationToken::new();
-        let run = tokio::spawn(o.run(stop.clone()));
-        match tokio::time::timeout(Duration::from_secs(3), run).await {
-            Ok(Ok(Err(OrchestratorError::Crashed))) => crashes += 1,
-            Ok(other) => panic!("the orchestrator stopped without crashing: {other:?}"),
-            Err(_idle) => {
+        let mut run = tokio::spawn(o.run(stop.clone()));
+        tokio::select! {
+            r = &mut run => match r {
+                Ok(Err(OrchestratorError::Crashed)) => crashes += 1,
+                other => panic!("the orchestrator stopped without crashing: {other:?}"),
+            },
+            _ = app.eventually(60, "a crash or the deploy done", || async {
+                done().await.then_some(())
+            }) => {
                 stop.cancel();
+                run.await.unwrap().unwrap();
                 break;
             }
-        }
-        let all = crate::fixtures::appliances(&app, t, &a).await;
-        if all.len() == 5 && all.iter().all(|x| x["state"] == "running") {
-            break;
         }
     }
     assert!(
@@ -347,4 +355,162 @@ async fn a_write_that_panics_half_way_leaves_nothing_and_the_store_goes_on() {
         .await
         .expect("read");
     assert_eq!(name, "after");
+}
+
+/// A pass that takes longer than its lease (every driver call is slower than the lease) keeps its
+/// application: the lease is renewed while the pass runs, so another orchestrator cannot claim it.
+#[tokio::test]
+async fn a_pass_longer_than_its_lease_keeps_the_application() {
+    use chrono::Utc;
+    use store::repo::applications::{claim_due, lease_of};
+    // (host checks get time enough for the slow calls: only leases are on trial here)
+    let app = TestApp::spawn_with(|c| {
+        c.orchestrator = false;
+        c.host_check_ms = 5000;
+    })
+    .await;
+    let op = app.operator().await;
+    let acme = app.tenant(&op, "acme").await;
+    let t = &acme.admin.token;
+    let project = app.project(&acme.admin, "P").await;
+    let (a, _, _) = two_group_app(&app, &acme.admin, &project, "slow", (1, 1)).await;
+    app.post(t, &format!("/api/v1/applications/{a}/deploy"), json!({}))
+        .await
+        .assert_status(202);
+    let id: common::ApplicationId = a.parse().unwrap();
+    // every driver call takes about two seconds; the lease is 300 ms
+    let sim = app.state.sim.clone().unwrap();
+    sim.set_faults(orchestrator::Faults {
+        fail_boots: false,
+        slow: 200.0,
+    });
+    let east = Orchestrator::new(app.store.clone(), drivers(&app), config(&app, "east", None))
+        .await
+        .unwrap();
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(east.clone().run(stop.clone()));
+    // east places the appliances, then its next pass boots them: a pass of several slow calls
+    app.eventually(20, "east to have placed the appliances", || async {
+        let all = crate::fixtures::appliances(&app, t, &a).await;
+        all.iter().any(|x| x["state"] == "creating").then_some(())
+    })
+    .await;
+    // more than twice the lease later, that pass still runs; the lease is east's, renewed…
+    let since = std::time::Instant::now();
+    app.eventually(20, "two leases' time on the clock", || async {
+        (since.elapsed() > Duration::from_millis(700)).then_some(())
+    })
+    .await;
+    let (owner, until) = app
+        .store
+        .read(move |c| lease_of(c, id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(owner.as_deref(), Some("east"));
+    assert!(until.unwrap() > Utc::now(), "the lease is current");
+    // …so west finds nothing to claim
+    let stolen = app
+        .store
+        .write(|c| {
+            let now = Utc::now();
+            claim_due(c, "west", now, now + chrono::Duration::seconds(30), 100)
+        })
+        .await
+        .unwrap();
+    assert!(
+        stolen.iter().all(|c| c.id != id),
+        "west claimed an application east is still working on"
+    );
+    stop.cancel();
+    task.await.unwrap().unwrap();
+}
+
+/// Two orchestrators on one database whose driver calls are slower than their lease: every lease is
+/// kept through its pass, and no appliance gets two domains.
+#[tokio::test]
+async fn two_orchestrators_with_slow_hosts_never_double_create() {
+    // (host checks get time enough for the slow calls: the hosts are slow, not down)
+    let app = TestApp::spawn_with(|c| {
+        c.orchestrator = false;
+        c.host_check_ms = 2000;
+    })
+    .await;
+    let op = app.operator().await;
+    let acme = app.tenant(&op, "acme").await;
+    let t = &acme.admin.token;
+    let project = app.project(&acme.admin, "P").await;
+    let mut apps = Vec::new();
+    for i in 0..3 {
+        let (a, _, _) =
+            two_group_app(&app, &acme.admin, &project, &format!("app{i}"), (2, 1)).await;
+        app.post(t, &format!("/api/v1/applications/{a}/deploy"), json!({}))
+            .await
+            .assert_status(202);
+        apps.push(a);
+    }
+    let sim = app.state.sim.clone().unwrap();
+    sim.set_faults(orchestrator::Faults {
+        fail_boots: false,
+        slow: 40.0,
+    });
+    let stop = CancellationToken::new();
+    let mut tasks = Vec::new();
+    for name in ["east", "west"] {
+        let store = store::Store::open(
+            &app.config.database_url,
+            &store::PoolOptions {
+                max_size: 4,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let o = Orchestrator::new(store, drivers(&app), config(&app, name, None))
+            .await
+            .unwrap();
+        tasks.push(tokio::spawn(o.run(stop.clone())));
+    }
+    for a in &apps {
+        app.eventually(120, "every appliance running", || async {
+            let all = crate::fixtures::appliances(&app, t, a).await;
+            (all.len() == 3 && all.iter().all(|x| x["state"] == "running")).then_some(())
+        })
+        .await;
+    }
+    assert_no_duplicates_or_orphans(&app, t, &apps).await;
+    stop.cancel();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+}
+
+/// A background loop that panics is logged, restarted, and reported by readiness meanwhile.
+#[tokio::test]
+async fn a_panicking_loop_is_restarted_and_readiness_says_so() {
+    let app = TestApp::spawn().await;
+    let op = app.operator().await;
+    let acme = app.tenant(&op, "acme").await;
+    let project = app.project(&acme.admin, "P").await;
+    app.call(reqwest::Method::GET, "/readyz", None, None)
+        .await
+        .assert_status(200);
+    // the next driver call panics: the host monitor's check of a simulated host makes it
+    app.state.sim.clone().unwrap().inject_panic();
+    let r = app
+        .eventually(20, "readiness to report the restarting loop", || async {
+            let r = app.call(reqwest::Method::GET, "/readyz", None, None).await;
+            (r.status == 503).then_some(r)
+        })
+        .await;
+    r.assert_problem(503, "not_ready");
+    assert!(r.text.contains("restarting after 1 panics"), "{}", r.text);
+    assert!(r.text.contains("injected panic"), "{}", r.text);
+    // restarted after its backoff: ready again, and the orchestrator works
+    app.eventually(20, "readiness back", || async {
+        let r = app.call(reqwest::Method::GET, "/readyz", None, None).await;
+        (r.status == 200).then_some(())
+    })
+    .await;
+    let d = crate::fixtures::deploy_one(&app, &acme.admin, &project).await;
+    assert!(!d.appliance.is_empty());
 }

@@ -89,6 +89,7 @@ pub struct SimCloud {
     state: Mutex<State>,
     loads: Arc<Mutex<HashMap<GroupId, u32>>>,
     endpoint: OnceLock<Arc<dyn AgentEndpoint>>,
+    panic_next: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for SimCloud {
@@ -118,6 +119,7 @@ impl SimCloud {
             }),
             loads: Arc::new(Mutex::new(HashMap::new())),
             endpoint: OnceLock::new(),
+            panic_next: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -146,6 +148,12 @@ impl SimCloud {
     }
 
     async fn delay(&self) {
+        if self
+            .panic_next
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            panic!("injected panic in a simulated driver call");
+        }
         let slow = self.lock().faults.slow;
         if slow > 1.0 {
             tokio::time::sleep(Duration::from_millis(((slow - 1.0) * 10.0) as u64)).await;
@@ -153,6 +161,12 @@ impl SimCloud {
     }
 
     // ------------------------------------------------------------ fault injection
+
+    /// The next driver call panics (tests the orchestrator's supervision of its loops).
+    pub fn inject_panic(&self) {
+        self.panic_next
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
 
     /// The host stops answering and its domains die with it (their agents fall silent).
     pub fn kill_host(&self, name: &str) -> bool {

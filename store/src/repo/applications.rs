@@ -217,6 +217,45 @@ pub fn claim_due(
         .collect()
 }
 
+/// An application's lease holder and its end (`None`: not claimed).
+pub type Lease = (Option<String>, Option<DateTime<Utc>>);
+
+/// Who holds an application's lease, and until when (operators' diagnostics and tests).
+pub fn lease_of(conn: &mut DbConn, id: ApplicationId) -> Result<Option<Lease>, StoreError> {
+    let row: Option<(Option<String>, Option<crate::time::Ts>)> = a::applications
+        .find(id.to_string())
+        .select((a::lease_owner, a::lease_expires_at))
+        .first(conn)
+        .optional()?;
+    Ok(row.map(|(owner, until)| (owner, until.map(crate::time::from_db))))
+}
+
+/// Extend `owner`'s leases of `ids` to `until`; returns the ids still held (a lease that lapsed and
+/// was taken by another orchestrator is not renewed).
+pub fn renew(
+    conn: &mut DbConn,
+    owner: &str,
+    ids: &[ApplicationId],
+    until: DateTime<Utc>,
+) -> Result<Vec<ApplicationId>, StoreError> {
+    let ids: Vec<String> = ids.iter().map(|x| x.to_string()).collect();
+    let mut held = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let renewed: Vec<String> = diesel::update(
+            a::applications
+                .filter(a::id.eq_any(chunk))
+                .filter(a::lease_owner.eq(owner)),
+        )
+        .set(a::lease_expires_at.eq(Some(to_db(until))))
+        .returning(a::id)
+        .get_results(conn)?;
+        for id in renewed {
+            held.push(crate::models::parse("application id", &id)?);
+        }
+    }
+    Ok(held)
+}
+
 /// A claim given back: the application is due again at `next` (at once if it changed meanwhile);
 /// `error` records a failed pass and counts toward backoff, `None` resets the failure count.
 #[derive(Clone, Debug)]

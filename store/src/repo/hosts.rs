@@ -80,6 +80,39 @@ pub fn all(conn: &mut DbConn) -> Result<Vec<Host>, StoreError> {
     )
 }
 
+/// Record a liveness check: state, missed checks and (when given) when the host was last seen —
+/// no other column.
+pub fn record_check(
+    conn: &mut DbConn,
+    id: HostId,
+    state: common::HostState,
+    missed: u32,
+    seen: Option<chrono::DateTime<chrono::Utc>>,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<bool, StoreError> {
+    let target = h::hosts.find(id.to_string());
+    let missed = i32::try_from(missed).unwrap_or(i32::MAX);
+    let n = match seen {
+        Some(t) => diesel::update(target)
+            .set((
+                h::state.eq(state.as_str()),
+                h::missed_checks.eq(missed),
+                h::last_seen_at.eq(Some(crate::time::to_db(t))),
+                h::updated_at.eq(crate::time::to_db(at)),
+            ))
+            .execute(conn)?,
+        None => diesel::update(target)
+            .set((
+                h::state.eq(state.as_str()),
+                h::missed_checks.eq(missed),
+                h::updated_at.eq(crate::time::to_db(at)),
+            ))
+            .execute(conn)?,
+    };
+    Ok(n > 0)
+}
+
+/// Store a host the caller read under its row lock (see `locks`).
 pub fn save(conn: &mut DbConn, host: &Host) -> Result<bool, StoreError> {
     Ok(diesel::update(h::hosts.find(host.id.to_string()))
         .set(HostRow::from(host))
