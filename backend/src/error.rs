@@ -61,6 +61,10 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::Conflict { what } => ApiError::Conflict { field: what },
             StoreError::Pool(_) | StoreError::Busy(_) => ApiError::Unavailable(e),
+            StoreError::LiveAppliances(_) => ApiError::InvalidState {
+                code: "live_appliances",
+                detail: "appliances that are not terminated remain; undeploy first".into(),
+            },
             other => ApiError::Store(other),
         }
     }

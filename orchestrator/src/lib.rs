@@ -89,6 +89,8 @@ pub struct Orchestrator {
     crash_after: Option<Arc<AtomicU32>>,
     /// Unknown domains already reported (host, name).
     reported: Mutex<HashSet<(HostId, String)>>,
+    /// Orphaned appliances already reported.
+    orphans: Mutex<HashSet<common::ApplianceId>>,
     /// The background loops' liveness (readiness reads it).
     pub health: Arc<supervise::Health>,
 }
@@ -124,6 +126,7 @@ impl Orchestrator {
             agent,
             crash_after,
             reported: Mutex::new(HashSet::new()),
+            orphans: Mutex::new(HashSet::new()),
             health: Arc::new(supervise::Health::default()),
         }))
     }

@@ -185,14 +185,65 @@ impl Orchestrator {
         Ok(())
     }
 
-    /// Sweep every host that is up.
+    /// Sweep every host that is up, then look for orphaned appliances.
     pub async fn sweep_hosts(&self) -> Result<(), OrchestratorError> {
         for h in self.store.read(hosts::all).await? {
             if h.state == HostState::Up {
                 self.sweep_host(&h).await?;
             }
         }
+        self.sweep_orphans().await?;
         Ok(())
+    }
+
+    /// Report appliances that are not terminated but whose application is gone — unreachable by
+    /// their tenant and unseen by reconcile (the database refuses new ones; an older version may
+    /// have left some): one `orchestrator.orphan_appliance` event for the provider per appliance,
+    /// and the gauge `scaleinfra_orphan_appliances`. Returns how many there are.
+    pub async fn sweep_orphans(&self) -> Result<usize, OrchestratorError> {
+        let found = self.store.read(|c| appliances::orphans(c, 1000)).await?;
+        metrics::gauge!("scaleinfra_orphan_appliances").set(found.len() as f64);
+        let new: Vec<_> = {
+            let mut seen = self.orphans.lock().unwrap_or_else(|p| p.into_inner());
+            found
+                .iter()
+                .filter(|a| seen.insert(a.id))
+                .cloned()
+                .collect()
+        };
+        for a in &new {
+            tracing::error!(appliance = %a.id, application = %a.application_id, state = %a.state,
+                "an appliance's application is gone: it runs unseen by reconcile");
+        }
+        if !new.is_empty() {
+            self.store
+                .write(move |c| -> Result<(), StoreError> {
+                    let Some(p) = tenants::provider(c)? else {
+                        return Ok(());
+                    };
+                    for a in &new {
+                        let subject = Subject {
+                            application: Some(a.application_id),
+                            appliance: Some(a.id),
+                            host: a.host_id,
+                        };
+                        let detail = format!(
+                            "appliance {} ({}) of tenant {} is {} but its application {} is gone",
+                            a.name, a.id, a.tenant_id, a.state, a.application_id
+                        );
+                        events::record(
+                            c,
+                            p.id,
+                            "orchestrator.orphan_appliance",
+                            &subject,
+                            &detail,
+                        )?;
+                    }
+                    Ok(())
+                })
+                .await?;
+        }
+        Ok(found.len())
     }
 }
 

@@ -28,6 +28,10 @@ pub enum StoreError {
         from: common::ApplianceState,
         to: common::ApplianceState,
     },
+    /// The database refused to orphan appliances: their application cannot go while they are not
+    /// terminated, and an appliance needs an application (migration 5's triggers).
+    #[error("appliances that are not terminated need their application")]
+    LiveAppliances(#[source] diesel::result::Error),
     /// The row changed since it was read (another writer moved it first).
     #[error("the record changed meanwhile")]
     Stale,
@@ -42,6 +46,17 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Recognise the refusal of migration 5's triggers; keep other errors.
+    pub(crate) fn orphan_guard(e: diesel::result::Error) -> Self {
+        use diesel::result::Error;
+        match &e {
+            Error::DatabaseError(_, info) if info.message().contains("live appliances") => {
+                Self::LiveAppliances(e)
+            }
+            _ => Self::Query(e),
+        }
+    }
+
     /// Map a unique violation to [`StoreError::Conflict`] naming the first of `columns` its
     /// constraint mentions, else `default`; keep other errors.
     pub(crate) fn unique_among(

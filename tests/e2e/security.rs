@@ -219,3 +219,119 @@ async fn image_files_and_directories_are_checked_where_they_enter() {
         .await
         .assert_problem(409, "image_in_use");
 }
+
+/// Deleting a project or a tenant whose applications run is refused until they are undeployed and
+/// every appliance terminated; the database itself refuses to orphan a live appliance.
+#[tokio::test]
+async fn deleting_what_runs_is_refused_until_undeployed() {
+    let app = TestApp::spawn().await;
+    let op = app.operator().await;
+    let acme = app.tenant(&op, "acme").await;
+    let t = &acme.admin.token;
+    let project = app.project(&acme.admin, "P").await;
+    let d = crate::fixtures::deploy_one(&app, &acme.admin, &project).await;
+    app.delete(t, &format!("/api/v1/projects/{project}"))
+        .await
+        .assert_problem(409, "project_deployed");
+    app.delete(&op.token, &format!("/api/v1/tenants/{}", acme.id))
+        .await
+        .assert_problem(409, "tenant_deployed");
+    // behind the API's back, the database refuses too
+    let id: common::ApplicationId = d.application.parse().unwrap();
+    let tenant: common::TenantId = acme.id.parse().unwrap();
+    let r = app
+        .store
+        .write(move |c| store::repo::applications::delete(c, tenant, id))
+        .await;
+    assert!(
+        matches!(r, Err(store::StoreError::LiveAppliances(_))),
+        "{r:?}"
+    );
+    // the appliance still runs, still seen by its tenant
+    let a = app
+        .get(t, &format!("/api/v1/appliances/{}", d.appliance))
+        .await;
+    assert_eq!(a.body["state"], "running");
+    // undeployed and terminated, the project (and then the tenant) can go
+    app.post(
+        t,
+        &format!("/api/v1/applications/{}/undeploy", d.application),
+        json!({}),
+    )
+    .await
+    .assert_status(202);
+    app.eventually(20, "the appliance terminated", || async {
+        let a = app
+            .get(t, &format!("/api/v1/appliances/{}", d.appliance))
+            .await;
+        (a.body["state"] == "terminated").then_some(())
+    })
+    .await;
+    app.delete(t, &format!("/api/v1/projects/{project}"))
+        .await
+        .assert_status(204);
+    app.delete(&op.token, &format!("/api/v1/tenants/{}", acme.id))
+        .await
+        .assert_status(204);
+}
+
+/// An appliance whose application is gone (left by an older version, before the database refused
+/// it) is reported by the sweep as an event for the provider.
+#[tokio::test]
+async fn the_sweep_reports_appliances_whose_application_is_gone() {
+    use diesel::connection::SimpleConnection;
+    let app = TestApp::spawn_with(|c| c.orchestrator = false).await;
+    let op = app.operator().await;
+    let acme = app.tenant(&op, "acme").await;
+    let project = app.project(&acme.admin, "P").await;
+    let tpl = crate::fixtures::template(&app, &acme.admin, "t", 1, 256).await;
+    let a = crate::fixtures::application(&app, &acme.admin.token, &project, "A").await;
+    let l = crate::fixtures::layer(&app, &acme.admin.token, &a, "web").await;
+    crate::fixtures::group(&app, &acme.admin.token, &l, "web", &tpl, 1, 1).await;
+    app.post(
+        &acme.admin.token,
+        &format!("/api/v1/applications/{a}/deploy"),
+        json!({}),
+    )
+    .await
+    .assert_status(202);
+    let o = orchestrator::Orchestrator::new(
+        app.store.clone(),
+        orchestrator::drivers::Drivers::new(
+            app.state.sim.clone(),
+            orchestrator::drivers::libvirt::LibvirtDriver::new(Default::default()),
+        ),
+        backend::app::orchestrator_config(&app.config),
+    )
+    .await
+    .unwrap();
+    // one pass records the appliance (pending); nothing is orphaned yet
+    let id: common::ApplicationId = a.parse().unwrap();
+    o.reconcile(id).await.unwrap();
+    assert_eq!(o.sweep_orphans().await.unwrap(), 0);
+    // what an older version allowed: the application deleted under its live appliance
+    let drop = match engine() {
+        "postgres" => "DROP TRIGGER applications_keep_live_appliances ON applications",
+        _ => "DROP TRIGGER applications_keep_live_appliances",
+    };
+    let sql = format!("{drop}; DELETE FROM applications WHERE id = '{a}'");
+    app.store
+        .write(move |c| c.batch_execute(&sql).map_err(store::StoreError::from))
+        .await
+        .unwrap();
+    assert_eq!(o.sweep_orphans().await.unwrap(), 1);
+    assert_eq!(
+        o.sweep_orphans().await.unwrap(),
+        1,
+        "still there, reported once"
+    );
+    let events = app.get(&op.token, "/api/v1/events?limit=500").await;
+    let reported: Vec<_> = events.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "orchestrator.orphan_appliance")
+        .collect();
+    assert_eq!(reported.len(), 1, "{}", events.text);
+    assert!(reported[0]["detail"].as_str().unwrap().contains(&a));
+}

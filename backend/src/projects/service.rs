@@ -143,6 +143,16 @@ pub async fn delete(state: &AppState, ctx: &AuthCtx, id: ProjectId) -> ApiResult
         .write(move |c| -> ApiResult<()> {
             store::repo::locks::tenant(c, tenant)?;
             let p = projects::get(c, tenant, id)?.ok_or(ApiError::NotFound)?;
+            // deleting would cascade its applications away and leave their VMs running, unseen
+            let (deployed, live) = store::repo::appliances::live_count(c, tenant, Some(id))?;
+            if deployed > 0 || live > 0 {
+                return Err(ApiError::InvalidState {
+                    code: "project_deployed",
+                    detail: format!(
+                        "undeploy the project's applications first ({deployed} deployed, {live} appliances not terminated)"
+                    ),
+                });
+            }
             projects::delete(c, tenant, id)?;
             audit::record(
                 c,

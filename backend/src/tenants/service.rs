@@ -179,6 +179,16 @@ pub async fn delete(state: &AppState, ctx: &AuthCtx, id: TenantId) -> ApiResult<
             store::repo::locks::tenant(c, id)?;
             let t = found(c, id)?;
             refuse_provider(&t, "deleted")?;
+            // deleting would cascade its applications away and leave their VMs running, unseen
+            let (deployed, live) = store::repo::appliances::live_count(c, id, None)?;
+            if deployed > 0 || live > 0 {
+                return Err(ApiError::InvalidState {
+                    code: "tenant_deployed",
+                    detail: format!(
+                        "the tenant's applications must be undeployed first ({deployed} deployed, {live} appliances not terminated)"
+                    ),
+                });
+            }
             tenants::delete(c, id)?;
             audit::record(
                 c,

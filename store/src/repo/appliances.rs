@@ -36,7 +36,8 @@ fn record(
 pub fn insert(conn: &mut DbConn, a: &Appliance) -> Result<(), StoreError> {
     diesel::insert_into(ap::appliances)
         .values(ApplianceRow::from(a))
-        .execute(conn)?;
+        .execute(conn)
+        .map_err(StoreError::orphan_guard)?;
     record(conn, a, None, &a.state_reason)
 }
 
@@ -267,4 +268,48 @@ pub fn count_live(conn: &mut DbConn) -> Result<i64, StoreError> {
         .filter(ap::state.ne(ApplianceState::Terminated.as_str()))
         .count()
         .get_result(conn)?)
+}
+
+/// What keeps a project (`Some`) or a whole tenant from being deleted: its deployed applications,
+/// and its appliances that are not terminated.
+pub fn live_count(
+    conn: &mut DbConn,
+    tenant: TenantId,
+    project: Option<common::ProjectId>,
+) -> Result<(i64, i64), StoreError> {
+    use crate::schema::applications::dsl as a;
+    let mut deployed = a::applications
+        .filter(a::tenant_id.eq(tenant.to_string()))
+        .filter(a::deployed.eq(true))
+        .count()
+        .into_boxed();
+    let mut live = ap::appliances
+        .inner_join(a::applications.on(a::id.eq(ap::application_id)))
+        .filter(ap::tenant_id.eq(tenant.to_string()))
+        .filter(ap::state.ne(ApplianceState::Terminated.as_str()))
+        .count()
+        .into_boxed();
+    if let Some(p) = project {
+        deployed = deployed.filter(a::project_id.eq(p.to_string()));
+        live = live.filter(a::project_id.eq(p.to_string()));
+    }
+    Ok((deployed.get_result(conn)?, live.get_result(conn)?))
+}
+
+/// Appliances that are not terminated but whose application is gone (which the database refuses
+/// since migration 5; the sweep reports any that an older version left). Provider-wide.
+pub fn orphans(conn: &mut DbConn, limit: i64) -> Result<Vec<Appliance>, StoreError> {
+    use crate::schema::applications::dsl as a;
+    use diesel::dsl::{exists, not};
+    convert(
+        ap::appliances
+            .filter(ap::state.ne(ApplianceState::Terminated.as_str()))
+            .filter(not(exists(
+                a::applications.filter(a::id.eq(ap::application_id)),
+            )))
+            .select(ApplianceRow::as_select())
+            .order(ap::id.asc())
+            .limit(limit)
+            .load(conn)?,
+    )
 }

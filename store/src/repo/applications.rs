@@ -142,7 +142,8 @@ pub fn delete(conn: &mut DbConn, tenant: TenantId, id: ApplicationId) -> Result<
             .filter(a::tenant_id.eq(tenant.to_string()))
             .filter(a::id.eq(id.to_string())),
     )
-    .execute(conn)?;
+    .execute(conn)
+    .map_err(StoreError::orphan_guard)?;
     Ok(n > 0)
 }
 

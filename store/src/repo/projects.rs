@@ -120,6 +120,7 @@ pub fn delete(conn: &mut DbConn, tenant: TenantId, id: ProjectId) -> Result<bool
             .filter(p::tenant_id.eq(tenant.to_string()))
             .filter(p::id.eq(id.to_string())),
     )
-    .execute(conn)?;
+    .execute(conn)
+    .map_err(StoreError::orphan_guard)?;
     Ok(n > 0)
 }

@@ -105,5 +105,8 @@ pub fn set_status(
 
 /// Delete a tenant and (by cascade) its users, projects, assignments and sessions.
 pub fn delete(conn: &mut DbConn, id: TenantId) -> Result<bool, StoreError> {
-    Ok(diesel::delete(t::tenants.find(id.to_string())).execute(conn)? > 0)
+    Ok(diesel::delete(t::tenants.find(id.to_string()))
+        .execute(conn)
+        .map_err(StoreError::orphan_guard)?
+        > 0)
 }

@@ -1,0 +1,2 @@
+DROP TRIGGER appliances_need_an_application;
+DROP TRIGGER applications_keep_live_appliances;
