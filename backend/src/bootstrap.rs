@@ -45,7 +45,7 @@ pub async fn ensure_provider(
         }
     };
     password::check_strength("admin_password", &pw, &[&email])?;
-    let hash = password::blocking(move || password::hash(&pw)).await??;
+    let hash = password::Hasher::new(1).hash(pw).await?;
     let at = now();
     let tenant = Tenant {
         id: TenantId::new(),
@@ -81,24 +81,13 @@ pub async fn ensure_provider(
             }
             tenants::insert(c, &tenant)?;
             users::insert(c, tenant.id, &user)?;
-            audit::record(
-                c,
-                tenant.id,
-                &Actor::system(),
-                "tenant.bootstrap",
-                "tenant",
-                &tenant.id.to_string(),
-                json!({}),
-            )?;
-            audit::record(
-                c,
-                tenant.id,
-                &Actor::system(),
-                "user.create",
-                "user",
-                &user.id.to_string(),
-                json!({"role": "operator"}),
-            )?;
+            audit::Entry::new(tenant.id, &Actor::system(), "tenant.bootstrap")
+                .object("tenant", tenant.id)
+                .record(c)?;
+            audit::Entry::new(tenant.id, &Actor::system(), "user.create")
+                .object("user", user.id)
+                .detail(json!({"role": "operator"}))
+                .record(c)?;
             Ok(true)
         })
         .await?;
@@ -112,14 +101,26 @@ pub async fn ensure_provider(
 pub async fn reset_password(
     store: &Store,
     email: &str,
+    tenant_slug: Option<&str>,
     password_in: Option<&str>,
 ) -> ApiResult<Option<String>> {
     let email = normalize_email(email);
     let lookup = email.clone();
-    let (user, tenant) = store
-        .read(move |c| users::by_email(c, &lookup))
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let mut accounts = store.read(move |c| users::by_email(c, &lookup)).await?;
+    if let Some(slug) = tenant_slug {
+        accounts.retain(|(_, t)| t.slug == slug);
+    }
+    let (user, tenant) = match accounts.len() {
+        0 => return Err(ApiError::NotFound),
+        1 => accounts.remove(0),
+        _ => {
+            return Err(ApiError::field(
+                "tenant",
+                "ambiguous",
+                "this email has accounts in several tenants: name the tenant",
+            ));
+        }
+    };
     let (pw, generated) = match password_in {
         Some(p) => (p.to_owned(), None),
         None => {
@@ -128,21 +129,15 @@ pub async fn reset_password(
         }
     };
     password::check_strength("password", &pw, &[&email, &user.name])?;
-    let hash = password::blocking(move || password::hash(&pw)).await??;
+    let hash = password::Hasher::new(1).hash(pw).await?;
     store
         .write(move |c| -> ApiResult<()> {
             // only the password column (and the token version) change: nothing else is written back
             users::set_password(c, tenant.id, user.id, &hash)?;
             refresh_tokens::revoke_user(c, user.id, now())?;
-            audit::record(
-                c,
-                tenant.id,
-                &Actor::system(),
-                "user.password_reset",
-                "user",
-                &user.id.to_string(),
-                json!({}),
-            )?;
+            audit::Entry::new(tenant.id, &Actor::system(), "user.password_reset")
+                .object("user", user.id)
+                .record(c)?;
             Ok(())
         })
         .await?;

@@ -34,12 +34,24 @@ pub struct Config {
     pub refresh_token_ttl_secs: u64,
     /// Login attempts allowed per client IP per minute.
     pub login_per_ip_per_minute: u32,
-    /// Login attempts allowed per account (email) per minute.
+    /// Login attempts allowed per account (email) from one client IP per minute (the strict limit).
+    pub login_per_account_ip_per_minute: u32,
+    /// Login attempts allowed per account from anywhere per minute (the lenient fallback).
     pub login_per_account_per_minute: u32,
+    /// Password changes allowed per user per hour.
+    pub password_changes_per_hour: u32,
+    /// Password hashes computed at once, process-wide (default: one per core).
+    pub hashing_concurrency: Option<usize>,
+    /// A session's absolute lifetime, however often it is refreshed, in seconds.
+    pub session_max_secs: u64,
+    /// How long after a refresh token was used it may be used again (two tabs refreshing at once)
+    /// before that counts as a reuse, in seconds.
+    pub refresh_reuse_grace_secs: u64,
     /// Largest accepted JSON body.
     pub max_body_bytes: usize,
-    /// Take the client IP from `X-Forwarded-For` (only behind a trusted proxy such as HAProxy).
-    pub trust_forwarded_headers: bool,
+    /// Reverse proxies (addresses or CIDR blocks) whose `X-Forwarded-For`/`Forwarded` entries are
+    /// believed: the client is the rightmost address none of them added. Empty: the socket peer.
+    pub trusted_proxies: Vec<String>,
     pub log_format: LogFormat,
     /// A `tracing` filter such as `info` or `scaleinfra=debug,actix_web=info`.
     pub log_level: String,
@@ -95,9 +107,14 @@ impl Default for Config {
             access_token_ttl_secs: 15 * 60,
             refresh_token_ttl_secs: 14 * 24 * 3600,
             login_per_ip_per_minute: 30,
-            login_per_account_per_minute: 10,
+            login_per_account_ip_per_minute: 10,
+            login_per_account_per_minute: 100,
+            password_changes_per_hour: 10,
+            hashing_concurrency: None,
+            session_max_secs: 30 * 24 * 3600,
+            refresh_reuse_grace_secs: 10,
             max_body_bytes: 64 * 1024,
-            trust_forwarded_headers: false,
+            trusted_proxies: Vec::new(),
             log_format: LogFormat::Text,
             log_level: "info".into(),
             workers: None,
@@ -179,8 +196,30 @@ impl Config {
                 "must not be shorter than the access token's",
             );
         }
-        if self.login_per_ip_per_minute == 0 || self.login_per_account_per_minute == 0 {
-            return invalid("login_per_*_per_minute", "must be at least 1");
+        if self.login_per_ip_per_minute == 0
+            || self.login_per_account_ip_per_minute == 0
+            || self.login_per_account_per_minute == 0
+            || self.password_changes_per_hour == 0
+        {
+            return invalid(
+                "login_per_*/password_changes_per_hour",
+                "must be at least 1",
+            );
+        }
+        if let Err(reason) = crate::auth::client_ip::parse_trusted(&self.trusted_proxies) {
+            return Err(ConfigError::Invalid {
+                field: "trusted_proxies",
+                reason,
+            });
+        }
+        if self.session_max_secs < self.access_token_ttl_secs {
+            return invalid(
+                "session_max_secs",
+                "must not be shorter than the access token's lifetime",
+            );
+        }
+        if self.hashing_concurrency == Some(0) {
+            return invalid("hashing_concurrency", "must be at least 1");
         }
         if self.max_body_bytes < 1024 {
             return invalid("max_body_bytes", "must be at least 1024");
@@ -281,6 +320,11 @@ mod tests {
             (|c| c.max_body_bytes = 10, "max_body_bytes"),
             (|c| c.public_url = Some("ftp://x".into()), "public_url"),
             (|c| c.agent_url = "http://10.0.2.2:8080".into(), "agent_url"),
+            (
+                |c| c.trusted_proxies = vec!["10.0.0.0/33".into()],
+                "trusted_proxies",
+            ),
+            (|c| c.session_max_secs = 1, "session_max_secs"),
             (|c| c.libvirt_network = "bridge:".into(), "libvirt_network"),
             (
                 |c| c.libvirt_network = "bridge:a b".into(),

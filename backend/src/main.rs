@@ -73,6 +73,9 @@ enum AdminCommand {
         /// The user's email.
         #[arg(long)]
         email: String,
+        /// The user's tenant (its slug), when the email has accounts in several tenants.
+        #[arg(long)]
+        tenant: Option<String>,
         /// The new password (generated and printed when absent).
         #[arg(long)]
         password: Option<String>,
@@ -193,16 +196,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 None => anyhow::bail!("already bootstrapped: the provider tenant exists"),
             }
         }
-        Command::Admin(AdminCommand::ResetPassword { email, password }) => {
+        Command::Admin(AdminCommand::ResetPassword {
+            email,
+            tenant,
+            password,
+        }) => {
             let store = app::open_store(&config).await?;
-            let generated = bootstrap::reset_password(&store, &email, password.as_deref())
-                .await
-                .map_err(|e| match e {
-                    backend::error::ApiError::NotFound => {
-                        anyhow::anyhow!("no user with email {email}")
-                    }
-                    other => anyhow::anyhow!("{}", other.problem()),
-                })?;
+            let generated =
+                bootstrap::reset_password(&store, &email, tenant.as_deref(), password.as_deref())
+                    .await
+                    .map_err(|e| match e {
+                        backend::error::ApiError::NotFound => {
+                            anyhow::anyhow!("no user with email {email}")
+                        }
+                        other => anyhow::anyhow!("{}", other.problem()),
+                    })?;
             println!("password of {email} reset; its sessions are ended");
             if let Some(p) = generated {
                 println!("  generated password (shown once): {p}");

@@ -19,6 +19,12 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub jwt: JwtKeys,
     pub limiter: LoginLimiter,
+    /// Password changes per user.
+    pub password_limiter: crate::auth::ratelimit::UserLimiter,
+    /// Bounded argon2 work.
+    pub hasher: password::Hasher,
+    /// Parsed `trusted_proxies`.
+    pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     /// A hash of a random password: unknown emails are verified against it so they cost the same
     /// argon2 work as a wrong password.
     pub dummy_hash: Arc<str>,
@@ -57,12 +63,22 @@ impl AppState {
         );
         let limiter = LoginLimiter::new(
             config.login_per_ip_per_minute,
+            config.login_per_account_ip_per_minute,
             config.login_per_account_per_minute,
         );
+        let password_limiter =
+            crate::auth::ratelimit::user_limiter(config.password_changes_per_hour);
+        let hasher = password::Hasher::new(
+            config
+                .hashing_concurrency
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+        );
+        let trusted_proxies = Arc::new(
+            crate::auth::client_ip::parse_trusted(&config.trusted_proxies)
+                .map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?,
+        );
         let dummy = refresh::generate().map_err(ApiError::internal)?;
-        let dummy_hash: Arc<str> = password::blocking(move || password::hash(&dummy))
-            .await??
-            .into();
+        let dummy_hash: Arc<str> = hasher.hash(dummy).await?.into();
         let agent = match &orchestrator {
             Some(o) => o.agent(),
             None => Arc::new(
@@ -75,6 +91,9 @@ impl AppState {
             config: Arc::new(config),
             jwt,
             limiter,
+            password_limiter,
+            hasher,
+            trusted_proxies,
             dummy_hash,
             agent,
             sim,

@@ -304,6 +304,8 @@ pub struct RefreshToken {
     /// Set when the token was exchanged for a new one; a second use is a reuse.
     pub used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// When the session (the family) began: its absolute lifetime counts from here.
+    pub session_started_at: DateTime<Utc>,
 }
 
 #[derive(Queryable, Selectable, Insertable)]
@@ -318,6 +320,7 @@ pub(crate) struct RefreshTokenRow {
     pub expires_at: Ts,
     pub used_at: Option<Ts>,
     pub revoked_at: Option<Ts>,
+    pub session_started_at: Ts,
 }
 
 impl TryFrom<RefreshTokenRow> for RefreshToken {
@@ -333,6 +336,7 @@ impl TryFrom<RefreshTokenRow> for RefreshToken {
             expires_at: from_db(r.expires_at),
             used_at: r.used_at.map(from_db),
             revoked_at: r.revoked_at.map(from_db),
+            session_started_at: from_db(r.session_started_at),
         })
     }
 }
@@ -349,6 +353,7 @@ impl From<&RefreshToken> for RefreshTokenRow {
             expires_at: to_db(t.expires_at),
             used_at: t.used_at.map(to_db),
             revoked_at: t.revoked_at.map(to_db),
+            session_started_at: to_db(t.session_started_at),
         }
     }
 }
@@ -359,6 +364,9 @@ impl From<&RefreshToken> for RefreshTokenRow {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Actor {
     pub user_id: Option<UserId>,
+    /// The actor's own tenant (the provider's, for operators acting on a customer).
+    pub tenant_id: Option<TenantId>,
+    pub role: Option<Role>,
     pub email: Option<String>,
     pub source_ip: Option<String>,
 }
@@ -367,6 +375,8 @@ impl Actor {
     pub fn system() -> Self {
         Actor {
             user_id: None,
+            tenant_id: None,
+            role: None,
             email: None,
             source_ip: None,
         }
@@ -378,6 +388,8 @@ pub struct AuditEntry {
     pub id: AuditId,
     pub tenant_id: TenantId,
     pub actor_id: Option<UserId>,
+    pub actor_tenant_id: Option<TenantId>,
+    pub actor_role: Option<Role>,
     pub actor_email: Option<String>,
     pub action: String,
     pub object_type: String,
@@ -387,12 +399,29 @@ pub struct AuditEntry {
     pub at: DateTime<Utc>,
 }
 
+impl AuditEntry {
+    /// The entry as `reader` (a tenant) may see it: an actor from another tenant — provider staff
+    /// acting on a customer — shows as their role only, never as a person (no id, email or IP).
+    pub fn seen_by(mut self, reader: TenantId) -> Self {
+        // (an entry whose actor's tenant is unknown — a deleted user's — is treated as foreign)
+        let foreign = self.actor_id.is_some() && self.actor_tenant_id != Some(reader);
+        if foreign {
+            self.actor_id = None;
+            self.actor_email = None;
+            self.source_ip = None;
+        }
+        self
+    }
+}
+
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = audit_log)]
 pub(crate) struct AuditRow {
     pub id: String,
     pub tenant_id: String,
     pub actor_id: Option<String>,
+    pub actor_tenant_id: Option<String>,
+    pub actor_role: Option<String>,
     pub actor_email: Option<String>,
     pub action: String,
     pub object_type: String,
@@ -413,6 +442,16 @@ impl TryFrom<AuditRow> for AuditEntry {
                 .as_deref()
                 .map(|s| parse("user id", s))
                 .transpose()?,
+            actor_tenant_id: r
+                .actor_tenant_id
+                .as_deref()
+                .map(|s| parse("tenant id", s))
+                .transpose()?,
+            actor_role: r
+                .actor_role
+                .as_deref()
+                .map(|s| parse("role", s))
+                .transpose()?,
             actor_email: r.actor_email,
             action: r.action,
             object_type: r.object_type,
@@ -430,6 +469,7 @@ impl From<AuditEntry> for AuditEntryResponse {
             id: a.id,
             tenant_id: a.tenant_id,
             actor_id: a.actor_id,
+            actor_role: a.actor_role,
             actor_email: a.actor_email,
             action: a.action,
             object_type: a.object_type,

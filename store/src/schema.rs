@@ -61,6 +61,7 @@ diesel::table! {
         expires_at -> Timestamp,
         used_at -> Nullable<Timestamp>,
         revoked_at -> Nullable<Timestamp>,
+        session_started_at -> Timestamp,
     }
 }
 
@@ -76,6 +77,8 @@ diesel::table! {
         detail -> Text,
         source_ip -> Nullable<Text>,
         at -> Timestamp,
+        actor_tenant_id -> Nullable<Text>,
+        actor_role -> Nullable<Text>,
     }
 }
 

@@ -59,7 +59,8 @@ async fn wrong_password_and_unknown_email_look_the_same() {
 
 #[tokio::test]
 async fn refresh_rotates_and_reuse_revokes_the_whole_family() {
-    let app = TestApp::spawn().await;
+    // no grace: presenting a rotated token again is a reuse at once
+    let app = TestApp::spawn_with(|c| c.refresh_reuse_grace_secs = 0).await;
     let s = app.operator().await;
     let r1 = app.refresh(&s.refresh).await;
     r1.assert_status(200);
@@ -75,6 +76,10 @@ async fn refresh_rotates_and_reuse_revokes_the_whole_family() {
         .await
         .assert_problem(401, "unauthenticated");
     app.refresh(&second)
+        .await
+        .assert_problem(401, "unauthenticated");
+    // so do the access tokens already issued (the user's token version moved on)
+    app.get(&new_token, "/api/v1/auth/me")
         .await
         .assert_problem(401, "unauthenticated");
     // another login is a separate family and still works
@@ -116,6 +121,47 @@ async fn logout_ends_the_session() {
             .contains("Max-Age=0")
     );
     app.refresh(&s.refresh)
+        .await
+        .assert_problem(401, "unauthenticated");
+    // the access token issued before the logout ends with it
+    app.get(&s.token, "/api/v1/auth/me")
+        .await
+        .assert_problem(401, "unauthenticated");
+}
+
+/// Two tabs refreshing with the same cookie at once both get a session; nothing is revoked.
+#[tokio::test]
+async fn a_concurrent_refresh_from_two_tabs_is_not_a_reuse() {
+    let app = TestApp::spawn().await;
+    let s = app.operator().await;
+    let (a, b) = tokio::join!(app.refresh(&s.refresh), app.refresh(&s.refresh));
+    a.assert_status(200);
+    b.assert_status(200);
+    for r in [&a, &b] {
+        let token = r.body["access_token"].as_str().unwrap();
+        app.get(token, "/api/v1/auth/me").await.assert_status(200);
+        let next = r.set_cookie("si_refresh").unwrap();
+        app.refresh(&next).await.assert_status(200);
+    }
+}
+
+/// However often a session is refreshed, it ends at its absolute lifetime.
+#[tokio::test]
+async fn sessions_end_at_their_absolute_lifetime() {
+    use chrono::{Duration, Utc};
+    let app = TestApp::spawn().await;
+    let s = app.operator().await;
+    let r = app.refresh(&s.refresh).await;
+    r.assert_status(200);
+    let current = r.set_cookie("si_refresh").unwrap();
+    // the session began long ago (as if refreshed every day since)
+    let hash = backend::auth::refresh::digest(&current);
+    let long_ago = Utc::now() - Duration::seconds(app.config.session_max_secs as i64 + 60);
+    app.store
+        .write(move |c| store::repo::refresh_tokens::set_session_start(c, &hash, long_ago))
+        .await
+        .unwrap();
+    app.refresh(&current)
         .await
         .assert_problem(401, "unauthenticated");
 }

@@ -177,16 +177,16 @@ async fn invalid_tenant_creation_is_atomic() {
             ("admin.password".to_string(), "too_short".to_string())
         ]
     );
-    // the admin's email is taken: the tenant must not be created either
+    // the slug is taken: neither the tenant nor its admin is created
     let r = app
         .post(
             &op.token,
             "/api/v1/tenants",
-            body("fresh", &acme.admin.email, STRONG_PASSWORD),
+            body(&acme.slug, "someone@fresh.test", STRONG_PASSWORD),
         )
         .await;
     r.assert_problem(409, "conflict");
-    assert_eq!(r.field_errors()[0].0, "admin.email");
+    assert_eq!(r.field_errors()[0].0, "slug");
     let r = app.get(&op.token, "/api/v1/tenants").await;
     assert_eq!(r.body["items"].as_array().map(Vec::len), Some(2));
     let r = app

@@ -335,3 +335,186 @@ async fn the_sweep_reports_appliances_whose_application_is_gone() {
     assert_eq!(reported.len(), 1, "{}", events.text);
     assert!(reported[0]["detail"].as_str().unwrap().contains(&a));
 }
+
+/// Emails are unique within a tenant: creating a user reveals nothing about other tenants' users,
+/// and an email with accounts in several tenants logs in by naming the tenant.
+#[tokio::test]
+async fn emails_belong_to_one_tenant_and_reveal_nothing_of_others() {
+    let app = TestApp::spawn().await;
+    let op = app.operator().await;
+    let acme = app.tenant(&op, "acme").await;
+    let globex = app.tenant(&op, "globex").await;
+    let user = |email: &str, password: &str| json!({"email": email, "name": "Pat", "role": "user", "password": password});
+    // an email taken in another tenant is simply free here
+    let r = app
+        .post(
+            &globex.admin.token,
+            "/api/v1/users",
+            user(&acme.admin.email, STRONG_PASSWORD),
+        )
+        .await;
+    r.assert_status(201);
+    // within a tenant it is taken, and says so
+    app.post(
+        &globex.admin.token,
+        "/api/v1/users",
+        user(&acme.admin.email, STRONG_PASSWORD),
+    )
+    .await
+    .assert_problem(409, "conflict");
+    // the same email and password in two tenants: the login asks which
+    app.try_login(&acme.admin.email, STRONG_PASSWORD)
+        .await
+        .assert_problem(401, "tenant_required");
+    for (slug, tenant) in [("acme", &acme.id), ("globex", &globex.id)] {
+        let r = app
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(
+                    json!({"email": acme.admin.email, "password": STRONG_PASSWORD, "tenant": slug}),
+                ),
+            )
+            .await;
+        r.assert_status(200);
+        assert_eq!(r.body["me"]["tenant_id"], tenant.as_str());
+    }
+    // with a different password in the other tenant, the password alone tells them apart
+    let r = app
+        .post(
+            &globex.admin.token,
+            "/api/v1/users",
+            user("pat@shared.test", "Copper-Lantern-Orbit-58"),
+        )
+        .await;
+    r.assert_status(201);
+    app.post(
+        &acme.admin.token,
+        "/api/v1/users",
+        user("pat@shared.test", STRONG_PASSWORD),
+    )
+    .await
+    .assert_status(201);
+    let s = app
+        .login("pat@shared.test", "Copper-Lantern-Orbit-58")
+        .await;
+    assert_eq!(s.tenant_id, globex.id);
+}
+
+/// A customer's audit log shows what provider staff did by their role, never who they are or where
+/// they came from; operators see everything.
+#[tokio::test]
+async fn customers_see_provider_staff_by_role_only() {
+    let app = TestApp::spawn().await;
+    let op = app.operator().await;
+    let acme = app.tenant(&op, "acme").await;
+    app.patch(
+        &op.token,
+        &format!("/api/v1/tenants/{}", acme.id),
+        json!({"name": "Acme Renamed"}),
+    )
+    .await
+    .assert_status(200);
+    let mine = app.get(&acme.admin.token, "/api/v1/audit?limit=500").await;
+    let items = mine.body["items"].as_array().unwrap();
+    let by_staff: Vec<_> = items
+        .iter()
+        .filter(|e| e["action"] == "tenant.update")
+        .collect();
+    assert_eq!(by_staff.len(), 1, "{}", mine.text);
+    assert_eq!(by_staff[0]["actor_role"], "operator");
+    assert!(by_staff[0]["actor_id"].is_null() && by_staff[0]["actor_email"].is_null());
+    assert!(by_staff[0]["source_ip"].is_null());
+    assert!(!mine.text.contains(OPERATOR_EMAIL), "{}", mine.text);
+    // the tenant's own admin is shown as themself
+    let own: Vec<_> = items
+        .iter()
+        .filter(|e| e["action"] == "auth.login")
+        .collect();
+    assert!(
+        own.iter()
+            .all(|e| e["actor_email"] == acme.admin.email.as_str())
+    );
+    // operators see the person
+    let all = app.get(&op.token, "/api/v1/audit?limit=500").await;
+    assert!(
+        all.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| { e["action"] == "tenant.update" && e["actor_email"] == OPERATOR_EMAIL })
+    );
+}
+
+/// Password changes are limited per user, and argon2 work is bounded process-wide.
+#[tokio::test]
+async fn password_changes_are_rate_limited_per_user() {
+    let app = TestApp::spawn_with(|c| c.password_changes_per_hour = 2).await;
+    let op = app.operator().await;
+    let acme = app.tenant(&op, "acme").await;
+    let user = app.user(&acme.admin, "user").await;
+    let other = app.user(&acme.admin, "user").await;
+    let change = |token: String| {
+        let app = &app;
+        async move {
+            app.call(
+                reqwest::Method::POST,
+                "/api/v1/auth/password",
+                Some(&token),
+                Some(json!({"current_password": "wrong-but-long-enough", "new_password": "Quartz-Meadow-Falcon-88"})),
+            )
+            .await
+        }
+    };
+    change(user.token.clone())
+        .await
+        .assert_problem(422, "validation_failed");
+    change(user.token.clone())
+        .await
+        .assert_problem(422, "validation_failed");
+    let r = change(user.token.clone()).await;
+    r.assert_problem(429, "rate_limited");
+    assert!(r.headers.get("retry-after").is_some());
+    // another user is not affected
+    change(other.token.clone())
+        .await
+        .assert_problem(422, "validation_failed");
+    // every permit of the hashing pool is back once the calls are done
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    assert_eq!(app.state.hasher.available(), cores);
+}
+
+/// Behind a trusted proxy the client is the rightmost address it did not add: a client-sent
+/// `X-Forwarded-For` entry is never taken for the client.
+#[tokio::test]
+async fn the_client_ip_is_the_one_the_trusted_proxy_saw() {
+    for (trusted, want) in [
+        (vec!["127.0.0.1".to_owned()], "203.0.113.5"),
+        (vec![], "127.0.0.1"),
+    ] {
+        let app = TestApp::spawn_with(|c| c.trusted_proxies = trusted.clone()).await;
+        let r = app
+            .raw(
+                app.client
+                    .post(app.url("/api/v1/auth/login"))
+                    // the client forged the left entry; the proxy (this test, on loopback) appended
+                    // the address it saw
+                    .header("x-forwarded-for", "6.6.6.6, 203.0.113.5")
+                    .json(&json!({"email": OPERATOR_EMAIL, "password": OPERATOR_PASSWORD})),
+            )
+            .await;
+        r.assert_status(200);
+        let token = r.body["access_token"].as_str().unwrap();
+        let audit = app.get(token, "/api/v1/audit?limit=500").await;
+        let login = audit.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|e| e["action"] == "auth.login")
+            .cloned()
+            .unwrap();
+        assert_eq!(login["source_ip"], want, "trusted {trusted:?}");
+    }
+}

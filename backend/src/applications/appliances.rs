@@ -10,7 +10,6 @@ use crate::pagination;
 use crate::state::AppState;
 use common::api::{ApplianceResponse, EventResponse, Page, PageQuery, TransitionResponse};
 use common::{ApplianceId, ApplianceState, ApplicationId};
-use serde_json::json;
 use store::repo::{appliances, applications as apps, audit, events, metrics};
 use store::{Appliance, Target};
 
@@ -147,15 +146,15 @@ pub async fn set_target(
             }
             appliances::set_target(c, id, target)?;
             apps::touch(c, a.application_id)?;
-            audit::record(
-                c,
-                ctx.tenant_id,
-                &ctx.actor(),
-                &format!("appliance.{}", target.as_str()),
-                "appliance",
-                &id.to_string(),
-                json!({}),
-            )?;
+            let action = match target {
+                Target::Run => "appliance.run",
+                Target::Stop => "appliance.stop",
+                Target::Reboot => "appliance.reboot",
+                Target::Terminate => "appliance.terminate",
+            };
+            audit::Entry::new(ctx.tenant_id, &ctx.actor(), action)
+                .object("appliance", id)
+                .record(c)?;
             a.target = target;
             Ok(appliance_response(a, None))
         })

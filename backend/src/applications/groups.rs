@@ -59,15 +59,10 @@ pub async fn create_group(
                 check_quota(c, ctx.tenant_id, &HashMap::new(), None)?;
             }
             apps::touch(c, app.id)?;
-            audit::record(
-                c,
-                ctx.tenant_id,
-                &ctx.actor(),
-                "group.create",
-                "application",
-                &app.id.to_string(),
-                json!({"group": group.name, "desired": group.size.desired}),
-            )?;
+            audit::Entry::new(ctx.tenant_id, &ctx.actor(), "group.create")
+                .object("application", app.id)
+                .detail(json!({"group": group.name, "desired": group.size.desired}))
+                .record(c)?;
             describe(c, app)
         })
         .await
@@ -127,15 +122,10 @@ pub async fn update_group(
             group.updated_at = now();
             apps::save_group(c, c2.tenant_id, &group)?;
             apps::touch(c, app.id)?;
-            audit::record(
-                c,
-                c2.tenant_id,
-                &c2.actor(),
-                "group.update",
-                "application",
-                &app.id.to_string(),
-                json!({"group": group.name, "desired": group.size.desired}),
-            )?;
+            audit::Entry::new(c2.tenant_id, &c2.actor(), "group.update")
+                .object("application", app.id)
+                .detail(json!({"group": group.name, "desired": group.size.desired}))
+                .record(c)?;
             respond(c, app, id)
         })
         .await
@@ -173,15 +163,10 @@ pub async fn scale(
             group.updated_at = now();
             apps::save_group(c, c2.tenant_id, &group)?;
             apps::touch(c, app.id)?;
-            audit::record(
-                c,
-                c2.tenant_id,
-                &c2.actor(),
-                "group.scale",
-                "application",
-                &app.id.to_string(),
-                json!({"group": group.name, "from": from, "to": req.desired}),
-            )?;
+            audit::Entry::new(c2.tenant_id, &c2.actor(), "group.scale")
+                .object("application", app.id)
+                .detail(json!({"group": group.name, "from": from, "to": req.desired}))
+                .record(c)?;
             respond(c, app, id)
         })
         .await
@@ -196,15 +181,10 @@ pub async fn delete_group(state: &AppState, ctx: &AuthCtx, id: GroupId) -> ApiRe
             let (app, group) = visible_group(c, &ctx, id)?;
             apps::delete_group(c, ctx.tenant_id, id)?;
             apps::touch(c, app.id)?;
-            audit::record(
-                c,
-                ctx.tenant_id,
-                &ctx.actor(),
-                "group.delete",
-                "application",
-                &app.id.to_string(),
-                json!({"group": group.name}),
-            )?;
+            audit::Entry::new(ctx.tenant_id, &ctx.actor(), "group.delete")
+                .object("application", app.id)
+                .detail(json!({"group": group.name}))
+                .record(c)?;
             Ok(())
         })
         .await

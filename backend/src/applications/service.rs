@@ -175,15 +175,10 @@ pub async fn create(
                 updated_at: at,
             };
             apps::insert(c, ctx.tenant_id, &app)?;
-            audit::record(
-                c,
-                ctx.tenant_id,
-                &ctx.actor(),
-                "application.create",
-                "application",
-                &app.id.to_string(),
-                json!({"name": app.name}),
-            )?;
+            audit::Entry::new(ctx.tenant_id, &ctx.actor(), "application.create")
+                .object("application", app.id)
+                .detail(json!({"name": app.name}))
+                .record(c)?;
             describe(c, app)
         })
         .await
@@ -255,15 +250,10 @@ pub async fn update(
             }
             app.updated_at = now();
             apps::save(c, ctx.tenant_id, &app)?;
-            audit::record(
-                c,
-                ctx.tenant_id,
-                &ctx.actor(),
-                "application.update",
-                "application",
-                &id.to_string(),
-                json!({"name": app.name}),
-            )?;
+            audit::Entry::new(ctx.tenant_id, &ctx.actor(), "application.update")
+                .object("application", id)
+                .detail(json!({"name": app.name}))
+                .record(c)?;
             describe(c, app)
         })
         .await
@@ -284,15 +274,9 @@ pub async fn delete(state: &AppState, ctx: &AuthCtx, id: ApplicationId) -> ApiRe
                 });
             }
             apps::delete(c, ctx.tenant_id, id)?;
-            audit::record(
-                c,
-                ctx.tenant_id,
-                &ctx.actor(),
-                "application.delete",
-                "application",
-                &id.to_string(),
-                json!({}),
-            )?;
+            audit::Entry::new(ctx.tenant_id, &ctx.actor(), "application.delete")
+                .object("application", id)
+                .record(c)?;
             Ok(())
         })
         .await
@@ -322,15 +306,9 @@ pub async fn set_deployed(
             } else {
                 "application.undeploy"
             };
-            audit::record(
-                c,
-                ctx.tenant_id,
-                &ctx.actor(),
-                action,
-                "application",
-                &id.to_string(),
-                json!({}),
-            )?;
+            audit::Entry::new(ctx.tenant_id, &ctx.actor(), action)
+                .object("application", id)
+                .record(c)?;
             describe(c, app)
         })
         .await
@@ -375,15 +353,10 @@ pub async fn create_layer(
             layers.insert(at, layer);
             renumber(&mut layers);
             apps::save_layers(c, ctx.tenant_id, &layers)?;
-            audit::record(
-                c,
-                ctx.tenant_id,
-                &ctx.actor(),
-                "layer.create",
-                "application",
-                &app.to_string(),
-                json!({"layer": req.name}),
-            )?;
+            audit::Entry::new(ctx.tenant_id, &ctx.actor(), "layer.create")
+                .object("application", app)
+                .detail(json!({"layer": req.name}))
+                .record(c)?;
             describe(c, application)
         })
         .await
@@ -426,15 +399,10 @@ pub async fn update_layer(
             layers.insert(to, moved);
             renumber(&mut layers);
             apps::save_layers(c, ctx.tenant_id, &layers)?;
-            audit::record(
-                c,
-                ctx.tenant_id,
-                &ctx.actor(),
-                "layer.update",
-                "application",
-                &app.id.to_string(),
-                json!({"layer": layer.name}),
-            )?;
+            audit::Entry::new(ctx.tenant_id, &ctx.actor(), "layer.update")
+                .object("application", app.id)
+                .detail(json!({"layer": layer.name}))
+                .record(c)?;
             describe(c, app)
         })
         .await
@@ -452,15 +420,10 @@ pub async fn delete_layer(state: &AppState, ctx: &AuthCtx, id: LayerId) -> ApiRe
             renumber(&mut layers);
             apps::save_layers(c, ctx.tenant_id, &layers)?;
             apps::touch(c, app.id)?;
-            audit::record(
-                c,
-                ctx.tenant_id,
-                &ctx.actor(),
-                "layer.delete",
-                "application",
-                &app.id.to_string(),
-                json!({"layer": layer.name}),
-            )?;
+            audit::Entry::new(ctx.tenant_id, &ctx.actor(), "layer.delete")
+                .object("application", app.id)
+                .detail(json!({"layer": layer.name}))
+                .record(c)?;
             Ok(())
         })
         .await

@@ -29,5 +29,9 @@ async fn list_audit(
         .store
         .read(move |c| audit::list(c, scope, &page))
         .await?;
-    Ok(web::Json(pagination::respond(p)))
+    // a customer sees provider staff as their role, never as a person
+    Ok(web::Json(pagination::respond_map(p, |e| match scope {
+        Some(reader) => e.seen_by(reader).into(),
+        None => e.into(),
+    })))
 }

@@ -31,6 +31,8 @@ impl AuthCtx {
     pub fn actor(&self) -> Actor {
         Actor {
             user_id: Some(self.user_id),
+            tenant_id: Some(self.tenant_id),
+            role: Some(self.role),
             email: Some(self.email.clone()),
             source_ip: Some(self.ip.clone()),
         }
@@ -95,15 +97,29 @@ impl<P: Policy> FromRequest for Auth<P> {
     }
 }
 
-/// The client's IP: the socket peer, or the first `X-Forwarded-For` hop behind a trusted proxy.
-pub fn client_ip(req: &HttpRequest, trust_forwarded: bool) -> String {
-    let info = req.connection_info();
-    let ip = if trust_forwarded {
-        info.realip_remote_addr()
-    } else {
-        info.peer_addr()
+/// The client's IP: the socket peer, or, when the peer is a trusted proxy, the rightmost address of
+/// `X-Forwarded-For` (else `Forwarded`) that no trusted proxy added (see [`super::client_ip`]).
+pub fn client_ip(req: &HttpRequest, trusted: &[ipnet::IpNet]) -> String {
+    use super::client_ip::{client_addr, forwarded, x_forwarded_for};
+    let Some(peer) = req.peer_addr().map(|a| a.ip()) else {
+        return "unknown".into();
     };
-    ip.map(|s| s.to_owned()).unwrap_or_else(|| "unknown".into())
+    if trusted.is_empty() {
+        return peer.to_string();
+    }
+    let values = |name: &str| {
+        req.headers()
+            .get_all(name)
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+    };
+    let xff = values("x-forwarded-for");
+    let hops = if !xff.is_empty() {
+        x_forwarded_for(xff.into_iter())
+    } else {
+        forwarded(values("forwarded").into_iter())
+    };
+    client_addr(peer, &hops.unwrap_or_default(), trusted).to_string()
 }
 
 /// Middleware: when a bearer token is present it must be valid, current and belong to an enabled user
@@ -129,7 +145,7 @@ pub async fn authenticate(
             .app_data::<web::Data<AppState>>()
             .cloned()
             .ok_or_else(|| ApiError::internal(anyhow::anyhow!("AppState missing")))?;
-        let ip = client_ip(req.request(), state.config.trust_forwarded_headers);
+        let ip = client_ip(req.request(), &state.trusted_proxies);
         let ctx = resolve(&state, &token, ip).await?;
         req.extensions_mut().insert(ctx);
     }

@@ -1,6 +1,7 @@
 //! Authentication and authorization: argon2id passwords, JWT access tokens, rotating refresh tokens,
 //! the login rate limit, and the typed role extractors.
 
+pub mod client_ip;
 pub mod extract;
 pub mod jwt;
 pub mod password;

@@ -1,4 +1,5 @@
-//! Password hashing (argon2id, run off the async executor) and the strength rule.
+//! Password hashing (argon2id, run off the async executor, at most a few at once process-wide) and
+//! the strength rule.
 
 use crate::error::{ApiError, ApiResult};
 use argon2::Argon2;
@@ -23,9 +24,40 @@ pub fn verify(password: &str, phc: &str) -> bool {
     }
 }
 
-/// Run argon2 work on the blocking pool.
-pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
-    actix_web::web::block(f).await.map_err(ApiError::internal)
+/// Runs argon2 work on the blocking pool, at most `permits` at once: argon2id costs about 19 MiB and
+/// tens of milliseconds of a core per call, so a flood of logins or password changes waits here
+/// instead of exhausting the machine's CPU and memory.
+#[derive(Clone, Debug)]
+pub struct Hasher {
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+impl Hasher {
+    pub fn new(permits: usize) -> Self {
+        Hasher {
+            permits: std::sync::Arc::new(tokio::sync::Semaphore::new(permits.max(1))),
+        }
+    }
+
+    async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
+        let _permit = self.permits.acquire().await.map_err(ApiError::internal)?;
+        actix_web::web::block(f).await.map_err(ApiError::internal)
+    }
+
+    /// [`hash`], bounded.
+    pub async fn hash(&self, password: String) -> ApiResult<String> {
+        self.run(move || hash(&password)).await?
+    }
+
+    /// [`verify`], bounded.
+    pub async fn verify(&self, password: String, phc: String) -> ApiResult<bool> {
+        self.run(move || verify(&password, &phc)).await
+    }
+
+    /// Permits free now (for tests and metrics).
+    pub fn available(&self) -> usize {
+        self.permits.available_permits()
+    }
 }
 
 /// Refuse guessable passwords: zxcvbn score 3 or more, judged with the user's own data as hints.

@@ -53,7 +53,7 @@ async fn login(
     req: HttpRequest,
     body: web::Json<LoginRequest>,
 ) -> ApiResult<HttpResponse> {
-    let ip = client_ip(&req, state.config.trust_forwarded_headers);
+    let ip = client_ip(&req, &state.trusted_proxies);
     let issued = service::login(&state, body.into_inner(), ip).await?;
     Ok(with_cookie(&state, issued))
 }
@@ -71,7 +71,7 @@ async fn login(
 )]
 #[post("/auth/refresh")]
 async fn refresh_session(state: web::Data<AppState>, req: HttpRequest) -> ApiResult<HttpResponse> {
-    let ip = client_ip(&req, state.config.trust_forwarded_headers);
+    let ip = client_ip(&req, &state.trusted_proxies);
     let issued = service::rotate(&state, cookie_token(&req), ip).await?;
     Ok(with_cookie(&state, issued))
 }

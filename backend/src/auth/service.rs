@@ -35,6 +35,26 @@ pub fn me(user: &User, tenant: &Tenant) -> MeResponse {
     }
 }
 
+/// When a session that began at `started` ends, however often it is refreshed.
+fn session_end(
+    state: &AppState,
+    started: chrono::DateTime<chrono::Utc>,
+) -> chrono::DateTime<chrono::Utc> {
+    started
+        + Duration::seconds(i64::try_from(state.config.session_max_secs).unwrap_or(i64::MAX / 2))
+}
+
+/// The actor of an authenticated user's own action.
+fn actor_of(user: &User, ip: String) -> Actor {
+    Actor {
+        user_id: Some(user.id),
+        tenant_id: Some(user.tenant_id),
+        role: Some(user.role),
+        email: Some(user.email.clone()),
+        source_ip: Some(ip),
+    }
+}
+
 /// Start or continue a session family: store a new refresh token and sign an access token.
 fn issue(
     state: &AppState,
@@ -42,6 +62,7 @@ fn issue(
     user: &User,
     tenant: &Tenant,
     family: SessionFamilyId,
+    session_started_at: chrono::DateTime<chrono::Utc>,
 ) -> ApiResult<Issued> {
     let token = refresh::generate().map_err(ApiError::internal)?;
     let created = now();
@@ -55,9 +76,12 @@ fn issue(
             tenant_id: tenant.id,
             token_hash: refresh::digest(&token),
             created_at: created,
-            expires_at: created + Duration::seconds(ttl),
+            // never past the session's absolute end
+            expires_at: (created + Duration::seconds(ttl))
+                .min(session_end(state, session_started_at)),
             used_at: None,
             revoked_at: None,
+            session_started_at,
         },
     )?;
     let claims = state
@@ -83,18 +107,35 @@ pub async fn login(state: &AppState, req: LoginRequest, ip: String) -> ApiResult
         .check(&ip, &email)
         .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?;
     let lookup = email.clone();
-    let found = state
+    let mut found = state
         .store
         .read(move |c| users::by_email(c, &lookup))
         .await?;
-    let phc = match &found {
-        Some((u, _)) => u.password_hash.clone(),
-        None => state.dummy_hash.to_string(),
-    };
-    let password = req.password;
-    let matches = password::blocking(move || password::verify(&password, &phc)).await?;
-    let Some((user, tenant)) = found.filter(|_| matches) else {
+    if let Some(slug) = &req.tenant {
+        found.retain(|(_, t)| &t.slug == slug);
+    }
+    // an unknown email costs the same argon2 work as a wrong password
+    if found.is_empty() {
+        state
+            .hasher
+            .verify(req.password.clone(), state.dummy_hash.to_string())
+            .await?;
         return Err(ApiError::LoginRefused("invalid_credentials"));
+    }
+    let mut matched = Vec::new();
+    for (user, tenant) in found {
+        if state
+            .hasher
+            .verify(req.password.clone(), user.password_hash.clone())
+            .await?
+        {
+            matched.push((user, tenant));
+        }
+    }
+    let (user, tenant) = match matched.len() {
+        0 => return Err(ApiError::LoginRefused("invalid_credentials")),
+        1 => matched.remove(0),
+        _ => return Err(ApiError::LoginRefused("tenant_required")),
     };
     if user.disabled {
         return Err(ApiError::LoginRefused("account_disabled"));
@@ -106,21 +147,11 @@ pub async fn login(state: &AppState, req: LoginRequest, ip: String) -> ApiResult
     state
         .store
         .write(move |c| {
-            let actor = Actor {
-                user_id: Some(user.id),
-                email: Some(user.email.clone()),
-                source_ip: Some(ip),
-            };
-            audit::record(
-                c,
-                tenant.id,
-                &actor,
-                "auth.login",
-                "user",
-                &user.id.to_string(),
-                json!({}),
-            )?;
-            issue(&st, c, &user, &tenant, SessionFamilyId::new())
+            let actor = actor_of(&user, ip);
+            audit::Entry::new(tenant.id, &actor, "auth.login")
+                .object("user", user.id)
+                .record(c)?;
+            issue(&st, c, &user, &tenant, SessionFamilyId::new(), now())
         })
         .await
 }
@@ -131,36 +162,47 @@ enum Rotation {
     Reused,
 }
 
-/// Exchange a refresh token for a new pair. A token used twice revokes its whole family.
+/// Exchange a refresh token for a new pair. A token used again within the grace period (two tabs
+/// refreshing at once) gets a pair of its own; used again later, it is a reuse: its whole session is
+/// revoked and the user's access tokens stop working (token version + 1). A session ends for good
+/// at its absolute lifetime, however often it was refreshed.
 pub async fn rotate(state: &AppState, token: Option<String>, ip: String) -> ApiResult<Issued> {
     let token = token.ok_or(ApiError::Unauthenticated("no refresh token"))?;
     let hash = refresh::digest(&token);
     let st = state.clone();
+    let grace =
+        Duration::seconds(i64::try_from(state.config.refresh_reuse_grace_secs).unwrap_or(0));
     let outcome = state
         .store
         .write(move |c| -> ApiResult<Rotation> {
             let Some(rt) = refresh_tokens::by_hash(c, &hash)? else { return Ok(Rotation::Invalid) };
             let at = now();
-            if rt.revoked_at.is_some() || rt.expires_at <= at {
+            if rt.revoked_at.is_some()
+                || rt.expires_at <= at
+                || session_end(&st, rt.session_started_at) <= at
+            {
                 return Ok(Rotation::Invalid);
             }
-            if rt.used_at.is_some() || !refresh_tokens::mark_used(c, &rt, at)? {
+            // when it was used before this request (a concurrent refresh that won `mark_used` used
+            // it just now)
+            let used_before = match rt.used_at {
+                None if refresh_tokens::mark_used(c, &rt, at)? => None,
+                None => Some(at),
+                Some(used) => Some(used),
+            };
+            if used_before.is_some_and(|used| at - used > grace) {
                 refresh_tokens::revoke_family(c, rt.family_id, at)?;
-                let actor = Actor { user_id: Some(rt.user_id), email: None, source_ip: Some(ip) };
-                audit::record(
-                    c,
-                    rt.tenant_id,
-                    &actor,
-                    "auth.refresh_reuse",
-                    "session",
-                    &rt.family_id.to_string(),
-                    json!({"detail": "a rotated refresh token was presented again; session revoked"}),
-                )?;
+                users::bump_token_version(c, rt.tenant_id, rt.user_id)?;
+                let actor = Actor { source_ip: Some(ip), ..Actor::system() };
+                audit::Entry::new(rt.tenant_id, &actor, "auth.refresh_reuse")
+                    .object("session", rt.family_id)
+                    .detail(json!({"detail": "a rotated refresh token was presented again; session revoked, access tokens ended"}))
+                    .record(c)?;
                 return Ok(Rotation::Reused);
             }
             match users::with_tenant(c, rt.tenant_id, rt.user_id)? {
                 Some((user, tenant)) if !user.disabled && tenant.status == TenantStatus::Active => {
-                    Ok(Rotation::Issued(issue(&st, c, &user, &tenant, rt.family_id)?))
+                    Ok(Rotation::Issued(issue(&st, c, &user, &tenant, rt.family_id, rt.session_started_at)?))
                 }
                 _ => {
                     refresh_tokens::revoke_family(c, rt.family_id, at)?;
@@ -183,15 +225,19 @@ pub async fn rotate(state: &AppState, token: Option<String>, ip: String) -> ApiR
     }
 }
 
-/// End the session the refresh token belongs to. Idempotent.
+/// End the session the refresh token belongs to, and every access token issued before (token
+/// version + 1: other sessions refresh theirs silently). Idempotent.
 pub async fn logout(state: &AppState, token: Option<String>) -> ApiResult<()> {
     let Some(token) = token else { return Ok(()) };
     let hash = refresh::digest(&token);
     state
         .store
         .write(move |c| -> ApiResult<()> {
-            if let Some(rt) = refresh_tokens::by_hash(c, &hash)? {
+            if let Some(rt) = refresh_tokens::by_hash(c, &hash)?
+                && rt.revoked_at.is_none()
+            {
                 refresh_tokens::revoke_family(c, rt.family_id, now())?;
+                users::bump_token_version(c, rt.tenant_id, rt.user_id)?;
             }
             Ok(())
         })
@@ -215,14 +261,23 @@ pub async fn change_password(
     req: ChangePasswordRequest,
 ) -> ApiResult<Issued> {
     req.validate()?;
+    state
+        .password_limiter
+        .check_key(&ctx.user_id)
+        .map_err(|not_until| ApiError::RateLimited {
+            retry_after_secs: crate::auth::ratelimit::wait_secs(&not_until),
+        })?;
     let (tid, uid, ctx_version) = (ctx.tenant_id, ctx.user_id, ctx.token_version);
     let (user, tenant) = state
         .store
         .read(move |c| users::with_tenant(c, tid, uid))
         .await?
         .ok_or(ApiError::NotFound)?;
-    let (current, phc) = (req.current_password, user.password_hash.clone());
-    if !password::blocking(move || password::verify(&current, &phc)).await? {
+    if !state
+        .hasher
+        .verify(req.current_password, user.password_hash.clone())
+        .await?
+    {
         return Err(ApiError::field(
             "current_password",
             "incorrect",
@@ -234,8 +289,7 @@ pub async fn change_password(
         &req.new_password,
         &[&user.email, &user.name],
     )?;
-    let new = req.new_password;
-    let new_hash = password::blocking(move || password::hash(&new)).await??;
+    let new_hash = state.hasher.hash(req.new_password).await?;
     let (st, actor, verified) = (state.clone(), ctx.actor(), user.password_hash);
     state
         .store
@@ -254,17 +308,11 @@ pub async fn change_password(
             }
             users::set_password(c, tid, uid, &new_hash)?;
             refresh_tokens::revoke_user(c, uid, now())?;
-            audit::record(
-                c,
-                tenant.id,
-                &actor,
-                "user.password_change",
-                "user",
-                &uid.to_string(),
-                json!({}),
-            )?;
+            audit::Entry::new(tenant.id, &actor, "user.password_change")
+                .object("user", uid)
+                .record(c)?;
             let user = users::get(c, tid, uid)?.ok_or(ApiError::NotFound)?;
-            issue(&st, c, &user, &tenant, SessionFamilyId::new())
+            issue(&st, c, &user, &tenant, SessionFamilyId::new(), now())
         })
         .await
 }

@@ -120,15 +120,10 @@ pub async fn create(
                 created_at: now(),
             };
             templates::insert(c, &t)?;
-            audit::record(
-                c,
-                tenant,
-                &actor,
-                "template.create",
-                "template",
-                &t.id.to_string(),
-                json!({"name": t.name, "global": t.tenant_id.is_none(), "pool_id": pool}),
-            )?;
+            audit::Entry::new(tenant, &actor, "template.create")
+                .object("template", t.id)
+                .detail(json!({"name": t.name, "global": t.tenant_id.is_none(), "pool_id": pool}))
+                .record(c)?;
             Ok(t.into())
         })
         .await
@@ -162,15 +157,9 @@ pub async fn delete(state: &AppState, ctx: &AuthCtx, id: TemplateId) -> ApiResul
                 });
             }
             templates::delete(c, own, id)?;
-            audit::record(
-                c,
-                tenant,
-                &actor,
-                "template.delete",
-                "template",
-                &id.to_string(),
-                json!({}),
-            )?;
+            audit::Entry::new(tenant, &actor, "template.delete")
+                .object("template", id)
+                .record(c)?;
             Ok(())
         })
         .await

@@ -47,15 +47,10 @@ pub async fn create_pool(
         .store
         .write(move |c| -> ApiResult<PoolResponse> {
             pools::insert(c, &pool)?;
-            audit::record(
-                c,
-                tenant,
-                &actor,
-                "pool.create",
-                "pool",
-                &pool.id.to_string(),
-                json!({"name": pool.name}),
-            )?;
+            audit::Entry::new(tenant, &actor, "pool.create")
+                .object("pool", pool.id)
+                .detail(json!({"name": pool.name}))
+                .record(c)?;
             Ok(pool.into())
         })
         .await
@@ -102,15 +97,9 @@ pub async fn update_pool(
             }
             p.updated_at = now();
             pools::save(c, &p)?;
-            audit::record(
-                c,
-                tenant,
-                &actor,
-                "pool.update",
-                "pool",
-                &id.to_string(),
-                json!({}),
-            )?;
+            audit::Entry::new(tenant, &actor, "pool.update")
+                .object("pool", id)
+                .record(c)?;
             Ok(p.into())
         })
         .await
@@ -131,15 +120,9 @@ pub async fn delete_pool(state: &AppState, ctx: &AuthCtx, id: PoolId) -> ApiResu
                 });
             }
             pools::delete(c, id)?;
-            audit::record(
-                c,
-                tenant,
-                &actor,
-                "pool.delete",
-                "pool",
-                &id.to_string(),
-                json!({}),
-            )?;
+            audit::Entry::new(tenant, &actor, "pool.delete")
+                .object("pool", id)
+                .record(c)?;
             Ok(())
         })
         .await
@@ -197,15 +180,10 @@ pub async fn create_host(
         .write(move |c| -> ApiResult<HostResponse> {
             pool_found(c, pool)?;
             hosts::insert(c, &host)?;
-            audit::record(
-                c,
-                tenant,
-                &actor,
-                "host.create",
-                "host",
-                &host.id.to_string(),
-                json!({"uri": host.uri}),
-            )?;
+            audit::Entry::new(tenant, &actor, "host.create")
+                .object("host", host.id)
+                .detail(json!({"uri": host.uri}))
+                .record(c)?;
             Ok(respond(host, &Default::default()))
         })
         .await
@@ -273,15 +251,10 @@ pub async fn update_host(
             }
             h.updated_at = now();
             hosts::save(c, &h)?;
-            audit::record(
-                c,
-                tenant,
-                &actor,
-                "host.update",
-                "host",
-                &id.to_string(),
-                json!({"state": req.state}),
-            )?;
+            audit::Entry::new(tenant, &actor, "host.update")
+                .object("host", id)
+                .detail(json!({"state": req.state}))
+                .record(c)?;
             let usage = hosts::usage(c)?;
             Ok(respond(h, &usage))
         })
@@ -302,15 +275,9 @@ pub async fn delete_host(state: &AppState, ctx: &AuthCtx, id: HostId) -> ApiResu
                 });
             }
             hosts::delete(c, id)?;
-            audit::record(
-                c,
-                tenant,
-                &actor,
-                "host.delete",
-                "host",
-                &id.to_string(),
-                json!({}),
-            )?;
+            audit::Entry::new(tenant, &actor, "host.delete")
+                .object("host", id)
+                .record(c)?;
             Ok(())
         })
         .await

@@ -44,15 +44,10 @@ pub async fn create(
         .write(move |c| -> ApiResult<ImageResponse> {
             pools::get(c, pool)?.ok_or(ApiError::NotFound)?;
             images::insert(c, &image)?;
-            audit::record(
-                c,
-                tenant,
-                &actor,
-                "image.create",
-                "image",
-                &image.id.to_string(),
-                json!({"pool_id": pool, "name": image.name, "file": image.file, "sha256": image.sha256}),
-            )?;
+            audit::Entry::new(tenant, &actor, "image.create")
+.object("image", image.id)
+.detail(json!({"pool_id": pool, "name": image.name, "file": image.file, "sha256": image.sha256}))
+.record(c)?;
             Ok(image.respond(true))
         })
         .await
@@ -102,15 +97,9 @@ pub async fn delete(state: &AppState, ctx: &AuthCtx, id: ImageId) -> ApiResult<(
                 });
             }
             images::delete(c, id)?;
-            audit::record(
-                c,
-                tenant,
-                &actor,
-                "image.delete",
-                "image",
-                &id.to_string(),
-                json!({}),
-            )?;
+            audit::Entry::new(tenant, &actor, "image.delete")
+                .object("image", id)
+                .record(c)?;
             Ok(())
         })
         .await

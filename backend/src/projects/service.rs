@@ -81,15 +81,10 @@ pub async fn create(
         .write(move |c| -> ApiResult<ProjectResponse> {
             store::repo::locks::tenant(c, tenant)?;
             projects::insert(c, tenant, &project)?;
-            audit::record(
-                c,
-                tenant,
-                &actor,
-                "project.create",
-                "project",
-                &project.id.to_string(),
-                json!({"name": project.name}),
-            )?;
+            audit::Entry::new(tenant, &actor, "project.create")
+                .object("project", project.id)
+                .detail(json!({"name": project.name}))
+                .record(c)?;
             Ok(project.into())
         })
         .await
@@ -122,15 +117,10 @@ pub async fn update(
             } else {
                 "project.update"
             };
-            audit::record(
-                c,
-                tenant,
-                &actor,
-                action,
-                "project",
-                &id.to_string(),
-                json!({"from": old_name, "to": p.name}),
-            )?;
+            audit::Entry::new(tenant, &actor, action)
+                .object("project", id)
+                .detail(json!({"from": old_name, "to": p.name}))
+                .record(c)?;
             Ok(p.into())
         })
         .await
@@ -154,15 +144,10 @@ pub async fn delete(state: &AppState, ctx: &AuthCtx, id: ProjectId) -> ApiResult
                 });
             }
             projects::delete(c, tenant, id)?;
-            audit::record(
-                c,
-                tenant,
-                &actor,
-                "project.delete",
-                "project",
-                &id.to_string(),
-                json!({"name": p.name}),
-            )?;
+            audit::Entry::new(tenant, &actor, "project.delete")
+.object("project", id)
+.detail(json!({"name": p.name}))
+.record(c)?;
             Ok(())
         })
         .await
@@ -223,15 +208,10 @@ pub async fn assign(
                 assigned_at: now(),
             };
             assignments::insert(c, tenant, &a)?;
-            audit::record(
-                c,
-                tenant,
-                &actor,
-                "project.assign",
-                "project",
-                &id.to_string(),
-                json!({"user_id": user}),
-            )?;
+            audit::Entry::new(tenant, &actor, "project.assign")
+                .object("project", id)
+                .detail(json!({"user_id": user}))
+                .record(c)?;
             Ok((a.into(), true))
         })
         .await
@@ -252,15 +232,10 @@ pub async fn unassign(
             if !assignments::delete(c, tenant, id, user)? {
                 return Err(ApiError::NotFound);
             }
-            audit::record(
-                c,
-                tenant,
-                &actor,
-                "project.unassign",
-                "project",
-                &id.to_string(),
-                json!({"user_id": user}),
-            )?;
+            audit::Entry::new(tenant, &actor, "project.unassign")
+                .object("project", id)
+                .detail(json!({"user_id": user}))
+                .record(c)?;
             Ok(())
         })
         .await

@@ -29,8 +29,7 @@ pub async fn create(
         &req.admin.password,
         &[&email, &req.admin.name],
     )?;
-    let pw = req.admin.password.clone();
-    let hash = password::blocking(move || password::hash(&pw)).await??;
+    let hash = state.hasher.hash(req.admin.password.clone()).await?;
     let at = now();
     let tenant = Tenant {
         id: TenantId::new(),
@@ -66,24 +65,14 @@ pub async fn create(
                 other => other.into(),
             })?;
             let tid = tenant.id.to_string();
-            audit::record(
-                c,
-                tenant.id,
-                &actor,
-                "tenant.create",
-                "tenant",
-                &tid,
-                json!({"slug": tenant.slug}),
-            )?;
-            audit::record(
-                c,
-                tenant.id,
-                &actor,
-                "user.create",
-                "user",
-                &admin.id.to_string(),
-                json!({"role": "admin"}),
-            )?;
+            audit::Entry::new(tenant.id, &actor, "tenant.create")
+                .object("tenant", tid)
+                .detail(json!({"slug": tenant.slug}))
+                .record(c)?;
+            audit::Entry::new(tenant.id, &actor, "user.create")
+                .object("user", admin.id)
+                .detail(json!({"role": "admin"}))
+                .record(c)?;
             Ok(CreatedTenantResponse {
                 tenant: tenant.into(),
                 admin: admin.into(),
@@ -122,15 +111,10 @@ pub async fn update(
             let name = req.name.as_deref().map(str::trim);
             let quotas: Option<Quotas> = req.quotas;
             let t = tenants::update(c, id, name, quotas)?.ok_or(ApiError::NotFound)?;
-            audit::record(
-                c,
-                id,
-                &actor,
-                "tenant.update",
-                "tenant",
-                &id.to_string(),
-                json!({"name": name, "quotas": quotas.is_some()}),
-            )?;
+            audit::Entry::new(id, &actor, "tenant.update")
+                .object("tenant", id)
+                .detail(json!({"name": name, "quotas": quotas.is_some()}))
+                .record(c)?;
             Ok(t.into())
         })
         .await
@@ -164,7 +148,9 @@ pub async fn set_status(
                 TenantStatus::Suspended => "tenant.suspend",
                 TenantStatus::Active => "tenant.reactivate",
             };
-            audit::record(c, id, &actor, action, "tenant", &id.to_string(), json!({}))?;
+            audit::Entry::new(id, &actor, action)
+                .object("tenant", id)
+                .record(c)?;
             Ok(t.into())
         })
         .await
@@ -190,15 +176,10 @@ pub async fn delete(state: &AppState, ctx: &AuthCtx, id: TenantId) -> ApiResult<
                 });
             }
             tenants::delete(c, id)?;
-            audit::record(
-                c,
-                id,
-                &actor,
-                "tenant.delete",
-                "tenant",
-                &id.to_string(),
-                json!({"slug": t.slug}),
-            )?;
+            audit::Entry::new(id, &actor, "tenant.delete")
+.object("tenant", id)
+.detail(json!({"slug": t.slug}))
+.record(c)?;
             Ok(())
         })
         .await

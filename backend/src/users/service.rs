@@ -37,8 +37,7 @@ pub async fn create(
     check_role(ctx, req.role)?;
     let email = normalize_email(&req.email);
     password::check_strength("password", &req.password, &[&email, &req.name])?;
-    let pw = req.password.clone();
-    let hash = password::blocking(move || password::hash(&pw)).await??;
+    let hash = state.hasher.hash(req.password.clone()).await?;
     let at = now();
     let user = User {
         id: UserId::new(),
@@ -57,15 +56,10 @@ pub async fn create(
         .store
         .write(move |c| -> ApiResult<UserResponse> {
             users::insert(c, tenant, &user)?;
-            audit::record(
-                c,
-                tenant,
-                &actor,
-                "user.create",
-                "user",
-                &user.id.to_string(),
-                json!({"role": user.role}),
-            )?;
+            audit::Entry::new(tenant, &actor, "user.create")
+                .object("user", user.id)
+                .detail(json!({"role": user.role}))
+                .record(c)?;
             Ok(user.into())
         })
         .await
@@ -149,15 +143,10 @@ pub async fn update(
             if ends_sessions {
                 refresh_tokens::revoke_user(c, user.id, now())?;
             }
-            audit::record(
-                c,
-                tenant,
-                &actor,
-                "user.update",
-                "user",
-                &id.to_string(),
-                json!({"name": req.name, "role": req.role, "disabled": req.disabled}),
-            )?;
+            audit::Entry::new(tenant, &actor, "user.update")
+                .object("user", id)
+                .detail(json!({"name": req.name, "role": req.role, "disabled": req.disabled}))
+                .record(c)?;
             Ok(found(c, tenant, id)?.into())
         })
         .await

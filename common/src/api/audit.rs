@@ -1,6 +1,6 @@
 //! The audit log: who changed what, when, from where.
 
-use crate::{AuditId, TenantId, UserId};
+use crate::{AuditId, Role, TenantId, UserId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -10,8 +10,11 @@ pub struct AuditEntryResponse {
     pub id: AuditId,
     /// The tenant whose data changed.
     pub tenant_id: TenantId,
-    /// Absent for actions of the system itself (bootstrap, CLI).
+    /// Absent for actions of the system itself (bootstrap, CLI), and for provider staff acting on a
+    /// customer's data as that customer sees it (`actor_role` says who they are).
     pub actor_id: Option<UserId>,
+    /// The actor's role when the action was taken.
+    pub actor_role: Option<Role>,
     pub actor_email: Option<String>,
     /// Such as `user.create`, `project.rename`, `tenant.suspend`, `auth.login`.
     pub action: String,

@@ -12,6 +12,11 @@ pub struct LoginRequest {
     pub email: String,
     #[validate(length(min = 1, max = 1024))]
     pub password: String,
+    /// The organisation's slug: needed only when the same email and password open accounts in
+    /// several tenants (an email is unique within a tenant, not across tenants).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[validate(custom(function = "crate::validate::slug"))]
+    pub tenant: Option<String>,
 }
 
 /// An access token (send it as `Authorization: Bearer …`); the refresh token travels in an HttpOnly cookie.

@@ -81,6 +81,9 @@ fn problem_message(p: &Problem, retry_after: Option<u64>) -> String {
         "tenant_suspended" => {
             "Your organisation's access is suspended. Contact your provider.".into()
         }
+        "tenant_required" => {
+            "This email opens accounts in several organisations: enter the organisation too.".into()
+        }
         "unauthenticated" => "Your session has ended. Please log in again.".into(),
         "forbidden" => "Your role does not allow this.".into(),
         "not_found" => "It does not exist, or you cannot see it.".into(),
@@ -165,6 +168,7 @@ mod tests {
             ("invalid_credentials", "email or password is wrong"),
             ("account_disabled", "disabled"),
             ("tenant_suspended", "suspended"),
+            ("tenant_required", "several organisations"),
         ] {
             let body = format!(r#"{{"type":"x","title":"t","status":401,"code":"{code}"}}"#);
             let msg = ApiError::from_response(401, &body, None).message();

@@ -178,6 +178,7 @@ mod tests {
             let req = LoginRequest {
                 email: email.into(),
                 password: "x".into(),
+                tenant: None,
             };
             assert_eq!(req.validate().is_ok(), ok, "server on {email:?}");
         }
@@ -245,6 +246,7 @@ mod tests {
             let req = LoginRequest {
                 email: email.into(),
                 password: password.into(),
+                tenant: None,
             };
             assert_eq!(fields(&login(&req)), server(&req), "{req:?}");
         }

@@ -8,43 +8,81 @@ use crate::{DbConn, StoreError};
 use common::{AuditId, TenantId};
 use diesel::prelude::*;
 
-/// Record that `actor` did `action` to an object of `tenant`. `detail` is a JSON object.
-pub fn record(
-    conn: &mut DbConn,
+/// An audit entry to write, built step by step:
+/// `Entry::new(tenant, &actor, "user.update").object("user", id).detail(json!({..})).record(c)?`.
+/// Written in the same transaction as the change it records.
+#[derive(Debug)]
+#[must_use = "an audit entry is written only by `record`"]
+pub struct Entry<'a> {
     tenant: TenantId,
-    actor: &Actor,
-    action: &str,
-    object_type: &str,
-    object_id: &str,
+    actor: &'a Actor,
+    action: &'static str,
+    object_type: &'static str,
+    object_id: String,
     detail: serde_json::Value,
-) -> Result<AuditEntry, StoreError> {
-    let entry = AuditEntry {
-        id: AuditId::new(),
-        tenant_id: tenant,
-        actor_id: actor.user_id,
-        actor_email: actor.email.clone(),
-        action: action.to_owned(),
-        object_type: object_type.to_owned(),
-        object_id: object_id.to_owned(),
-        detail: detail.to_string(),
-        source_ip: actor.source_ip.clone(),
-        at: now(),
-    };
-    diesel::insert_into(a::audit_log)
-        .values(AuditRow {
-            id: entry.id.to_string(),
-            tenant_id: tenant.to_string(),
-            actor_id: entry.actor_id.map(|x| x.to_string()),
-            actor_email: entry.actor_email.clone(),
-            action: entry.action.clone(),
-            object_type: entry.object_type.clone(),
-            object_id: entry.object_id.clone(),
-            detail: entry.detail.clone(),
-            source_ip: entry.source_ip.clone(),
-            at: to_db(entry.at),
-        })
-        .execute(conn)?;
-    Ok(entry)
+}
+
+impl<'a> Entry<'a> {
+    /// `actor` did `action` (such as `user.update`) to data of `tenant`.
+    pub fn new(tenant: TenantId, actor: &'a Actor, action: &'static str) -> Self {
+        Entry {
+            tenant,
+            actor,
+            action,
+            object_type: "",
+            object_id: String::new(),
+            detail: serde_json::json!({}),
+        }
+    }
+
+    /// The object acted on.
+    pub fn object(mut self, object_type: &'static str, id: impl std::fmt::Display) -> Self {
+        self.object_type = object_type;
+        self.object_id = id.to_string();
+        self
+    }
+
+    /// What changed, as a JSON object.
+    pub fn detail(mut self, detail: serde_json::Value) -> Self {
+        self.detail = detail;
+        self
+    }
+
+    /// Write the entry.
+    pub fn record(self, conn: &mut DbConn) -> Result<AuditEntry, StoreError> {
+        let actor = self.actor;
+        let entry = AuditEntry {
+            id: AuditId::new(),
+            tenant_id: self.tenant,
+            actor_id: actor.user_id,
+            actor_tenant_id: actor.tenant_id,
+            actor_role: actor.role,
+            actor_email: actor.email.clone(),
+            action: self.action.to_owned(),
+            object_type: self.object_type.to_owned(),
+            object_id: self.object_id,
+            detail: self.detail.to_string(),
+            source_ip: actor.source_ip.clone(),
+            at: now(),
+        };
+        diesel::insert_into(a::audit_log)
+            .values(AuditRow {
+                id: entry.id.to_string(),
+                tenant_id: entry.tenant_id.to_string(),
+                actor_id: entry.actor_id.map(|x| x.to_string()),
+                actor_tenant_id: entry.actor_tenant_id.map(|x| x.to_string()),
+                actor_role: entry.actor_role.map(|r| r.to_string()),
+                actor_email: entry.actor_email.clone(),
+                action: entry.action.clone(),
+                object_type: entry.object_type.clone(),
+                object_id: entry.object_id.clone(),
+                detail: entry.detail.clone(),
+                source_ip: entry.source_ip.clone(),
+                at: to_db(entry.at),
+            })
+            .execute(conn)?;
+        Ok(entry)
+    }
 }
 
 /// A tenant's log, oldest first; `None` lists every tenant's (the provider's view).

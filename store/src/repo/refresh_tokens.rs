@@ -76,3 +76,19 @@ pub fn revoke_user(
 pub fn purge_expired(conn: &mut DbConn, before: DateTime<Utc>) -> Result<usize, StoreError> {
     Ok(diesel::delete(r::refresh_tokens.filter(r::expires_at.lt(to_db(before)))).execute(conn)?)
 }
+
+/// Move the start of the session of the token with `hash` (operators' tooling and tests of the
+/// absolute lifetime).
+pub fn set_session_start(
+    conn: &mut DbConn,
+    hash: &str,
+    at: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let Some(t) = by_hash(conn, hash)? else {
+        return Ok(false);
+    };
+    let n = diesel::update(r::refresh_tokens.filter(r::family_id.eq(t.family_id.to_string())))
+        .set(r::session_started_at.eq(to_db(at)))
+        .execute(conn)?;
+    Ok(n > 0)
+}

@@ -47,16 +47,19 @@ pub fn with_tenant(
         .transpose()
 }
 
-/// Login lookup: emails are unique across tenants, so this is the one query not scoped by tenant.
-pub fn by_email(conn: &mut DbConn, email: &str) -> Result<Option<(User, Tenant)>, StoreError> {
-    let row: Option<(UserRow, TenantRow)> = u::users
+/// Login lookup: the accounts of an email (unique within a tenant, not across tenants), at most 20,
+/// with their tenants. Not scoped by tenant: login is where the tenant is found.
+pub fn by_email(conn: &mut DbConn, email: &str) -> Result<Vec<(User, Tenant)>, StoreError> {
+    let rows: Vec<(UserRow, TenantRow)> = u::users
         .inner_join(tenants::table)
         .filter(u::email.eq(email))
         .select((UserRow::as_select(), TenantRow::as_select()))
-        .first(conn)
-        .optional()?;
-    row.map(|(u, t)| Ok((User::try_from(u)?, Tenant::try_from(t)?)))
-        .transpose()
+        .order(u::id.asc())
+        .limit(20)
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(u, t)| Ok((User::try_from(u)?, Tenant::try_from(t)?)))
+        .collect()
 }
 
 pub fn list(
