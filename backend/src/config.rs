@@ -92,6 +92,8 @@ pub struct Config {
     pub host_check_ms: u64,
     /// Missed checks after which a host is down and its appliances lost.
     pub host_down_after: u32,
+    /// Caps on what one tenant may hold.
+    pub limits: crate::limits::Limits,
 }
 
 impl Default for Config {
@@ -134,6 +136,7 @@ impl Default for Config {
             orchestrator_tick_ms: 250,
             host_check_ms: 5000,
             host_down_after: 3,
+            limits: crate::limits::Limits::default(),
         }
     }
 }

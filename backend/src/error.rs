@@ -34,6 +34,9 @@ pub enum ApiError {
         limit: u64,
         requested: u64,
     },
+    /// The tenant (or the application) holds as many of these as it may.
+    #[error("limit of {limit} {what} reached")]
+    Limit { what: &'static str, limit: u64 },
     #[error("too many requests")]
     RateLimited { retry_after_secs: u64 },
     /// The object is gone for good (an agent of a terminated appliance).
@@ -158,6 +161,16 @@ impl ApiError {
                 }];
                 p
             }
+            ApiError::Limit { what, limit } => {
+                let mut p = Problem::new(status, "limit_reached", "Limit reached")
+                    .with_detail(format!("at most {limit} {what} are allowed"));
+                p.errors = vec![FieldError {
+                    field: format!("limit.{what}"),
+                    code: "limit_reached".into(),
+                    message: format!("at most {limit}"),
+                }];
+                p
+            }
             ApiError::RateLimited { retry_after_secs } => {
                 Problem::new(status, "rate_limited", "Too many requests")
                     .with_detail(format!("try again in {retry_after_secs} s"))
@@ -192,7 +205,9 @@ impl ResponseError for ApiError {
             ApiError::Unauthenticated(_) | ApiError::LoginRefused(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
-            ApiError::Validation(_) | ApiError::Quota { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Validation(_) | ApiError::Quota { .. } | ApiError::Limit { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::Conflict { .. } | ApiError::InvalidState { .. } => StatusCode::CONFLICT,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,

@@ -13,6 +13,7 @@ pub mod config;
 pub mod error;
 pub mod health;
 pub mod images;
+pub mod limits;
 pub mod openapi;
 pub mod pagination;
 pub mod projects;

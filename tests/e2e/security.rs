@@ -518,3 +518,79 @@ async fn the_client_ip_is_the_one_the_trusted_proxy_saw() {
         assert_eq!(login["source_ip"], want, "trusted {trusted:?}");
     }
 }
+
+/// A tenant holds at most so many projects, applications and templates, an application so many
+/// layers and groups; creations under a cap still work.
+#[tokio::test]
+async fn tenants_hold_what_their_caps_allow() {
+    let app = TestApp::spawn_with(|c| {
+        c.limits = backend::limits::Limits {
+            projects_per_tenant: 2,
+            applications_per_tenant: 2,
+            templates_per_tenant: 1,
+            layers_per_application: 1,
+            groups_per_application: 1,
+        }
+    })
+    .await;
+    let op = app.operator().await;
+    let acme = app.tenant(&op, "acme").await;
+    let t = &acme.admin.token;
+    let refused = |r: &Resp, what: &str| {
+        r.assert_problem(422, "limit_reached");
+        assert_eq!(
+            r.field_errors(),
+            [(format!("limit.{what}"), "limit_reached".to_owned())]
+        );
+    };
+    let p1 = app.project(&acme.admin, "one").await;
+    app.project(&acme.admin, "two").await;
+    refused(
+        &app.post(t, "/api/v1/projects", json!({"name": "three"}))
+            .await,
+        "projects",
+    );
+    let tpl = crate::fixtures::template(&app, &acme.admin, "t", 1, 256).await;
+    let image = sim_image(&app, t).await;
+    let r = app
+        .post(
+            t,
+            "/api/v1/templates",
+            json!({"name": "t2", "role": "static", "image_id": image,
+            "flavor": {"vcpus": 1, "memory_mib": 256, "disk_gib": 1}}),
+        )
+        .await;
+    refused(&r, "templates");
+    let a = crate::fixtures::application(&app, t, &p1, "A").await;
+    crate::fixtures::application(&app, t, &p1, "B").await;
+    let r = app
+        .post(
+            t,
+            &format!("/api/v1/projects/{p1}/applications"),
+            json!({"name": "C"}),
+        )
+        .await;
+    refused(&r, "applications");
+    let l = crate::fixtures::layer(&app, t, &a, "web").await;
+    let r = app
+        .post(
+            t,
+            &format!("/api/v1/applications/{a}/layers"),
+            json!({"name": "db"}),
+        )
+        .await;
+    refused(&r, "layers");
+    crate::fixtures::group(&app, t, &l, "g1", &tpl, 1, 1).await;
+    let r = app
+        .post(
+            t,
+            &format!("/api/v1/layers/{l}/groups"),
+            json!({"name": "g2", "template_id": tpl,
+            "size": {"desired": 1, "min": 0, "max": 1}}),
+        )
+        .await;
+    refused(&r, "groups");
+    // another tenant has caps of its own
+    let globex = app.tenant(&op, "globex").await;
+    app.project(&globex.admin, "one").await;
+}

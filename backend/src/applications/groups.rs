@@ -28,11 +28,13 @@ pub async fn create_group(
 ) -> ApiResult<ApplicationResponse> {
     req.validate()?;
     let ctx = ctx.clone();
+    let cap = state.config.limits.groups_per_application;
     state
         .store
         .write(move |c| -> ApiResult<ApplicationResponse> {
             store::repo::locks::tenant(c, ctx.tenant_id)?;
             let (app, layer) = visible_layer(c, &ctx, layer)?;
+            crate::limits::check("groups", apps::count_groups(c, ctx.tenant_id, app.id)?, cap)?;
             let template =
                 templates::get_visible(c, ctx.tenant_id, req.template_id)?.ok_or_else(|| {
                     ApiError::field("template_id", "unknown", "no such template in your catalog")

@@ -150,11 +150,17 @@ pub async fn create(
 ) -> ApiResult<ApplicationResponse> {
     req.validate()?;
     let ctx = ctx.clone();
+    let cap = state.config.limits.applications_per_tenant;
     state
         .store
         .write(move |c| -> ApiResult<ApplicationResponse> {
             store::repo::locks::tenant(c, ctx.tenant_id)?;
             visible(c, &ctx, project)?;
+            crate::limits::check(
+                "applications",
+                apps::count_of_tenant(c, ctx.tenant_id)?,
+                cap,
+            )?;
             if let Some(p) = req.pool_id {
                 pools::get(c, p)?
                     .ok_or_else(|| ApiError::field("pool_id", "unknown", "no such pool"))?;
@@ -322,12 +328,18 @@ pub async fn create_layer(
 ) -> ApiResult<ApplicationResponse> {
     req.validate()?;
     let ctx = ctx.clone();
+    let cap = state.config.limits.layers_per_application;
     state
         .store
         .write(move |c| -> ApiResult<ApplicationResponse> {
             store::repo::locks::tenant(c, ctx.tenant_id)?;
             let application = visible_app(c, &ctx, app)?;
             let mut layers = apps::layers(c, ctx.tenant_id, app)?;
+            crate::limits::check(
+                "layers",
+                i64::try_from(layers.len()).unwrap_or(i64::MAX),
+                cap,
+            )?;
             let at = usize::try_from(req.position.unwrap_or(u32::MAX))
                 .unwrap_or(usize::MAX)
                 .min(layers.len());

@@ -99,9 +99,12 @@ pub async fn create(
 ) -> ApiResult<TemplateResponse> {
     req.validate()?;
     let (tenant, actor, own) = (ctx.tenant_id, ctx.actor(), owner(ctx.role, ctx.tenant_id));
+    let cap = state.config.limits.templates_per_tenant;
     state
         .store
         .write(move |c| -> ApiResult<TemplateResponse> {
+            store::repo::locks::tenant(c, tenant)?;
+            crate::limits::check("templates", templates::count_owned(c, own)?, cap)?;
             let pool = images_pool(c, &req)?;
             let t = Template {
                 id: TemplateId::new(),

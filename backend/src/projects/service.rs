@@ -75,11 +75,16 @@ pub async fn create(
         created_at: at,
         updated_at: at,
     };
-    let (tenant, actor) = (ctx.tenant_id, ctx.actor());
+    let (tenant, actor, cap) = (
+        ctx.tenant_id,
+        ctx.actor(),
+        state.config.limits.projects_per_tenant,
+    );
     state
         .store
         .write(move |c| -> ApiResult<ProjectResponse> {
             store::repo::locks::tenant(c, tenant)?;
+            crate::limits::check("projects", projects::count(c, tenant)?, cap)?;
             projects::insert(c, tenant, &project)?;
             audit::Entry::new(tenant, &actor, "project.create")
                 .object("project", project.id)

@@ -477,3 +477,24 @@ pub fn delete_group(conn: &mut DbConn, tenant: TenantId, id: GroupId) -> Result<
     .execute(conn)?;
     Ok(n > 0)
 }
+
+/// How many applications `tenant` has.
+pub fn count_of_tenant(conn: &mut DbConn, tenant: TenantId) -> Result<i64, StoreError> {
+    Ok(a::applications
+        .filter(a::tenant_id.eq(tenant.to_string()))
+        .count()
+        .get_result(conn)?)
+}
+
+/// How many groups an application has.
+pub fn count_groups(
+    conn: &mut DbConn,
+    tenant: TenantId,
+    app: ApplicationId,
+) -> Result<i64, StoreError> {
+    Ok(g::appliance_groups
+        .filter(g::tenant_id.eq(tenant.to_string()))
+        .filter(g::application_id.eq(app.to_string()))
+        .count()
+        .get_result(conn)?)
+}

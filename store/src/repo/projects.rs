@@ -124,3 +124,11 @@ pub fn delete(conn: &mut DbConn, tenant: TenantId, id: ProjectId) -> Result<bool
     .map_err(StoreError::orphan_guard)?;
     Ok(n > 0)
 }
+
+/// How many projects `tenant` has.
+pub fn count(conn: &mut DbConn, tenant: TenantId) -> Result<i64, StoreError> {
+    Ok(p::projects
+        .filter(p::tenant_id.eq(tenant.to_string()))
+        .count()
+        .get_result(conn)?)
+}

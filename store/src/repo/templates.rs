@@ -117,3 +117,11 @@ pub fn pools_of(
         })
         .collect()
 }
+
+/// How many templates `owner` (`None`: the provider's global ones) has.
+pub fn count_owned(conn: &mut DbConn, owner: Option<TenantId>) -> Result<i64, StoreError> {
+    Ok(t::appliance_templates
+        .filter(t::scope.eq(template_scope(owner)))
+        .count()
+        .get_result(conn)?)
+}
