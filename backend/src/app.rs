@@ -215,7 +215,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     };
     let state = AppState::new(config, store, sim, orchestrator)
         .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        .map_err(anyhow::Error::new)?;
     let _ = telemetry::prometheus();
     let data = web::Data::new(state.clone());
     let server = HttpServer::new(move || build(data.clone()))
@@ -256,7 +256,7 @@ fn spawn_housekeeping(state: AppState) {
                     .write(|c| store::repo::refresh_tokens::purge_expired(c, store::time::now()))
                     .await;
                 if let Err(e) = r {
-                    tracing::warn!(error = ?e, "purging expired refresh tokens failed");
+                    tracing::warn!(error = %store::Chain(&e), "purging expired refresh tokens failed");
                 }
             }
         }

@@ -37,6 +37,13 @@ pub enum StoreError {
     Stale,
     #[error("a stored row is invalid: {0}")]
     Corrupt(String),
+    /// A JSON value could not be written or read back.
+    #[error("the {what} is not valid JSON")]
+    Json {
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
     /// A database job waited longer than this for a worker (every connection was busy).
     #[error("the database is busy: no connection became free within {0:?}")]
     Busy(std::time::Duration),

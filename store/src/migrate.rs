@@ -39,3 +39,35 @@ pub fn pending(store: &Store) -> Result<usize, StoreError> {
     };
     n.map_err(StoreError::Migration)
 }
+
+/// Apply pending migrations up to and including the one whose version starts with `last` (upgrade
+/// tests: a database as an older release left it). Returns the versions applied.
+pub fn run_up_to(store: &Store, last: &str) -> Result<Vec<String>, StoreError> {
+    fn step<C: MigrationHarness<B>, B: diesel::backend::Backend>(
+        c: &mut C,
+        set: EmbeddedMigrations,
+        last: &str,
+    ) -> Result<Vec<String>, Box<dyn std::error::Error + Send + Sync>> {
+        // versions as diesel keeps them: the folder's date and number without separators
+        let digits = |v: &str| v.chars().filter(char::is_ascii_digit).collect::<String>();
+        let last = digits(last);
+        let mut pending = c.pending_migrations(set)?;
+        pending.sort_by_key(|m| digits(&m.name().version().to_string()));
+        let mut applied = Vec::new();
+        for m in pending {
+            let version = m.name().version().to_string();
+            if digits(&version) > last {
+                break;
+            }
+            c.run_migration(&*m)?;
+            applied.push(version);
+        }
+        Ok(applied)
+    }
+    let mut conn = store.conn()?;
+    let applied = match &mut *conn {
+        DbConn::Pg(c) => step(c, POSTGRES, last),
+        DbConn::Sqlite(c) => step(c, SQLITE, last),
+    };
+    applied.map_err(StoreError::Migration)
+}

@@ -29,10 +29,10 @@ pub(crate) fn i32_of(v: u32) -> i32 {
 }
 
 pub(crate) fn json_of<T: serde::de::DeserializeOwned>(
-    what: &str,
+    what: &'static str,
     s: &str,
 ) -> Result<T, StoreError> {
-    serde_json::from_str(s).map_err(|_| StoreError::Corrupt(format!("{what} {s:?}")))
+    serde_json::from_str(s).map_err(|source| StoreError::Json { what, source })
 }
 
 pub(crate) fn json<T: serde::Serialize>(v: &T) -> String {

@@ -313,7 +313,10 @@ impl SimCloud {
                     rx += u64::from(load) * 10_000;
                     tx += u64::from(load) * 4_000;
                     let report = synthetic_metrics(load, vcpus, memory, rx, tx);
-                    let _ = endpoint.metrics(&token, report).await;
+                    // a simulated agent, like a real one, tries again at its next report
+                    if let Err(e) = endpoint.metrics(&token, report).await {
+                        tracing::debug!(error = %store::Chain(&e), "a simulated agent's report failed");
+                    }
                 }
             }
         }))

@@ -15,7 +15,10 @@ pub fn put(
     at: DateTime<Utc>,
     report: &MetricsReport,
 ) -> Result<(), StoreError> {
-    let text = serde_json::to_string(report).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let text = serde_json::to_string(report).map_err(|source| StoreError::Json {
+        what: "metrics report",
+        source,
+    })?;
     let n = diesel::update(m::appliance_metrics.find(id.to_string()))
         .set((m::at.eq(to_db(at)), m::report.eq(&text)))
         .execute(conn)?;
@@ -43,6 +46,11 @@ pub fn get(
         .select((m::report, m::at))
         .first(conn)
         .optional()?;
-    row.map(|(r, _)| serde_json::from_str(&r).map_err(|e| StoreError::Corrupt(e.to_string())))
-        .transpose()
+    row.map(|(r, _)| {
+        serde_json::from_str(&r).map_err(|source| StoreError::Json {
+            what: "stored metrics report",
+            source,
+        })
+    })
+    .transpose()
 }

@@ -169,15 +169,12 @@ impl LibvirtDriver {
             .name(format!("libvirt-{call}"))
             .spawn(move || {
                 let _ticket = ticket;
-                let outcome = slot.connect(&owned).and_then(|c| {
-                    let r = f(&this, &c);
-                    if let Err(DriverError::Libvirt { source, .. }) = &r
-                        && conn::is_broken(source)
-                    {
+                let outcome = slot.connect(&owned).and_then(|c| match f(&this, &c) {
+                    Err(DriverError::Libvirt { source, .. }) if conn::is_broken(&source) => {
                         slot.forget();
-                        return Err(DriverError::unreachable(&owned, source.to_string()));
+                        Err(DriverError::unreachable(&owned, source))
                     }
-                    r
+                    r => r,
                 });
                 let _ = reply.send(outcome);
             })
