@@ -66,8 +66,13 @@ pub fn build(
         .configure(health::configure)
         .service(telemetry::metrics_endpoint)
         .split_for_parts();
+    let mut api = api;
+    crate::openapi::declare_path_parameters(&mut api);
+    crate::openapi::declare_body_errors(&mut api);
+    let methods = web::Data::new(crate::openapi::Methods::of(&api));
     app.service(SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", api))
-        .default_service(web::to(crate::spa::serve))
+        .app_data(methods)
+        .default_service(web::to(fallback))
         .wrap(
             DefaultHeaders::new()
                 .add(("X-Content-Type-Options", "nosniff"))
@@ -75,6 +80,20 @@ pub fn build(
                 .add(("Referrer-Policy", "no-referrer")),
         )
         .wrap(from_fn(telemetry::record))
+}
+
+/// What no route answered: a documented path asked with another method is `405` (with `Allow`);
+/// anything else is the SPA's (its files, its client-side routes, or `404`).
+async fn fallback(
+    req: actix_web::HttpRequest,
+    methods: web::Data<crate::openapi::Methods>,
+) -> Result<actix_web::HttpResponse, error::ApiError> {
+    if let Some(allowed) = methods.allowed(req.path())
+        && !allowed.contains(&req.method().as_str())
+    {
+        return Err(error::ApiError::MethodNotAllowed(allowed));
+    }
+    crate::spa::serve(req).await
 }
 
 /// A running server.

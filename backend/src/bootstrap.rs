@@ -53,9 +53,10 @@ pub async fn ensure_provider(
         slug: "provider".into(),
         kind: TenantKind::Provider,
         status: TenantStatus::Active,
+        // the largest quotas a tenant can have (the provider's own applications are not limited)
         quotas: Quotas {
-            max_vcpus: u32::MAX / 2,
-            max_memory_mib: u32::MAX / 2,
+            max_vcpus: 1_000_000,
+            max_memory_mib: 1_000_000_000,
             max_appliances: 1_000_000,
         },
         created_at: at,

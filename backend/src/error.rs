@@ -44,6 +44,9 @@ pub enum ApiError {
     Gone(&'static str),
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// The path exists, with other methods.
+    #[error("method not allowed")]
+    MethodNotAllowed(Vec<&'static str>),
     #[error("request body too large")]
     PayloadTooLarge,
     #[error("unsupported media type")]
@@ -179,6 +182,10 @@ impl ApiError {
             ApiError::BadRequest(d) => {
                 Problem::new(status, "bad_request", "Bad request").with_detail(d)
             }
+            ApiError::MethodNotAllowed(allowed) => {
+                Problem::new(status, "method_not_allowed", "Method not allowed")
+                    .with_detail(format!("this path answers {}", allowed.join(", ")))
+            }
             ApiError::PayloadTooLarge => {
                 Problem::new(status, "payload_too_large", "Payload too large")
                     .with_detail("the request body exceeds the size limit")
@@ -213,6 +220,7 @@ impl ResponseError for ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Gone(_) => StatusCode::GONE,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable(_) | ApiError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Store(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -235,6 +243,11 @@ impl ResponseError for ApiError {
             }
             ApiError::Unauthenticated(_) => {
                 resp.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+            }
+            ApiError::MethodNotAllowed(allowed) => {
+                if let Ok(v) = HeaderValue::from_str(&allowed.join(", ")) {
+                    resp.insert_header((header::ALLOW, v));
+                }
             }
             ApiError::Unavailable(_) | ApiError::NotReady(_) => {
                 resp.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));

@@ -6,6 +6,7 @@ pub mod app;
 pub mod applications;
 pub mod audit;
 pub mod auth;
+pub mod body;
 pub mod bootstrap;
 pub mod catalog;
 pub mod compute;

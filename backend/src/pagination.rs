@@ -3,6 +3,15 @@
 use crate::error::{ApiError, ApiResult};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+
+/// Reads any well-formed cursor (trailing bits and padding tolerated); writes them without padding.
+const LENIENT: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::URL_SAFE,
+    GeneralPurposeConfig::new()
+        .with_decode_allow_trailing_bits(true)
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
 use common::api::{DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, Page, PageQuery};
 use store::repo::{Page as StorePage, PageRequest};
 
@@ -16,13 +25,15 @@ pub fn request(q: &PageQuery) -> ApiResult<PageRequest> {
             format!("must be between 1 and {MAX_PAGE_LIMIT}"),
         ));
     }
-    let after = match &q.cursor {
-        None => None,
+    // a cursor is a position (the last id seen): any well-formed one is a valid place to start from
+    let after = match q.cursor.as_deref() {
+        None | Some("") => None,
         Some(c) => Some(
-            B64.decode(c)
+            LENIENT
+                .decode(c)
                 .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .filter(|s| !s.is_empty() && s.len() <= 64)
+                .filter(|b| b.len() <= 64)
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
                 .ok_or_else(|| {
                     ApiError::field("cursor", "invalid", "is not a cursor from this API")
                 })?,
@@ -63,6 +74,9 @@ mod tests {
         assert!(!ok(Some(0), None));
         assert!(!ok(Some(MAX_PAGE_LIMIT + 1), None));
         assert!(!ok(None, Some("!!!")));
+        // an empty cursor is the first page; any well-formed one is a place to start from
+        assert!(ok(None, Some("")));
+        assert!(ok(None, Some("AAAA")));
         let page: Page<String> = respond(StorePage {
             items: vec!["a".to_string()],
             next_after: Some("id-1".into()),

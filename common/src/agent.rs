@@ -55,11 +55,20 @@ pub const TOKEN_HEADER_PREFIX: &str = "Bearer ";
 #[serde(deny_unknown_fields)]
 pub struct AnnounceRequest {
     #[validate(length(max = 64), custom(function = "short_text"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 64, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")
+    )]
     pub agent_version: String,
     #[validate(custom(function = "short_text"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 253, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")
+    )]
     pub hostname: String,
     /// The address the appliance serves on, as the guest sees it.
     #[validate(custom(function = "ip_address"))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::validate::ip_schema))]
     pub ip: Option<String>,
 }
 
@@ -84,8 +93,10 @@ pub struct HeartbeatRequest {
 #[serde(deny_unknown_fields)]
 pub struct MetricsReport {
     #[validate(range(min = 0.0, max = 100.0))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0.0, maximum = 100.0))]
     pub cpu_pct: f64,
     #[validate(range(min = 0.0, max = 1.0e6))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0.0, maximum = 1.0e6))]
     pub load1: f64,
     pub mem_used_mib: u64,
     pub mem_total_mib: u64,
@@ -93,6 +104,7 @@ pub struct MetricsReport {
     pub net_tx_bytes: u64,
     #[serde(default)]
     #[validate(custom(function = "custom_metrics"))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::validate::custom_metrics_schema))]
     pub custom: BTreeMap<String, f64>,
 }
 

@@ -21,7 +21,7 @@ pub fn name(value: &str) -> Result<(), ValidationError> {
     if trimmed.is_empty() {
         return Err(err("blank", "must not be blank".into()));
     }
-    if trimmed.chars().count() > NAME_MAX {
+    if value.chars().count() > NAME_MAX {
         return Err(err(
             "too_long",
             format!("must be at most {NAME_MAX} characters"),
@@ -198,6 +198,86 @@ pub fn labels(value: &std::collections::BTreeMap<String, String>) -> Result<(), 
     }
     Ok(())
 }
+
+/// The schemas of rules a plain `#[schema(...)]` cannot say (OpenAPI document only).
+#[cfg(feature = "openapi")]
+mod schemas {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
+    use utoipa::openapi::schema::{KnownFormat, SchemaFormat};
+
+    fn string() -> ObjectBuilder {
+        ObjectBuilder::new().schema_type(Type::String)
+    }
+
+    /// `labels`: at most 32, keys of `[a-z0-9._-]{1,63}`, values up to 255 characters.
+    pub fn labels_schema() -> Schema {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .max_properties(Some(32))
+            .property_names(Some(
+                string()
+                    .min_length(Some(1))
+                    .max_length(Some(63))
+                    .pattern(Some(r"^[a-z0-9._-]+$")),
+            ))
+            .additional_properties(Some(string().max_length(Some(255))))
+            .into()
+    }
+
+    /// [`labels_schema`], or null (a change that leaves them).
+    pub fn labels_or_null_schema() -> Schema {
+        OneOfBuilder::new()
+            .item(labels_schema())
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .into()
+    }
+
+    fn identifiers(max: usize) -> Schema {
+        ArrayBuilder::new()
+            .max_items(Some(max))
+            .items(
+                string()
+                    .min_length(Some(1))
+                    .max_length(Some(64))
+                    .pattern(Some(r"^[a-z][a-z0-9_.-]*$")),
+            )
+            .into()
+    }
+
+    pub fn identifiers_32_schema() -> Schema {
+        identifiers(32)
+    }
+
+    pub fn identifiers_64_schema() -> Schema {
+        identifiers(64)
+    }
+
+    /// An IPv4 or IPv6 address (or none).
+    pub fn ip_schema() -> Schema {
+        OneOfBuilder::new()
+            .item(string().format(Some(SchemaFormat::KnownFormat(KnownFormat::Ipv4))))
+            .item(string().format(Some(SchemaFormat::KnownFormat(KnownFormat::Ipv6))))
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .into()
+    }
+
+    /// Custom metrics: at most 64, named like identifiers.
+    pub fn custom_metrics_schema() -> Schema {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .max_properties(Some(crate::agent::CUSTOM_METRICS_MAX))
+            .property_names(Some(
+                string()
+                    .min_length(Some(1))
+                    .max_length(Some(64))
+                    .pattern(Some(r"^[a-z][a-z0-9_.-]*$")),
+            ))
+            .additional_properties(Some(ObjectBuilder::new().schema_type(Type::Number)))
+            .into()
+    }
+}
+#[cfg(feature = "openapi")]
+pub use schemas::*;
 
 /// Flatten validator's nested errors into `FieldError`s with dotted paths (`admin.email`).
 pub fn field_errors(errors: &ValidationErrors) -> Vec<FieldError> {

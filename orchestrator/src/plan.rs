@@ -277,23 +277,26 @@ mod tests {
     #[test]
     fn scaling() {
         use DomainObs::Running as R;
-        /// (what, groups, observed, expected actions)
-        type Case<'a> = (&'a str, Vec<GroupSpec>, Vec<Observed>, Vec<Action>);
+        /// (what, deployed, groups, observed, expected actions)
+        type Case<'a> = (&'a str, bool, Vec<GroupSpec>, Vec<Observed>, Vec<Action>);
         let table: Vec<Case> = vec![
             (
                 "empty group grows",
+                true,
                 group(3, true),
                 vec![],
                 vec![Action::Create { group: G, count: 3 }],
             ),
             (
                 "steady state does nothing",
+                true,
                 group(2, true),
                 vec![obs(1, Running, R), obs(2, Running, R)],
                 vec![],
             ),
             (
                 "in-flight appliances count and progress",
+                true,
                 group(3, true),
                 vec![
                     obs(1, Pending, DomainObs::NoHost),
@@ -304,6 +307,7 @@ mod tests {
             ),
             (
                 "shrink removes the least advanced, then the newest",
+                true,
                 group(2, true),
                 vec![
                     obs(1, Running, R),
@@ -320,32 +324,31 @@ mod tests {
             ),
             (
                 "a shrinking group does not also place what it removes",
+                true,
                 group(1, true),
                 vec![obs(1, Running, R), obs(2, Pending, DomainObs::NoHost)],
                 vec![Action::Terminate(a(2), "group scaled in".into())],
             ),
             (
                 "undeploy terminates everything",
+                false,
                 group(2, true),
                 vec![obs(1, Running, R), obs(2, Failed, DomainObs::NoHost)],
+                vec![
+                    Action::Terminate(a(1), "application undeployed".into()),
+                    Action::Terminate(a(2), "application undeployed".into()),
+                ],
+            ),
+            (
+                "undeploy of nothing does nothing",
+                false,
+                group(2, true),
+                vec![],
                 vec![],
             ),
         ];
-        for (what, groups, observed, want) in table {
-            let deployed = what != "undeploy terminates everything";
-            let got = run(deployed, groups, observed);
-            if deployed {
-                assert_eq!(got, want, "{what}");
-            } else {
-                assert_eq!(
-                    got,
-                    vec![
-                        Action::Terminate(a(1), "application undeployed".into()),
-                        Action::Terminate(a(2), "application undeployed".into())
-                    ],
-                    "{what}"
-                );
-            }
+        for (what, deployed, groups, observed, want) in table {
+            assert_eq!(run(deployed, groups, observed), want, "{what}");
         }
     }
 

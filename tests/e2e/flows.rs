@@ -307,7 +307,39 @@ async fn lists_are_paginated_with_opaque_cursors() {
     app.get(&acme.admin.token, "/api/v1/projects?cursor=%%%")
         .await
         .assert_problem(422, "validation_failed");
-    app.get(&acme.admin.token, "/api/v1/projects?bogus=1")
-        .await
-        .assert_problem(422, "validation_failed");
+    // other query parameters are ignored (the document cannot forbid them), an empty cursor is the
+    // first page
+    let all = app
+        .get(&acme.admin.token, "/api/v1/projects?limit=500")
+        .await;
+    let r = app
+        .get(
+            &acme.admin.token,
+            "/api/v1/projects?limit=500&bogus=1&cursor=",
+        )
+        .await;
+    r.assert_status(200);
+    assert_eq!(r.body, all.body);
+    // a path that exists answers 405 with Allow to another method
+    let r = app
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/projects",
+            Some(&acme.admin.token),
+            None,
+        )
+        .await;
+    r.assert_problem(405, "method_not_allowed");
+    assert_eq!(
+        r.headers.get("allow").and_then(|v| v.to_str().ok()),
+        Some("GET, POST")
+    );
+    app.call(
+        reqwest::Method::PUT,
+        "/api/v1/nothing-here",
+        Some(&acme.admin.token),
+        None,
+    )
+    .await
+    .assert_problem(404, "not_found");
 }

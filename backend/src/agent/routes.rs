@@ -56,7 +56,7 @@ impl FromRequest for AgentToken {
 async fn announce(
     token: AgentToken,
     state: web::Data<AppState>,
-    body: web::Json<AnnounceRequest>,
+    body: crate::body::Body<AnnounceRequest>,
 ) -> ApiResult<web::Json<AnnounceResponse>> {
     Ok(web::Json(
         state.agent.announce(&token.0, body.into_inner()).await?,
@@ -71,7 +71,7 @@ async fn announce(
 async fn heartbeat(
     token: AgentToken,
     state: web::Data<AppState>,
-    body: web::Json<HeartbeatRequest>,
+    body: crate::body::Body<HeartbeatRequest>,
 ) -> ApiResult<HttpResponse> {
     state.agent.heartbeat(&token.0, body.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -85,7 +85,7 @@ async fn heartbeat(
 async fn metrics(
     token: AgentToken,
     state: web::Data<AppState>,
-    body: web::Json<MetricsReport>,
+    body: crate::body::Body<MetricsReport>,
 ) -> ApiResult<HttpResponse> {
     state.agent.metrics(&token.0, body.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())

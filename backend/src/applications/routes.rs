@@ -35,7 +35,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 
 /// The applications of a project.
 #[utoipa::path(tag = "applications", security(("bearer" = ["operator", "admin", "user"])), params(PageQuery),
-    responses((status = 200, body = Page<ApplicationResponse>), Unauthenticated, Forbidden, NotFound))]
+    responses((status = 200, body = Page<ApplicationResponse>), Unauthenticated, Forbidden, NotFound, Invalid))]
 #[get("/projects/{project_id}/applications")]
 async fn list_applications(
     a: Auth<Member>,
@@ -55,7 +55,7 @@ async fn create_application(
     a: Auth<Member>,
     state: web::Data<AppState>,
     project_id: web::Path<ProjectId>,
-    body: web::Json<CreateApplicationRequest>,
+    body: crate::body::Body<CreateApplicationRequest>,
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Created()
         .json(service::create(&state, &a, *project_id, body.into_inner()).await?))
@@ -82,7 +82,7 @@ async fn update_application(
     a: Auth<Member>,
     state: web::Data<AppState>,
     application_id: web::Path<ApplicationId>,
-    body: web::Json<UpdateApplicationRequest>,
+    body: crate::body::Body<UpdateApplicationRequest>,
 ) -> ApiResult<web::Json<ApplicationResponse>> {
     Ok(web::Json(
         service::update(&state, &a, *application_id, body.into_inner()).await?,
@@ -139,7 +139,7 @@ async fn create_layer(
     a: Auth<Member>,
     state: web::Data<AppState>,
     application_id: web::Path<ApplicationId>,
-    body: web::Json<CreateLayerRequest>,
+    body: crate::body::Body<CreateLayerRequest>,
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Created()
         .json(service::create_layer(&state, &a, *application_id, body.into_inner()).await?))
@@ -154,7 +154,7 @@ async fn update_layer(
     a: Auth<Member>,
     state: web::Data<AppState>,
     layer_id: web::Path<LayerId>,
-    body: web::Json<UpdateLayerRequest>,
+    body: crate::body::Body<UpdateLayerRequest>,
 ) -> ApiResult<web::Json<ApplicationResponse>> {
     Ok(web::Json(
         service::update_layer(&state, &a, *layer_id, body.into_inner()).await?,
@@ -184,7 +184,7 @@ async fn create_group(
     a: Auth<Member>,
     state: web::Data<AppState>,
     layer_id: web::Path<LayerId>,
-    body: web::Json<CreateGroupRequest>,
+    body: crate::body::Body<CreateGroupRequest>,
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Created()
         .json(groups::create_group(&state, &a, *layer_id, body.into_inner()).await?))
@@ -212,7 +212,7 @@ async fn update_group(
     a: Auth<Member>,
     state: web::Data<AppState>,
     group_id: web::Path<GroupId>,
-    body: web::Json<UpdateGroupRequest>,
+    body: crate::body::Body<UpdateGroupRequest>,
 ) -> ApiResult<web::Json<GroupResponse>> {
     Ok(web::Json(
         groups::update_group(&state, &a, *group_id, body.into_inner()).await?,
@@ -241,7 +241,7 @@ async fn scale_group(
     a: Auth<Member>,
     state: web::Data<AppState>,
     group_id: web::Path<GroupId>,
-    body: web::Json<ScaleGroupRequest>,
+    body: crate::body::Body<ScaleGroupRequest>,
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Accepted()
         .json(groups::scale(&state, &a, *group_id, body.into_inner()).await?))
@@ -255,7 +255,7 @@ async fn set_group_load(
     a: Auth<Member>,
     state: web::Data<AppState>,
     group_id: web::Path<GroupId>,
-    body: web::Json<SimLoad>,
+    body: crate::body::Body<SimLoad>,
 ) -> ApiResult<HttpResponse> {
     body.validate()?;
     groups::set_load(&state, &a, *group_id, body.load_pct).await?;

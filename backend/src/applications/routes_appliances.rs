@@ -3,7 +3,7 @@
 use super::appliances;
 use crate::auth::{Admin, Auth, Member};
 use crate::error::ApiResult;
-use crate::openapi::{Forbidden, NotFound, Unauthenticated};
+use crate::openapi::{Forbidden, Invalid, NotFound, Unauthenticated};
 use crate::state::AppState;
 use actix_web::{HttpResponse, get, post, web};
 use common::api::{ApplianceResponse, EventResponse, Page, PageQuery, TransitionResponse};
@@ -23,14 +23,18 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(terminate_appliance);
 }
 
-/// Filters of the appliance list.
+/// Filters of the appliance list. Other query parameters are ignored.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
 struct ApplianceQuery {
     /// How many items to return (1 to 500, default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
-    /// The `next_cursor` of the previous page.
+    /// The `next_cursor` of the previous page (empty: the first page).
+    #[param(
+        max_length = 86,
+        pattern = r"^([A-Za-z0-9_-]{4})*([A-Za-z0-9_-]{2,3})?$"
+    )]
     cursor: Option<String>,
     /// Include terminated appliances (default false).
     #[serde(default)]
@@ -39,7 +43,7 @@ struct ApplianceQuery {
 
 /// The appliances of an application (live ones unless `terminated=true`).
 #[utoipa::path(tag = "appliances", security(("bearer" = ["operator", "admin", "user"])), params(ApplianceQuery),
-    responses((status = 200, body = Page<ApplianceResponse>), Unauthenticated, Forbidden, NotFound))]
+    responses((status = 200, body = Page<ApplianceResponse>), Unauthenticated, Forbidden, NotFound, Invalid))]
 #[get("/applications/{application_id}/appliances")]
 async fn list_appliances(
     a: Auth<Member>,
@@ -58,7 +62,7 @@ async fn list_appliances(
 
 /// The domain events of an application (`appliance.came_alive`, `placement.failed`, `host.lost`, …).
 #[utoipa::path(tag = "appliances", security(("bearer" = ["operator", "admin", "user"])), params(PageQuery),
-    responses((status = 200, body = Page<EventResponse>), Unauthenticated, Forbidden, NotFound))]
+    responses((status = 200, body = Page<EventResponse>), Unauthenticated, Forbidden, NotFound, Invalid))]
 #[get("/applications/{application_id}/events")]
 async fn list_events(
     a: Auth<Member>,
@@ -73,7 +77,7 @@ async fn list_events(
 
 /// My tenant's domain events; for operators, the provider's (`host.lost`, `orchestrator.unknown_domain`, …).
 #[utoipa::path(tag = "appliances", security(("bearer" = ["operator", "admin"])), params(PageQuery),
-    responses((status = 200, body = Page<EventResponse>), Unauthenticated, Forbidden))]
+    responses((status = 200, body = Page<EventResponse>), Unauthenticated, Forbidden, Invalid))]
 #[get("/events")]
 async fn list_tenant_events(
     a: Auth<Admin>,
@@ -105,7 +109,7 @@ async fn get_appliance(
 
 /// Every state transition of an appliance, oldest first.
 #[utoipa::path(tag = "appliances", security(("bearer" = ["operator", "admin", "user"])), params(PageQuery),
-    responses((status = 200, body = Page<TransitionResponse>), Unauthenticated, Forbidden, NotFound))]
+    responses((status = 200, body = Page<TransitionResponse>), Unauthenticated, Forbidden, NotFound, Invalid))]
 #[get("/appliances/{appliance_id}/transitions")]
 async fn list_transitions(
     a: Auth<Member>,

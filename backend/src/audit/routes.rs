@@ -2,7 +2,7 @@
 
 use crate::auth::{Admin, Auth};
 use crate::error::ApiResult;
-use crate::openapi::{Forbidden, Unauthenticated};
+use crate::openapi::{Forbidden, Invalid, Unauthenticated};
 use crate::pagination;
 use crate::state::AppState;
 use actix_web::{get, web};
@@ -16,7 +16,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 
 /// The audit log, oldest first: my tenant's for admins, every tenant's for operators.
 #[utoipa::path(tag = "audit", security(("bearer" = ["operator", "admin"])), params(PageQuery),
-    responses((status = 200, body = Page<AuditEntryResponse>), Unauthenticated, Forbidden))]
+    responses((status = 200, body = Page<AuditEntryResponse>), Unauthenticated, Forbidden, Invalid))]
 #[get("/audit")]
 async fn list_audit(
     auth: Auth<Admin>,

@@ -51,7 +51,7 @@ fn cookie_token(req: &HttpRequest) -> Option<String> {
 async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<LoginRequest>,
+    body: crate::body::Body<LoginRequest>,
 ) -> ApiResult<HttpResponse> {
     let ip = client_ip(&req, &state.trusted_proxies);
     let issued = service::login(&state, body.into_inner(), ip).await?;
@@ -119,7 +119,7 @@ async fn me(auth: Auth<Anyone>, state: web::Data<AppState>) -> ApiResult<web::Js
 async fn change_password(
     auth: Auth<Anyone>,
     state: web::Data<AppState>,
-    body: web::Json<ChangePasswordRequest>,
+    body: crate::body::Body<ChangePasswordRequest>,
 ) -> ApiResult<HttpResponse> {
     let issued = service::change_password(&state, &auth, body.into_inner()).await?;
     Ok(with_cookie(&state, issued))

@@ -18,7 +18,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 
 /// The catalog I can use: global templates and my tenant's.
 #[utoipa::path(tag = "catalog", security(("bearer" = ["operator", "admin", "user"])), params(PageQuery),
-    responses((status = 200, body = Page<TemplateResponse>), Unauthenticated, Forbidden))]
+    responses((status = 200, body = Page<TemplateResponse>), Unauthenticated, Forbidden, Invalid))]
 #[get("/templates")]
 async fn list_templates(
     a: Auth<Member>,
@@ -38,7 +38,7 @@ async fn list_templates(
 async fn create_template(
     a: Auth<Admin>,
     state: web::Data<AppState>,
-    body: web::Json<CreateTemplateRequest>,
+    body: crate::body::Body<CreateTemplateRequest>,
 ) -> ApiResult<HttpResponse> {
     let created = service::create(&state, &a, body.into_inner()).await?;
     Ok(HttpResponse::Created().json(created))

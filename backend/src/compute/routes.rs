@@ -33,7 +33,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 
 /// Compute pools.
 #[utoipa::path(tag = "compute", security(("bearer" = ["operator"])), params(PageQuery),
-    responses((status = 200, body = Page<PoolResponse>), Unauthenticated, Forbidden))]
+    responses((status = 200, body = Page<PoolResponse>), Unauthenticated, Forbidden, Invalid))]
 #[get("/pools")]
 async fn list_pools(
     _a: Auth<Operator>,
@@ -51,7 +51,7 @@ async fn list_pools(
 async fn create_pool(
     a: Auth<Operator>,
     state: web::Data<AppState>,
-    body: web::Json<CreatePoolRequest>,
+    body: crate::body::Body<CreatePoolRequest>,
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Created().json(service::create_pool(&state, &a, body.into_inner()).await?))
 }
@@ -77,7 +77,7 @@ async fn update_pool(
     a: Auth<Operator>,
     state: web::Data<AppState>,
     pool_id: web::Path<PoolId>,
-    body: web::Json<UpdatePoolRequest>,
+    body: crate::body::Body<UpdatePoolRequest>,
 ) -> ApiResult<web::Json<PoolResponse>> {
     Ok(web::Json(
         service::update_pool(&state, &a, *pool_id, body.into_inner()).await?,
@@ -100,7 +100,7 @@ async fn delete_pool(
 
 /// The hosts of a pool, with what their appliances use.
 #[utoipa::path(tag = "compute", security(("bearer" = ["operator"])), params(PageQuery),
-    responses((status = 200, body = Page<HostResponse>), Unauthenticated, Forbidden, NotFound))]
+    responses((status = 200, body = Page<HostResponse>), Unauthenticated, Forbidden, NotFound, Invalid))]
 #[get("/pools/{pool_id}/hosts")]
 async fn list_hosts(
     _a: Auth<Operator>,
@@ -120,7 +120,7 @@ async fn create_host(
     a: Auth<Operator>,
     state: web::Data<AppState>,
     pool_id: web::Path<PoolId>,
-    body: web::Json<CreateHostRequest>,
+    body: crate::body::Body<CreateHostRequest>,
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Created()
         .json(service::create_host(&state, &a, *pool_id, body.into_inner()).await?))
@@ -146,7 +146,7 @@ async fn update_host(
     a: Auth<Operator>,
     state: web::Data<AppState>,
     host_id: web::Path<HostId>,
-    body: web::Json<UpdateHostRequest>,
+    body: crate::body::Body<UpdateHostRequest>,
 ) -> ApiResult<web::Json<HostResponse>> {
     Ok(web::Json(
         service::update_host(&state, &a, *host_id, body.into_inner()).await?,
@@ -268,7 +268,7 @@ async fn get_faults(
 async fn set_faults(
     _a: Auth<Operator>,
     state: web::Data<AppState>,
-    body: web::Json<SimFaults>,
+    body: crate::body::Body<SimFaults>,
 ) -> ApiResult<web::Json<SimFaults>> {
     body.validate()?;
     sim(&state)?.set_faults(orchestrator::Faults {

@@ -44,7 +44,7 @@ async fn create_image(
     a: Auth<Operator>,
     state: web::Data<AppState>,
     pool_id: web::Path<PoolId>,
-    body: web::Json<CreateImageRequest>,
+    body: crate::body::Body<CreateImageRequest>,
 ) -> ApiResult<HttpResponse> {
     let created = service::create(&state, &a, *pool_id, body.into_inner()).await?;
     Ok(HttpResponse::Created().json(created))

@@ -25,7 +25,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 
 /// Projects I can see: all of my tenant's for admins, my assigned ones for users.
 #[utoipa::path(tag = "projects", security(("bearer" = ["operator", "admin", "user"])), params(PageQuery),
-    responses((status = 200, body = Page<ProjectResponse>), Unauthenticated, Forbidden))]
+    responses((status = 200, body = Page<ProjectResponse>), Unauthenticated, Forbidden, Invalid))]
 #[get("/projects")]
 async fn list_projects(
     auth: Auth<Member>,
@@ -43,7 +43,7 @@ async fn list_projects(
 async fn create_project(
     auth: Auth<Admin>,
     state: web::Data<AppState>,
-    body: web::Json<CreateProjectRequest>,
+    body: crate::body::Body<CreateProjectRequest>,
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Created().json(service::create(&state, &auth, body.into_inner()).await?))
 }
@@ -69,7 +69,7 @@ async fn update_project(
     auth: Auth<Admin>,
     state: web::Data<AppState>,
     project_id: web::Path<ProjectId>,
-    body: web::Json<UpdateProjectRequest>,
+    body: crate::body::Body<UpdateProjectRequest>,
 ) -> ApiResult<web::Json<ProjectResponse>> {
     Ok(web::Json(
         service::update(&state, &auth, *project_id, body.into_inner()).await?,
@@ -91,7 +91,7 @@ async fn delete_project(
 
 /// The users assigned to a project.
 #[utoipa::path(tag = "projects", security(("bearer" = ["operator", "admin"])), params(PageQuery),
-    responses((status = 200, body = Page<AssignmentResponse>), Unauthenticated, Forbidden, NotFound))]
+    responses((status = 200, body = Page<AssignmentResponse>), Unauthenticated, Forbidden, NotFound, Invalid))]
 #[get("/projects/{project_id}/members")]
 async fn list_members(
     auth: Auth<Admin>,

@@ -26,7 +26,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 
 /// List all tenants.
 #[utoipa::path(tag = "tenants", security(("bearer" = ["operator"])), params(PageQuery),
-    responses((status = 200, body = Page<TenantResponse>), Unauthenticated, Forbidden))]
+    responses((status = 200, body = Page<TenantResponse>), Unauthenticated, Forbidden, Invalid))]
 #[get("/tenants")]
 async fn list_tenants(
     _auth: Auth<Operator>,
@@ -44,7 +44,7 @@ async fn list_tenants(
 async fn create_tenant(
     auth: Auth<Operator>,
     state: web::Data<AppState>,
-    body: web::Json<CreateTenantRequest>,
+    body: crate::body::Body<CreateTenantRequest>,
 ) -> ApiResult<HttpResponse> {
     let created = service::create(&state, &auth, body.into_inner()).await?;
     Ok(HttpResponse::Created().json(created))
@@ -70,7 +70,7 @@ async fn update_tenant(
     auth: Auth<Operator>,
     state: web::Data<AppState>,
     tenant_id: web::Path<TenantId>,
-    body: web::Json<UpdateTenantRequest>,
+    body: crate::body::Body<UpdateTenantRequest>,
 ) -> ApiResult<web::Json<TenantResponse>> {
     Ok(web::Json(
         service::update(&state, &auth, *tenant_id, body.into_inner()).await?,
@@ -123,7 +123,7 @@ async fn reactivate_tenant(
 
 /// The users of a tenant.
 #[utoipa::path(tag = "tenants", security(("bearer" = ["operator"])), params(PageQuery),
-    responses((status = 200, body = Page<UserResponse>), Unauthenticated, Forbidden, NotFound))]
+    responses((status = 200, body = Page<UserResponse>), Unauthenticated, Forbidden, NotFound, Invalid))]
 #[get("/tenants/{tenant_id}/users")]
 async fn list_tenant_users(
     _auth: Auth<Operator>,
@@ -138,7 +138,7 @@ async fn list_tenant_users(
 
 /// The projects of a tenant.
 #[utoipa::path(tag = "tenants", security(("bearer" = ["operator"])), params(PageQuery),
-    responses((status = 200, body = Page<ProjectResponse>), Unauthenticated, Forbidden, NotFound))]
+    responses((status = 200, body = Page<ProjectResponse>), Unauthenticated, Forbidden, NotFound, Invalid))]
 #[get("/tenants/{tenant_id}/projects")]
 async fn list_tenant_projects(
     _auth: Auth<Operator>,

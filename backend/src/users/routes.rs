@@ -21,7 +21,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 
 /// The users of my tenant.
 #[utoipa::path(tag = "users", security(("bearer" = ["operator", "admin"])), params(PageQuery),
-    responses((status = 200, body = Page<UserResponse>), Unauthenticated, Forbidden))]
+    responses((status = 200, body = Page<UserResponse>), Unauthenticated, Forbidden, Invalid))]
 #[get("/users")]
 async fn list_users(
     auth: Auth<Admin>,
@@ -39,7 +39,7 @@ async fn list_users(
 async fn create_user(
     auth: Auth<Admin>,
     state: web::Data<AppState>,
-    body: web::Json<CreateUserRequest>,
+    body: crate::body::Body<CreateUserRequest>,
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Created().json(service::create(&state, &auth, body.into_inner()).await?))
 }
@@ -65,7 +65,7 @@ async fn update_user(
     auth: Auth<Admin>,
     state: web::Data<AppState>,
     user_id: web::Path<UserId>,
-    body: web::Json<UpdateUserRequest>,
+    body: crate::body::Body<UpdateUserRequest>,
 ) -> ApiResult<web::Json<UserResponse>> {
     Ok(web::Json(
         service::update(&state, &auth, *user_id, body.into_inner()).await?,
@@ -74,7 +74,7 @@ async fn update_user(
 
 /// The projects a user is assigned to.
 #[utoipa::path(tag = "users", security(("bearer" = ["operator", "admin"])), params(PageQuery),
-    responses((status = 200, body = Page<AssignmentResponse>), Unauthenticated, Forbidden, NotFound))]
+    responses((status = 200, body = Page<AssignmentResponse>), Unauthenticated, Forbidden, NotFound, Invalid))]
 #[get("/users/{user_id}/projects")]
 async fn list_user_projects(
     auth: Auth<Admin>,

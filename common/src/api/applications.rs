@@ -17,9 +17,18 @@ pub const MAX_GROUP_SIZE: u32 = 1000;
 #[serde(deny_unknown_fields)]
 pub struct CreateApplicationRequest {
     #[validate(custom(function = "crate::validate::name"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+        )
+    )]
     pub name: String,
     #[serde(default)]
     #[validate(custom(function = "crate::validate::description"))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
     pub description: String,
     /// Deploy onto this pool only (default: any pool).
     pub pool_id: Option<PoolId>,
@@ -30,8 +39,17 @@ pub struct CreateApplicationRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdateApplicationRequest {
     #[validate(custom(function = "crate::validate::name"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+        )
+    )]
     pub name: Option<String>,
     #[validate(custom(function = "crate::validate::description"))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
     pub description: Option<String>,
 }
 
@@ -40,8 +58,18 @@ pub struct UpdateApplicationRequest {
 #[serde(deny_unknown_fields)]
 pub struct CreateLayerRequest {
     #[validate(custom(function = "crate::validate::name"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+        )
+    )]
     pub name: String,
     /// Where the layer goes (0 = first); default: last.
+    #[validate(range(max = 1000))]
+    #[cfg_attr(feature = "openapi", schema(maximum = 1000))]
     pub position: Option<u32>,
 }
 
@@ -50,7 +78,17 @@ pub struct CreateLayerRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdateLayerRequest {
     #[validate(custom(function = "crate::validate::name"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+        )
+    )]
     pub name: Option<String>,
+    #[validate(range(max = 1000))]
+    #[cfg_attr(feature = "openapi", schema(maximum = 1000))]
     pub position: Option<u32>,
 }
 
@@ -59,8 +97,11 @@ pub struct UpdateLayerRequest {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct GroupSize {
+    #[cfg_attr(feature = "openapi", schema(maximum = 1000))]
     pub desired: u32,
+    #[cfg_attr(feature = "openapi", schema(maximum = 1000))]
     pub min: u32,
+    #[cfg_attr(feature = "openapi", schema(maximum = 1000))]
     pub max: u32,
 }
 
@@ -96,6 +137,14 @@ impl Validate for GroupSize {
 #[serde(deny_unknown_fields)]
 pub struct CreateGroupRequest {
     #[validate(custom(function = "crate::validate::name"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+        )
+    )]
     pub name: String,
     pub template_id: TemplateId,
     #[validate(nested)]
@@ -114,6 +163,14 @@ fn yes() -> bool {
 #[serde(deny_unknown_fields)]
 pub struct UpdateGroupRequest {
     #[validate(custom(function = "crate::validate::name"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+        )
+    )]
     pub name: Option<String>,
     #[validate(nested)]
     pub size: Option<GroupSize>,
@@ -126,6 +183,7 @@ pub struct UpdateGroupRequest {
 #[serde(deny_unknown_fields)]
 pub struct ScaleGroupRequest {
     #[validate(range(max = 1000))]
+    #[cfg_attr(feature = "openapi", schema(maximum = 1000))]
     pub desired: u32,
 }
 

@@ -9,13 +9,23 @@ use validator::Validate;
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     #[validate(email)]
+    #[cfg_attr(feature = "openapi", schema(format = Email, max_length = 254))]
     pub email: String,
     #[validate(length(min = 1, max = 1024))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 1024))]
     pub password: String,
     /// The organisation's slug: needed only when the same email and password open accounts in
     /// several tenants (an email is unique within a tenant, not across tenants).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[validate(custom(function = "crate::validate::slug"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 3,
+            max_length = 40,
+            pattern = r"^[a-z0-9][a-z0-9-]*[a-z0-9]$"
+        )
+    )]
     pub tenant: Option<String>,
 }
 
@@ -49,7 +59,9 @@ pub struct MeResponse {
 #[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
     #[validate(length(min = 1, max = 1024))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 1024))]
     pub current_password: String,
     #[validate(custom(function = "crate::validate::password"))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 12, max_length = 128))]
     pub new_password: String,
 }

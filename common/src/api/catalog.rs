@@ -59,10 +59,13 @@ impl std::str::FromStr for ApplianceRole {
 #[serde(deny_unknown_fields)]
 pub struct Flavor {
     #[validate(range(min = 1, max = 64))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 64))]
     pub vcpus: u32,
     #[validate(range(min = 128, max = 524_288))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 128, maximum = 524_288))]
     pub memory_mib: u32,
     #[validate(range(min = 1, max = 16_384))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 16_384))]
     pub disk_gib: u32,
 }
 
@@ -71,10 +74,19 @@ pub struct Flavor {
 #[serde(deny_unknown_fields)]
 pub struct CreateTemplateRequest {
     #[validate(custom(function = "crate::validate::name"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+        )
+    )]
     pub name: String,
     pub role: ApplianceRole,
     #[serde(default)]
     #[validate(custom(function = "crate::validate::description"))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
     pub description: String,
     /// The registered disk image (kind `disk`) each appliance gets a copy-on-write overlay of.
     pub image_id: Option<ImageId>,
@@ -87,14 +99,17 @@ pub struct CreateTemplateRequest {
     /// TCP ports the appliance serves.
     #[serde(default)]
     #[validate(length(max = 32))]
+    #[cfg_attr(feature = "openapi", schema(max_items = 32))]
     pub ports: Vec<u16>,
     /// Install CloudScripts run when the appliance comes alive (names; the events issue fills them).
     #[serde(default)]
     #[validate(length(max = 32), custom(function = "crate::validate::identifiers"))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::validate::identifiers_32_schema))]
     pub install_scripts: Vec<String>,
     /// The metrics the appliance reports besides the standard ones.
     #[serde(default)]
     #[validate(length(max = 64), custom(function = "crate::validate::identifiers"))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::validate::identifiers_64_schema))]
     pub metrics: Vec<String>,
 }
 

@@ -46,10 +46,13 @@ impl std::str::FromStr for PlacementStrategy {
 #[serde(deny_unknown_fields)]
 pub struct Overcommit {
     #[validate(range(min = 100, max = 1600))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 100, maximum = 1600))]
     pub cpu_pct: u32,
     #[validate(range(min = 100, max = 400))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 100, maximum = 400))]
     pub ram_pct: u32,
     #[validate(range(min = 100, max = 400))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 100, maximum = 400))]
     pub disk_pct: u32,
 }
 
@@ -68,9 +71,18 @@ impl Default for Overcommit {
 #[serde(deny_unknown_fields)]
 pub struct CreatePoolRequest {
     #[validate(custom(function = "crate::validate::name"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+        )
+    )]
     pub name: String,
     #[serde(default)]
     #[validate(custom(function = "crate::validate::description"))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
     pub description: String,
     #[serde(default)]
     pub strategy: PlacementStrategy,
@@ -80,6 +92,10 @@ pub struct CreatePoolRequest {
     /// Where the pool's images live on each of its hosts (default `/var/lib/scaleinfra/images`).
     #[serde(default = "default_image_dir")]
     #[validate(custom(function = "crate::validate::image_dir"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 512, pattern = r"^(/[A-Za-z0-9_+-][A-Za-z0-9._+-]*)+$")
+    )]
     pub image_dir: String,
 }
 
@@ -95,13 +111,26 @@ fn default_image_dir() -> String {
 #[serde(deny_unknown_fields)]
 pub struct UpdatePoolRequest {
     #[validate(custom(function = "crate::validate::name"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+        )
+    )]
     pub name: Option<String>,
     #[validate(custom(function = "crate::validate::description"))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
     pub description: Option<String>,
     pub strategy: Option<PlacementStrategy>,
     #[validate(nested)]
     pub overcommit: Option<Overcommit>,
     #[validate(custom(function = "crate::validate::image_dir"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 512, pattern = r"^(/[A-Za-z0-9_+-][A-Za-z0-9._+-]*)+$")
+    )]
     pub image_dir: Option<String>,
 }
 
@@ -126,10 +155,13 @@ pub struct PoolResponse {
 #[serde(deny_unknown_fields)]
 pub struct Capacity {
     #[validate(range(min = 1, max = 4096))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 4096))]
     pub vcpus: u32,
     #[validate(range(min = 256, max = 67_108_864))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 256, maximum = 67_108_864))]
     pub memory_mib: u32,
     #[validate(range(min = 1, max = 1_048_576))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1_048_576))]
     pub disk_gib: u32,
 }
 
@@ -138,15 +170,31 @@ pub struct Capacity {
 #[serde(deny_unknown_fields)]
 pub struct CreateHostRequest {
     #[validate(custom(function = "crate::validate::name"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+        )
+    )]
     pub name: String,
     /// libvirt URI (`qemu+ssh://root@kvm1/system`, `qemu+tcp://…`, `qemu:///system`, `test:///…`) or
     /// `sim://NAME` for a host of the simulated pool.
     #[validate(custom(function = "crate::validate::hypervisor_uri"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_length = 512,
+            pattern = r"^(sim://|test://|qemu://|qemu\+ssh://|qemu\+tcp://|qemu\+tls://|qemu\+unix://)[^\s\u0000-\u001f\u007f-\u009f]+$"
+        )
+    )]
     pub uri: String,
     #[validate(nested)]
     pub capacity: Capacity,
     #[serde(default)]
     #[validate(custom(function = "crate::validate::labels"))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::validate::labels_schema))]
     pub labels: BTreeMap<String, String>,
 }
 
@@ -157,6 +205,7 @@ pub struct UpdateHostRequest {
     #[validate(nested)]
     pub capacity: Option<Capacity>,
     #[validate(custom(function = "crate::validate::labels"))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::validate::labels_or_null_schema))]
     pub labels: Option<BTreeMap<String, String>>,
     /// `maintenance` (keep what runs, place nothing new), `fenced`, or `up` to return the host.
     pub state: Option<HostState>,
@@ -201,6 +250,7 @@ pub struct SimFaults {
     pub fail_boots: bool,
     /// Slow-down factor for boots and driver calls (1 = normal).
     #[validate(range(min = 1.0, max = 100.0))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1.0, maximum = 100.0))]
     pub slow: f64,
 }
 
@@ -210,5 +260,6 @@ pub struct SimFaults {
 #[serde(deny_unknown_fields)]
 pub struct SimLoad {
     #[validate(range(max = 100))]
+    #[cfg_attr(feature = "openapi", schema(maximum = 100))]
     pub load_pct: u32,
 }

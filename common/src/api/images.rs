@@ -83,18 +83,39 @@ impl std::str::FromStr for ImageFormat {
 #[serde(deny_unknown_fields)]
 pub struct CreateImageRequest {
     #[validate(custom(function = "crate::validate::name"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+        )
+    )]
     pub name: String,
     pub kind: ImageKind,
     /// `qcow2` or `raw` for disks; kernels and initrds are `raw`.
     pub format: ImageFormat,
     /// The file's name inside the pool's image directory (no directory part).
     #[validate(custom(function = "crate::validate::image_file"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 255,
+            pattern = r"^[A-Za-z0-9_+-][A-Za-z0-9._+-]*$"
+        )
+    )]
     pub file: String,
     /// SHA-256 of the file, checked by the driver before a host uses it.
     #[validate(custom(function = "crate::validate::sha256_hex"))]
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[0-9a-f]{64}$"))]
     pub sha256: String,
     /// The file's size in bytes.
     #[validate(range(min = 1, max = 17_592_186_044_416_u64))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 1, maximum = 17_592_186_044_416_i64)
+    )]
     pub size_bytes: u64,
 }
 

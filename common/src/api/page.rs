@@ -5,15 +5,22 @@ use serde::{Deserialize, Serialize};
 pub const DEFAULT_PAGE_LIMIT: u32 = 50;
 pub const MAX_PAGE_LIMIT: u32 = 500;
 
-/// Query parameters of every list route.
+/// Query parameters of every list route. Other query parameters are ignored.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
 #[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
-#[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// How many items to return (1 to 500, default 50).
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 500))]
     pub limit: Option<u32>,
-    /// The `next_cursor` of the previous page.
+    /// The `next_cursor` of the previous page (empty: the first page).
+    #[cfg_attr(
+        feature = "openapi",
+        param(
+            max_length = 86,
+            pattern = r"^([A-Za-z0-9_-]{4})*([A-Za-z0-9_-]{2,3})?$"
+        )
+    )]
     pub cursor: Option<String>,
 }
 

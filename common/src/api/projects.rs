@@ -10,8 +10,17 @@ use validator::Validate;
 #[serde(deny_unknown_fields)]
 pub struct CreateProjectRequest {
     #[validate(custom(function = "crate::validate::name"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+        )
+    )]
     pub name: String,
     #[validate(custom(function = "crate::validate::description"))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
     #[serde(default)]
     pub description: String,
 }
@@ -21,8 +30,17 @@ pub struct CreateProjectRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdateProjectRequest {
     #[validate(custom(function = "crate::validate::name"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+        )
+    )]
     pub name: Option<String>,
     #[validate(custom(function = "crate::validate::description"))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
     pub description: Option<String>,
 }
 

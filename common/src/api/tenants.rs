@@ -12,10 +12,13 @@ use validator::Validate;
 #[serde(deny_unknown_fields)]
 pub struct Quotas {
     #[validate(range(min = 0, max = 1_000_000))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 1_000_000))]
     pub max_vcpus: u32,
     #[validate(range(min = 0, max = 1_000_000_000))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 1_000_000_000))]
     pub max_memory_mib: u32,
     #[validate(range(min = 0, max = 1_000_000))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 1_000_000))]
     pub max_appliances: u32,
 }
 
@@ -35,10 +38,20 @@ impl Default for Quotas {
 #[serde(deny_unknown_fields)]
 pub struct NewAdmin {
     #[validate(email, length(max = 254))]
+    #[cfg_attr(feature = "openapi", schema(format = Email, max_length = 254))]
     pub email: String,
     #[validate(custom(function = "crate::validate::name"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+        )
+    )]
     pub name: String,
     #[validate(custom(function = "crate::validate::password"))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 12, max_length = 128))]
     pub password: String,
 }
 
@@ -47,9 +60,25 @@ pub struct NewAdmin {
 #[serde(deny_unknown_fields)]
 pub struct CreateTenantRequest {
     #[validate(custom(function = "crate::validate::name"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+        )
+    )]
     pub name: String,
     /// Unique, URL-safe short name.
     #[validate(custom(function = "crate::validate::slug"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 3,
+            max_length = 40,
+            pattern = r"^[a-z0-9][a-z0-9-]*[a-z0-9]$"
+        )
+    )]
     pub slug: String,
     #[validate(nested)]
     pub quotas: Option<Quotas>,
@@ -62,6 +91,14 @@ pub struct CreateTenantRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdateTenantRequest {
     #[validate(custom(function = "crate::validate::name"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+        )
+    )]
     pub name: Option<String>,
     #[validate(nested)]
     pub quotas: Option<Quotas>,

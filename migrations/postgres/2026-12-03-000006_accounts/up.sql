@@ -9,6 +9,10 @@ ALTER TABLE refresh_tokens ADD COLUMN session_started_at TIMESTAMP;
 UPDATE refresh_tokens SET session_started_at = created_at;
 ALTER TABLE refresh_tokens ALTER COLUMN session_started_at SET NOT NULL;
 
+-- the provider's quotas were above what the API documents any tenant's can be
+UPDATE tenants SET max_vcpus = 1000000, max_memory_mib = 1000000000, max_appliances = 1000000
+WHERE kind = 'provider';
+
 ALTER TABLE audit_log ADD COLUMN actor_tenant_id TEXT;
 ALTER TABLE audit_log ADD COLUMN actor_role TEXT;
 UPDATE audit_log SET

@@ -28,6 +28,10 @@ CREATE INDEX users_email_idx ON users (email);
 ALTER TABLE refresh_tokens ADD COLUMN session_started_at TIMESTAMP NOT NULL DEFAULT '1970-01-01 00:00:00';
 UPDATE refresh_tokens SET session_started_at = created_at;
 
+-- the provider's quotas were above what the API documents any tenant's can be
+UPDATE tenants SET max_vcpus = 1000000, max_memory_mib = 1000000000, max_appliances = 1000000
+WHERE kind = 'provider';
+
 ALTER TABLE audit_log ADD COLUMN actor_tenant_id TEXT;
 ALTER TABLE audit_log ADD COLUMN actor_role TEXT;
 UPDATE audit_log SET
