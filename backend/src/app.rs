@@ -5,8 +5,8 @@ use crate::config::Config;
 use crate::error;
 use crate::state::AppState;
 use crate::{
-    agent, applications, audit, auth, bootstrap, catalog, compute, health, images, openapi::ApiDoc,
-    projects, telemetry, tenants, users,
+    agent, appliances, applications, audit, auth, bootstrap, catalog, compute, health, images,
+    openapi::ApiDoc, projects, telemetry, tenants, users,
 };
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse};
@@ -60,7 +60,7 @@ pub fn build(
                 .configure(catalog::routes::configure)
                 .configure(images::routes::configure)
                 .configure(applications::routes::configure)
-                .configure(applications::routes_appliances::configure),
+                .configure(appliances::routes::configure),
         )
         .service(utoipa_actix_web::scope("/agent/v1").configure(agent::routes::configure))
         .configure(health::configure)

@@ -3,6 +3,7 @@
 
 pub mod agent;
 pub mod app;
+pub mod appliances;
 pub mod applications;
 pub mod audit;
 pub mod auth;

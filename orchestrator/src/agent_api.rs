@@ -1,6 +1,7 @@
 //! The server side of the agent protocol: announce (the appliance came alive), heartbeat, metrics,
 //! jobs. Served over HTTP at `/agent/v1` and called in-process by simulated appliances.
 
+use crate::agent_buffer::{AgentBuffer, steady};
 use crate::tokens::TokenKey;
 use async_trait::async_trait;
 use common::agent::{
@@ -53,6 +54,8 @@ pub struct AgentService {
     pub metrics_secs: u32,
     /// Calls per appliance: a burst, refilled at a pace well above what a working agent needs.
     limiter: std::sync::Arc<governor::DefaultKeyedRateLimiter<ApplianceId>>,
+    /// Heartbeats and reports of steady appliances, written in batches (see `agent_buffer`).
+    buffer: std::sync::Arc<AgentBuffer>,
 }
 
 /// A working agent calls about 1.5 times per heartbeat interval (a heartbeat, and metrics every
@@ -76,13 +79,54 @@ impl AgentService {
         config: &crate::OrchestratorConfig,
     ) -> Result<AgentService, StoreError> {
         let key = crate::token_key(&store).await?;
+        // flushed twice per heartbeat interval (at most every second): well within the timeout
+        let every = (config.heartbeat / 2).clamp(
+            std::time::Duration::from_millis(10),
+            std::time::Duration::from_secs(1),
+        );
+        let buffer = std::sync::Arc::new(AgentBuffer::new(every * 5));
+        tokio::spawn(crate::agent_buffer::run_flusher(
+            std::sync::Arc::downgrade(&buffer),
+            store.clone(),
+            every,
+        ));
         Ok(AgentService {
             store,
             key,
             heartbeat_secs: config.heartbeat_secs,
             metrics_secs: config.metrics_secs,
             limiter: std::sync::Arc::new(agent_limiter(config.heartbeat)),
+            buffer,
         })
+    }
+
+    /// Write the buffered heartbeats and reports now (tests, shutdown).
+    pub async fn flush(&self) -> Result<usize, StoreError> {
+        self.buffer.flush(&self.store).await
+    }
+
+    /// The appliance's state as last known, refreshed from the database when unknown or stale; a
+    /// terminated or failed appliance's agent is turned away.
+    async fn state_of(&self, id: ApplianceId) -> Result<crate::agent_buffer::Known, AgentError> {
+        let known = match self.buffer.known(id) {
+            Some(k) => k,
+            None => {
+                let a = self
+                    .store
+                    .read(move |c| appliances::get_any(c, id))
+                    .await?
+                    .ok_or(AgentError::InvalidToken)?;
+                self.buffer.learn(id, a.tenant_id, a.state);
+                self.buffer.known(id).ok_or(AgentError::InvalidToken)?
+            }
+        };
+        if matches!(
+            known.state,
+            ApplianceState::Terminated | ApplianceState::Failed
+        ) {
+            return Err(AgentError::Revoked);
+        }
+        Ok(known)
     }
 
     /// The appliance of a genuine token, counted against its rate limit.
@@ -109,6 +153,7 @@ impl AgentService {
             .read(move |c| appliances::get_any(c, id))
             .await?
             .ok_or(AgentError::InvalidToken)?;
+        self.buffer.learn(id, a.tenant_id, a.state);
         if matches!(a.state, ApplianceState::Terminated | ApplianceState::Failed) {
             return Err(AgentError::Revoked);
         }
@@ -206,8 +251,9 @@ impl AgentEndpoint for AgentService {
         validator::Validate::validate(&req)?;
         let a = self.load(id).await?;
         let ip = req.ip.clone();
-        self.store
-            .write(move |c| -> Result<(), AgentError> {
+        let now_state = self
+            .store
+            .write(move |c| -> Result<Option<Appliance>, AgentError> {
                 let at = now();
                 appliances::heartbeat(c, a.id, at, ip.as_deref())?;
                 let mut a = a;
@@ -216,9 +262,12 @@ impl AgentEndpoint for AgentService {
                 if came_alive(c, &a, &req.hostname)? {
                     applications::touch(c, a.application_id)?;
                 }
-                Ok(())
+                Ok(appliances::get_any(c, a.id)?)
             })
             .await?;
+        if let Some(a) = now_state {
+            self.buffer.learn(a.id, a.tenant_id, a.state);
+        }
         Ok(AnnounceResponse {
             appliance_id: id,
             heartbeat_secs: self.heartbeat_secs,
@@ -229,9 +278,15 @@ impl AgentEndpoint for AgentService {
     async fn heartbeat(&self, token: &str, req: HeartbeatRequest) -> Result<(), AgentError> {
         let id = self.id(token)?;
         validator::Validate::validate(&req)?;
+        // a steady appliance's heartbeat only moves its time: buffered, written with the next flush
+        if steady(self.state_of(id).await?.state) {
+            self.buffer.beat(id, now());
+            return Ok(());
+        }
         let a = self.load(id).await?;
-        self.store
-            .write(move |c| -> Result<(), AgentError> {
+        let moved = self
+            .store
+            .write(move |c| -> Result<Option<Appliance>, AgentError> {
                 appliances::heartbeat(c, a.id, now(), None)?;
                 if matches!(
                     a.state,
@@ -240,14 +295,23 @@ impl AgentEndpoint for AgentService {
                 {
                     applications::touch(c, a.application_id)?;
                 }
-                Ok(())
+                Ok(appliances::get_any(c, a.id)?)
             })
-            .await
+            .await?;
+        if let Some(a) = moved {
+            self.buffer.learn(a.id, a.tenant_id, a.state);
+        }
+        Ok(())
     }
 
     async fn metrics(&self, token: &str, report: MetricsReport) -> Result<(), AgentError> {
         let id = self.id(token)?;
         validator::Validate::validate(&report)?;
+        let known = self.state_of(id).await?;
+        if steady(known.state) {
+            self.buffer.report(id, known.tenant, now(), report);
+            return Ok(());
+        }
         let a = self.load(id).await?;
         self.store
             .write(move |c| -> Result<(), AgentError> {
@@ -261,6 +325,7 @@ impl AgentEndpoint for AgentService {
 
     async fn jobs(&self, token: &str) -> Result<JobsResponse, AgentError> {
         let id = self.id(token)?;
+        // work goes only to an appliance the database says is live, never on a cached word
         self.load(id).await?;
         Ok(JobsResponse { jobs: Vec::new() })
     }

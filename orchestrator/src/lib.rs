@@ -3,6 +3,7 @@
 //! server side of the appliance agent protocol.
 
 pub mod agent_api;
+pub mod agent_buffer;
 pub mod catalog;
 pub mod drivers;
 pub mod error;

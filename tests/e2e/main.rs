@@ -12,6 +12,7 @@ mod ops;
 mod orchestration;
 mod races;
 mod resilience;
+mod roles;
 mod security;
 mod slow;
 mod tenancy;

@@ -549,18 +549,24 @@ async fn appliance_actions_and_the_agent_token() {
     )
     .await
     .assert_problem(401, "unauthenticated");
-    // metrics reported over HTTP show on the appliance
+    // metrics reported over HTTP show on the appliance once the agent API's buffer is written (the
+    // simulated agent of the same appliance reports too: the latest report wins, so report again
+    // until ours is the one shown)
     let m = json!({"cpu_pct": 42.5, "load1": 0.4, "mem_used_mib": 200, "mem_total_mib": 512, "net_rx_bytes": 1, "net_tx_bytes": 2, "custom": {"queue": 7.0}});
-    app.raw(
-        app.client
-            .post(app.url("/agent/v1/metrics"))
-            .bearer_auth(&token)
-            .json(&m),
-    )
-    .await
-    .assert_status(204);
-    let r = app.get(t, &format!("/api/v1/appliances/{id}")).await;
-    assert_eq!(r.body["metrics"]["custom"]["queue"], 7.0);
+    app.eventually(20, "the reported metrics shown", || async {
+        app.raw(
+            app.client
+                .post(app.url("/agent/v1/metrics"))
+                .bearer_auth(&token)
+                .json(&m),
+        )
+        .await
+        .assert_status(204);
+        app.state.agent.flush().await.unwrap();
+        let r = app.get(t, &format!("/api/v1/appliances/{id}")).await;
+        (r.body["metrics"]["custom"]["queue"] == 7.0).then_some(())
+    })
+    .await;
 
     // stop → stopped, start → running again, reboot → running again
     let act = |verb: &'static str| {

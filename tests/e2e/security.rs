@@ -594,3 +594,96 @@ async fn tenants_hold_what_their_caps_allow() {
     let globex = app.tenant(&op, "globex").await;
     app.project(&globex.admin, "one").await;
 }
+
+/// Agents: what they report is bounded, their calls are rate-limited per appliance, heartbeats of
+/// steady appliances are written in batches that reach the database within a flush (with the time
+/// they arrived), and a terminated appliance's agent is turned away even while it was known running.
+#[tokio::test]
+async fn agent_calls_are_bounded_buffered_and_turned_away_when_terminated() {
+    let app = TestApp::spawn().await;
+    let op = app.operator().await;
+    let acme = app.tenant(&op, "acme").await;
+    let t = &acme.admin.token;
+    let project = app.project(&acme.admin, "P").await;
+    let d = crate::fixtures::deploy_one(&app, &acme.admin, &project).await;
+    let id: common::ApplianceId = d.appliance.parse().unwrap();
+    let token = app.state.agent.key.issue(id);
+    let call = |path: &'static str, body: serde_json::Value| {
+        let (app, token) = (&app, token.clone());
+        async move {
+            app.raw(
+                app.client
+                    .post(app.url(&format!("/agent/v1/{path}")))
+                    .bearer_auth(&token)
+                    .json(&body),
+            )
+            .await
+        }
+    };
+    // an address that is not an address, a hostname with a newline
+    call(
+        "announce",
+        json!({"agent_version": "1", "hostname": "a", "ip": "10.0.2.15; rm -rf /"}),
+    )
+    .await
+    .assert_problem(422, "validation_failed");
+    call(
+        "announce",
+        json!({"agent_version": "1", "hostname": "a\nb", "ip": null}),
+    )
+    .await
+    .assert_problem(422, "validation_failed");
+    // a heartbeat is written with the next flush, at the time it arrived
+    let before = chrono::Utc::now();
+    call("heartbeat", json!({"uptime_secs": 5}))
+        .await
+        .assert_status(204);
+    app.state.agent.flush().await.unwrap();
+    let seen = app
+        .store
+        .read(move |c| store::repo::appliances::get_any(c, id))
+        .await
+        .unwrap()
+        .unwrap()
+        .last_heartbeat_at
+        .unwrap();
+    assert!(
+        seen >= before - chrono::Duration::seconds(1),
+        "{seen} {before}"
+    );
+    // terminated: the agent is turned away once the database says so
+    app.post(
+        t,
+        &format!("/api/v1/appliances/{}/terminate", d.appliance),
+        json!({}),
+    )
+    .await
+    .assert_status(202);
+    app.eventually(20, "the agent turned away", || async {
+        let r = call("heartbeat", json!({"uptime_secs": 6})).await;
+        (r.status == 410).then_some(())
+    })
+    .await;
+    // a flood from one appliance is cut off (before its token's appliance is even looked up)
+    let flood = app.state.agent.key.issue(common::ApplianceId::new());
+    let mut limited = false;
+    for _ in 0..100 {
+        let r = app
+            .raw(
+                app.client
+                    .post(app.url("/agent/v1/heartbeat"))
+                    .bearer_auth(&flood)
+                    .json(&json!({"uptime_secs": 1})),
+            )
+            .await;
+        if r.status == 429 {
+            assert!(r.headers.get("retry-after").is_some());
+            limited = true;
+            break;
+        }
+    }
+    assert!(
+        limited,
+        "100 calls at once from one appliance were never limited"
+    );
+}

@@ -313,3 +313,75 @@ pub fn orphans(conn: &mut DbConn, limit: i64) -> Result<Vec<Appliance>, StoreErr
             .load(conn)?,
     )
 }
+
+/// Record many heartbeats at once (the agent API's buffer, flushed every second or so): each
+/// appliance's `last_heartbeat_at` moves forward to the given time (never back: another replica may
+/// have recorded a later one). Returns the current state of each appliance found, so the caller
+/// learns of terminations and failures. One statement per 500 appliances.
+pub fn heartbeats(
+    conn: &mut DbConn,
+    beats: &[(ApplianceId, DateTime<Utc>)],
+) -> Result<Vec<(ApplianceId, ApplianceState)>, StoreError> {
+    use diesel::sql_types::{Text, Timestamp};
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        id: String,
+        #[diesel(sql_type = Text)]
+        state: String,
+    }
+    let mut out = Vec::with_capacity(beats.len());
+    for chunk in beats.chunks(500) {
+        macro_rules! run {
+            ($c:expr, $db:ty, $p:expr, $later:expr) => {{
+                let rows: Vec<String> = (0..chunk.len())
+                    .map(|i| {
+                        format!(
+                            "({}, {})",
+                            $p(2 * i + 1, "text"),
+                            $p(2 * i + 2, "timestamp")
+                        )
+                    })
+                    .collect();
+                let sql = format!(
+                    "WITH v(id, at) AS (VALUES {}) \
+                     UPDATE appliances SET last_heartbeat_at = CASE \
+                       WHEN appliances.last_heartbeat_at IS NULL THEN v.at \
+                       ELSE {} END \
+                     FROM v WHERE appliances.id = v.id \
+                     RETURNING appliances.id, appliances.state",
+                    rows.join(", "),
+                    $later
+                );
+                let mut q = diesel::sql_query(sql).into_boxed::<$db>();
+                for (id, at) in chunk {
+                    q = q
+                        .bind::<Text, _>(id.to_string())
+                        .bind::<Timestamp, _>(to_db(*at));
+                }
+                q.load::<Row>($c)?
+            }};
+        }
+        let rows = match conn {
+            DbConn::Pg(c) => run!(
+                c,
+                diesel::pg::Pg,
+                |i: usize, ty: &str| format!("${i}::{ty}"),
+                "GREATEST(appliances.last_heartbeat_at, v.at)"
+            ),
+            DbConn::Sqlite(c) => run!(
+                c,
+                diesel::sqlite::Sqlite,
+                |_: usize, _: &str| "?".to_owned(),
+                "MAX(appliances.last_heartbeat_at, v.at)"
+            ),
+        };
+        for r in rows {
+            out.push((
+                crate::models::parse("appliance id", &r.id)?,
+                crate::models::parse("appliance state", &r.state)?,
+            ));
+        }
+    }
+    Ok(out)
+}

@@ -54,3 +54,44 @@ pub fn get(
     })
     .transpose()
 }
+
+/// Store the latest report of many appliances at once (upsert, latest wins).
+pub fn put_many(
+    conn: &mut DbConn,
+    reports: &[(TenantId, ApplianceId, DateTime<Utc>, MetricsReport)],
+) -> Result<(), StoreError> {
+    use diesel::upsert::excluded;
+    for chunk in reports.chunks(500) {
+        let rows = chunk
+            .iter()
+            .map(|(tenant, id, at, report)| {
+                let text = serde_json::to_string(report).map_err(|source| StoreError::Json {
+                    what: "metrics report",
+                    source,
+                })?;
+                Ok((
+                    m::appliance_id.eq(id.to_string()),
+                    m::tenant_id.eq(tenant.to_string()),
+                    m::at.eq(to_db(*at)),
+                    m::report.eq(text),
+                ))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        // (the connection enum has no upsert of its own: each engine runs it)
+        macro_rules! upsert {
+            ($c:expr) => {
+                diesel::insert_into(m::appliance_metrics)
+                    .values(rows)
+                    .on_conflict(m::appliance_id)
+                    .do_update()
+                    .set((m::at.eq(excluded(m::at)), m::report.eq(excluded(m::report))))
+                    .execute($c)?
+            };
+        }
+        match conn {
+            DbConn::Pg(c) => upsert!(c),
+            DbConn::Sqlite(c) => upsert!(c),
+        };
+    }
+    Ok(())
+}

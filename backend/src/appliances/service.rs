@@ -1,8 +1,6 @@
-//! Appliances of applications: listing, transitions, events, and the stop/start/reboot/terminate
-//! requests the orchestrator carries out.
-//! tenant's; users: assigned ones; another tenant's is not found); groups keep `min ≤ desired ≤ max`;
-//! deploying or growing must stay within the tenant's quotas; every change makes the orchestrator
-//! reconcile the application.
+//! Rules for appliances: who sees them is who sees their application (admins: the tenant's; users:
+//! assigned projects'; another tenant's is not found); an action must fit the appliance's state; every
+//! action makes the orchestrator reconcile the application.
 
 use crate::auth::AuthCtx;
 use crate::error::{ApiError, ApiResult};
@@ -13,7 +11,7 @@ use common::{ApplianceId, ApplianceState, ApplicationId};
 use store::repo::{appliances, applications as apps, audit, events, metrics};
 use store::{Appliance, Target};
 
-use super::service::{visible_app, visible_appliance};
+use crate::applications::service::{visible_app, visible_appliance};
 
 pub fn appliance_response(
     a: Appliance,

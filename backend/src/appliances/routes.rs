@@ -1,6 +1,6 @@
 //! `/api/v1/applications/{id}/appliances`, `/api/v1/applications/{id}/events`, `/api/v1/appliances/*`.
 
-use super::appliances;
+use super::service as appliances;
 use crate::auth::{Admin, Auth, Member};
 use crate::error::ApiResult;
 use crate::openapi::{Forbidden, Invalid, NotFound, Unauthenticated};
