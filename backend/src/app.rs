@@ -11,7 +11,7 @@ use crate::{
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{DefaultHeaders, from_fn};
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, HttpServer, ResponseError, web};
 use common::api::Capacity;
 use orchestrator::drivers::Drivers;
 use orchestrator::drivers::libvirt::{Accel, GuestNetwork, LibvirtConfig, LibvirtDriver};
@@ -96,6 +96,35 @@ async fn fallback(
     crate::spa::serve(req).await
 }
 
+/// The agent protocol alone, for the listener guests reach (`agent_bind`): nothing else of the API
+/// is served there, and no forwarded header is believed.
+fn build_agent(
+    state: web::Data<AppState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let json = web::JsonConfig::default()
+        .limit(state.config.max_body_bytes)
+        .content_type_required(true)
+        .error_handler(error::json_error);
+    App::new()
+        .into_utoipa_app()
+        .app_data(state)
+        .app_data(json)
+        .service(utoipa_actix_web::scope("/agent/v1").configure(agent::routes::configure))
+        .into_app()
+        .default_service(web::to(|| async {
+            error::ApiError::NotFound.error_response()
+        }))
+        .wrap(from_fn(telemetry::record))
+}
+
 /// A running server.
 pub struct Running {
     pub addr: SocketAddr,
@@ -105,11 +134,27 @@ pub struct Running {
     /// Cancels the background loops (the orchestrator).
     pub shutdown: CancellationToken,
     server: actix_web::dev::Server,
+    /// The agent-only listener (`agent_bind`), if any.
+    pub agent_addr: Option<SocketAddr>,
+    agent_server: Option<actix_web::dev::Server>,
 }
 
 impl Running {
-    /// Wait until the server stops.
+    /// Stop accepting and finish what is in flight, on every listener.
+    pub async fn stop(&self) {
+        if let Some(a) = &self.agent_server {
+            a.handle().stop(true).await;
+        }
+        self.handle.stop(true).await;
+    }
+
+    /// Wait until the servers stop.
     pub async fn wait(self) -> std::io::Result<()> {
+        if let Some(a) = self.agent_server {
+            let (main, agent) = futures_util::future::join(self.server, a).await;
+            main?;
+            return agent;
+        }
         self.server.await
     }
 }
@@ -154,9 +199,11 @@ pub fn drivers(config: &Config) -> (Option<Arc<SimCloud>>, Drivers) {
         Some(bridge) => GuestNetwork::Bridge(bridge.to_owned()),
         None => GuestNetwork::User {
             agent_guest: orchestrator::drivers::libvirt::agent_guest_addr(&config.agent_url),
-            agent_host: config
-                .libvirt_agent_forward
-                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], config.bind.port()))),
+            agent_host: config.libvirt_agent_forward.unwrap_or_else(|| {
+                config
+                    .agent_bind
+                    .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], config.bind.port())))
+            }),
         },
     };
     let libvirt = LibvirtDriver::new(LibvirtConfig {
@@ -247,6 +294,23 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .listen(listener)?
         .run();
     let handle = server.handle();
+    let (agent_addr, agent_server) = match state.config.agent_bind {
+        Some(bind) => {
+            let listener = TcpListener::bind(bind)?;
+            let addr = listener.local_addr()?;
+            let data = web::Data::new(state.clone());
+            let server = HttpServer::new(move || build_agent(data.clone()))
+                .workers(workers.min(2))
+                .keep_alive(Duration::from_secs(75))
+                .shutdown_timeout(10)
+                .disable_signals()
+                .listen(listener)?
+                .run();
+            tracing::info!(%addr, "agent protocol listening");
+            (Some(addr), Some(server))
+        }
+        None => (None, None),
+    };
     spawn_housekeeping(state.clone());
     tracing::info!(%addr, "listening");
     Ok(Running {
@@ -256,6 +320,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         bootstrapped,
         shutdown,
         server,
+        agent_addr,
+        agent_server,
     })
 }
 

@@ -81,8 +81,11 @@ pub struct Config {
     pub libvirt_accel: String,
     /// `user` (restricted user-mode networking) or `bridge:NAME` (a bridge of each host).
     pub libvirt_network: String,
-    /// Where, on each hypervisor host, user-mode guests' agent traffic goes (default: this server's
-    /// port on the host's loopback).
+    /// A second listener that serves the agent protocol (`/agent/v1`) and nothing else: what guests
+    /// should reach, so that no guest reaches the rest of the API or passes for a trusted proxy.
+    pub agent_bind: Option<SocketAddr>,
+    /// Where, on each hypervisor host, user-mode guests' agent traffic goes (default: `agent_bind`,
+    /// else this server's port on the host's loopback).
     pub libvirt_agent_forward: Option<SocketAddr>,
     /// Deadline of one libvirt call, in seconds.
     pub libvirt_call_timeout_secs: u64,
@@ -131,6 +134,7 @@ impl Default for Config {
             agent_url: "http://10.0.2.100:8080".into(),
             libvirt_accel: "auto".into(),
             libvirt_network: "user".into(),
+            agent_bind: None,
             libvirt_agent_forward: None,
             libvirt_call_timeout_secs: 60,
             orchestrator_tick_ms: 250,

@@ -37,5 +37,6 @@ async fn readyz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     if let Some(o) = &state.orchestrator {
         o.ready().map_err(ApiError::NotReady)?;
     }
+    state.agent.ready().map_err(ApiError::NotReady)?;
     Ok(HttpResponse::Ok().content_type("text/plain").body("ready"))
 }

@@ -170,14 +170,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 print_credentials(b);
             }
             println!("ScaleInfra listening on http://{}", running.addr);
-            let handle = running.handle.clone();
+            if let Some(a) = running.agent_addr {
+                println!("ScaleInfra agent protocol on http://{a}");
+            }
             let background = running.shutdown.clone();
-            let server = tokio::spawn(running.wait());
+            let agent = running.state.agent.clone();
             shutdown_signal().await;
             tracing::info!("shutting down");
             background.cancel();
-            handle.stop(true).await;
-            server.await??;
+            running.stop().await;
+            running.wait().await?;
+            // the heartbeats and reports still buffered reach the database before the process ends
+            if let Err(e) = agent.flush().await {
+                tracing::warn!(error = %store::Chain(&e), "writing the last agent heartbeats failed");
+            }
         }
         // handled before the configuration is read
         Command::Sim { .. } => {}

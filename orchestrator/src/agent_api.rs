@@ -56,6 +56,8 @@ pub struct AgentService {
     limiter: std::sync::Arc<governor::DefaultKeyedRateLimiter<ApplianceId>>,
     /// Heartbeats and reports of steady appliances, written in batches (see `agent_buffer`).
     buffer: std::sync::Arc<AgentBuffer>,
+    /// The flusher's liveness (readiness reads it).
+    pub health: std::sync::Arc<crate::supervise::Health>,
 }
 
 /// A working agent calls about 1.5 times per heartbeat interval (a heartbeat, and metrics every
@@ -85,11 +87,21 @@ impl AgentService {
             std::time::Duration::from_secs(1),
         );
         let buffer = std::sync::Arc::new(AgentBuffer::new(every * 5));
-        tokio::spawn(crate::agent_buffer::run_flusher(
+        // supervised like the orchestrator's loops: a panic is logged, the flusher restarted, and
+        // readiness says so meanwhile (a replica that stops writing heartbeats must not look well)
+        let health = std::sync::Arc::new(crate::supervise::Health::default());
+        let (weak, st, h) = (
             std::sync::Arc::downgrade(&buffer),
             store.clone(),
-            every,
-        ));
+            health.clone(),
+        );
+        tokio::spawn(async move {
+            let never = tokio_util::sync::CancellationToken::new();
+            crate::supervise::supervise(&h, "agent flusher", &never, || {
+                crate::agent_buffer::run_flusher(weak.clone(), st.clone(), every, h.clone())
+            })
+            .await;
+        });
         Ok(AgentService {
             store,
             key,
@@ -97,7 +109,13 @@ impl AgentService {
             metrics_secs: config.metrics_secs,
             limiter: std::sync::Arc::new(agent_limiter(config.heartbeat)),
             buffer,
+            health,
         })
+    }
+
+    /// Whether the flusher is alive (`Err` says why not).
+    pub fn ready(&self) -> Result<(), String> {
+        self.health.ready(std::time::Duration::from_secs(30))
     }
 
     /// Write the buffered heartbeats and reports now (tests, shutdown).

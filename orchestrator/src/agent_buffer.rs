@@ -180,13 +180,19 @@ impl AgentBuffer {
     }
 }
 
-/// Flush `buffer` every `every` until it is gone (its service dropped).
-pub async fn run_flusher(buffer: Weak<AgentBuffer>, store: Store, every: Duration) {
+/// Flush `buffer` every `every` until it is gone (its service dropped), beating `health` as it goes.
+pub async fn run_flusher(
+    buffer: Weak<AgentBuffer>,
+    store: Store,
+    every: Duration,
+    health: std::sync::Arc<crate::supervise::Health>,
+) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
         let Some(b) = buffer.upgrade() else { return };
+        health.beat("agent flusher");
         if let Err(e) = b.flush(&store).await {
             tracing::warn!(error = %store::Chain(&e), "writing agent heartbeats failed; kept for the next flush");
         }

@@ -217,6 +217,17 @@ impl Orchestrator {
         let (tenant, app_id) = (app.tenant_id, app.id);
         self.store
             .write(move |c| -> Result<(), StoreError> {
+                // appliances only for an application that is still there and still deployed (the
+                // pass planned from an older read)
+                store::repo::locks::lock(
+                    c,
+                    store::repo::locks::Table::Applications,
+                    &app_id.to_string(),
+                )?;
+                match applications::get(c, tenant, app_id)? {
+                    Some(a) if a.deployed => {}
+                    _ => return Ok(()),
+                }
                 let Some(g) = applications::get_group(c, tenant, group)? else {
                     return Ok(());
                 };
@@ -458,9 +469,7 @@ impl Orchestrator {
         let spec = match self.spec(&a, &host).await {
             Ok(spec) => spec,
             Err(OrchestratorError::Driver(e @ DriverError::Refused { .. })) => {
-                let why = store::error_chain(&e);
-                self.move_to(&a, ApplianceState::Failed, &why, Some("appliance.failed"))
-                    .await?;
+                self.refused(&a, &host, &e).await?;
                 return Ok(());
             }
             Err(e) => return Err(e),
@@ -482,13 +491,45 @@ impl Orchestrator {
             Err(e @ DriverError::Refused { .. }) => {
                 // a half-made domain must go before the appliance is failed (and replaced)
                 driver.undefine(&host.uri, &spec.name).await?;
-                let why = store::error_chain(&e);
-                self.move_to(&a, ApplianceState::Failed, &why, Some("appliance.failed"))
-                    .await?;
+                self.refused(&a, &host, &e).await?;
                 Ok(())
             }
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+impl Orchestrator {
+    /// A host refused to run an appliance: it fails with a reason its tenant may read (the host's
+    /// paths and files are the provider's business), and the provider gets the whole cause.
+    async fn refused(
+        &self,
+        a: &Appliance,
+        host: &Host,
+        e: &DriverError,
+    ) -> Result<(), OrchestratorError> {
+        let chain = store::error_chain(e);
+        tracing::warn!(appliance = %a.id, host = %host.name, error = %chain, "a host refused an appliance");
+        let reason = format!(
+            "host {} could not start it (the provider's event log has the cause)",
+            host.name
+        );
+        let Some(moved) = self
+            .move_to(a, ApplianceState::Failed, &reason, Some("appliance.failed"))
+            .await?
+        else {
+            return Ok(());
+        };
+        let subject = subject(&moved);
+        self.store
+            .write(move |c| -> Result<(), StoreError> {
+                if let Some(p) = store::repo::tenants::provider(c)? {
+                    events::record(c, p.id, "orchestrator.appliance_refused", &subject, &chain)?;
+                }
+                Ok(())
+            })
+            .await?;
+        Ok(())
     }
 }
 

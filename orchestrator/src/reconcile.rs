@@ -28,6 +28,76 @@ struct Listings(tokio::sync::Mutex<HashMap<HostId, Option<Arc<Listing>>>>);
 /// A claim to give back: when the application is due next, and the error of a failed pass.
 type Released = (Claim, Duration, Option<String>);
 
+/// The claims of a round while its passes run: each in flight (with the token that stops its pass),
+/// or finished and waiting to be given back.
+struct InFlight {
+    running: std::sync::Mutex<HashMap<ApplicationId, tokio_util::sync::CancellationToken>>,
+    finished: std::sync::Mutex<Vec<Released>>,
+}
+
+impl InFlight {
+    fn new(ids: impl Iterator<Item = ApplicationId>) -> Self {
+        InFlight {
+            running: std::sync::Mutex::new(
+                ids.map(|id| (id, tokio_util::sync::CancellationToken::new()))
+                    .collect(),
+            ),
+            finished: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    fn token(&self, id: ApplicationId) -> tokio_util::sync::CancellationToken {
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn in_flight(&self) -> Vec<ApplicationId> {
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .copied()
+            .collect()
+    }
+
+    /// A pass is done: its claim waits to be given back, and is no longer renewed.
+    fn finish(&self, released: Released) {
+        self.forget(released.0.id);
+        self.finished
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(released);
+    }
+
+    /// Stop renewing a claim (its pass failed; its lease lapses and it comes due again).
+    fn forget(&self, id: ApplicationId) {
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
+    }
+
+    /// The claim is lost: stop its pass.
+    fn lose(&self, id: ApplicationId) {
+        if let Some(t) = self
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id)
+        {
+            t.cancel();
+        }
+    }
+
+    fn take_finished(&self) -> Vec<Released> {
+        std::mem::take(&mut *self.finished.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
 /// What the database says of one application: the input of a pass.
 struct Snapshot {
     app: store::Application,
@@ -286,45 +356,58 @@ impl Orchestrator {
         // measures ages from it, and a `Fail` goes ahead only if the appliance is still as read.
         let work = self.load_claims(claims).await;
         let listings = Listings::default();
-        // Leases are renewed while the passes run; a claim whose lease was lost (it lapsed and
-        // another orchestrator took it) has its pass stopped, so no application is worked twice.
-        let lost: std::sync::Mutex<HashMap<ApplicationId, tokio_util::sync::CancellationToken>> =
-            std::sync::Mutex::new(
-                work.iter()
-                    .map(|(c, _)| (c.id, tokio_util::sync::CancellationToken::new()))
-                    .collect(),
-            );
-        let tokens: HashMap<ApplicationId, tokio_util::sync::CancellationToken> =
-            lost.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let listings = &listings;
+        // While the passes run, the claims still in flight have their leases renewed, the finished
+        // ones are given back (so a slow pass holds up nothing else), and a claim whose lease was
+        // lost has its pass stopped, so no application is worked twice.
+        let round = InFlight::new(work.iter().map(|(c, _)| c.id));
+        let (listings, round_ref) = (&listings, &round);
         let passes = futures_util::stream::iter(work)
             .map(|(claim, loaded)| {
-                let token = tokens.get(&claim.id).cloned().unwrap_or_default();
+                let token = round_ref.token(claim.id);
                 async move {
-                    tokio::select! {
-                        r = self.run_claim(claim, loaded, listings) => Some(r),
+                    let r = tokio::select! {
+                        r = self.run_claim(claim, loaded, listings) => r,
                         _ = token.cancelled() => {
                             tracing::warn!(application = %claim.id, "lease lost during the pass; stopped");
-                            None
+                            return Ok(());
+                        }
+                    };
+                    match r {
+                        Ok(rel) => {
+                            round_ref.finish(rel);
+                            Ok(())
+                        }
+                        Err(OrchestratorError::Crashed) => Err(OrchestratorError::Crashed),
+                        Err(e) => {
+                            tracing::warn!(error = %store::Chain(&e), "reconcile");
+                            round_ref.forget(claim.id);
+                            Ok(())
                         }
                     }
                 }
             })
             .buffer_unordered(self.config.concurrency.max(1))
-            .collect::<Vec<_>>();
+            .collect::<Vec<Result<(), OrchestratorError>>>();
         let results = tokio::select! {
             r = passes => r,
-            never = self.renew_leases(&lost) => match never {},
+            never = self.tend(&round) => match never {},
         };
-        let mut released = Vec::with_capacity(results.len());
-        for r in results.into_iter().flatten() {
-            match r {
-                Ok(rel) => released.push(rel),
-                Err(OrchestratorError::Crashed) => return Err(OrchestratorError::Crashed),
-                Err(e) => tracing::warn!(error = %store::Chain(&e), "reconcile"),
-            }
+        if results
+            .iter()
+            .any(|r| matches!(r, Err(OrchestratorError::Crashed)))
+        {
+            return Err(OrchestratorError::Crashed);
         }
-        // one transaction gives every claim of the round back
+        // what finished since the last tick goes back in one statement
+        self.release(round.take_finished()).await?;
+        Ok(n)
+    }
+
+    /// Give claims back in one statement.
+    async fn release(&self, released: Vec<Released>) -> Result<(), OrchestratorError> {
+        if released.is_empty() {
+            return Ok(());
+        }
         let owner = self.config.owner.clone();
         self.store
             .write(move |c| {
@@ -340,25 +423,23 @@ impl Orchestrator {
                 applications::release_all(c, &owner, &released)
             })
             .await?;
-        Ok(n)
+        Ok(())
     }
 
-    /// Renew the leases of the round's claims every third of the lease time, for as long as the round
-    /// runs; cancel the pass of a claim that is no longer held. A failed renewal is retried at the
-    /// next tick (the lease still has two thirds to run).
-    async fn renew_leases(
-        &self,
-        claims: &std::sync::Mutex<HashMap<ApplicationId, tokio_util::sync::CancellationToken>>,
-    ) -> std::convert::Infallible {
+    /// Tend a round every third of the lease time, for as long as it runs: give back the claims whose
+    /// passes finished, renew the leases of those still in flight, stop the passes whose claim was
+    /// lost — and all of them once no renewal succeeded for a whole lease time (the leases may have
+    /// lapsed: another orchestrator may own the applications now).
+    async fn tend(&self, round: &InFlight) -> std::convert::Infallible {
         let every = (self.config.lease / 3).max(Duration::from_millis(10));
+        let mut renewed_at = tokio::time::Instant::now();
         loop {
             tokio::time::sleep(every).await;
-            let ids: Vec<ApplicationId> = claims
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .keys()
-                .copied()
-                .collect();
+            self.health.beat("reconcile");
+            if let Err(e) = self.release(round.take_finished()).await {
+                tracing::warn!(error = %store::Chain(&e), "giving claims back failed; retried at the end of the round");
+            }
+            let ids = round.in_flight();
             let (owner, lease) = (self.config.owner.clone(), self.config.lease);
             let wanted = ids.clone();
             let renewed = self
@@ -370,15 +451,23 @@ impl Orchestrator {
                 .await;
             match renewed {
                 Ok(held) => {
+                    renewed_at = tokio::time::Instant::now();
                     let held: std::collections::HashSet<_> = held.into_iter().collect();
-                    let mut claims = claims.lock().unwrap_or_else(|p| p.into_inner());
                     for id in ids.iter().filter(|id| !held.contains(id)) {
-                        if let Some(token) = claims.remove(id) {
-                            token.cancel();
+                        round.lose(*id);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %store::Chain(&e), "renewing leases failed");
+                    if renewed_at.elapsed() >= lease {
+                        tracing::warn!(
+                            "no lease renewed for a whole lease time: every pass of the round stops"
+                        );
+                        for id in ids {
+                            round.lose(id);
                         }
                     }
                 }
-                Err(e) => tracing::warn!(error = %store::Chain(&e), "renewing leases failed"),
             }
         }
     }

@@ -83,6 +83,21 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "a panic without a message".into())
 }
 
+/// A task aborted when its handle is dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> AbortOnDrop<T> {
+    async fn wait(&mut self) -> Result<T, tokio::task::JoinError> {
+        (&mut self.0).await
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Run `make()`'s loop under supervision until it returns; a panic is logged and the loop restarted
 /// after [`restart_backoff`]. A loop that ran for a minute before panicking starts its count afresh.
 pub async fn supervise<F, Fut, T>(
@@ -100,7 +115,10 @@ where
     loop {
         health.beat(name);
         let started = Instant::now();
-        match tokio::spawn(make()).await {
+        // the loop runs in a task of its own (so a panic is caught); dropping the supervisor — an
+        // aborted orchestrator — aborts it too, so no loop outlives its orchestrator
+        let mut task = AbortOnDrop(tokio::spawn(make()));
+        match task.wait().await {
             Ok(out) => {
                 health.set(name, LoopState::Stopped);
                 return Some(out);

@@ -23,11 +23,46 @@ pub fn run(store: &Store) -> Result<Vec<String>, StoreError> {
             c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))?;
             r
         }
-        DbConn::Sqlite(c) => c
-            .run_pending_migrations(SQLITE)
-            .map(|v| v.iter().map(|m| m.to_string()).collect()),
+        DbConn::Sqlite(c) => without_foreign_keys(c, |c| {
+            c.run_pending_migrations(SQLITE)
+                .map(|v| v.iter().map(|m| m.to_string()).collect())
+        }),
     };
     applied.map_err(StoreError::Migration)
+}
+
+type MigrationResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+/// Run SQLite migrations with foreign keys off, as SQLite's table-rebuild procedure requires (a
+/// rebuilt parent table would otherwise cascade its children away); each migration still runs in
+/// diesel's transaction with its version record. Every foreign key is checked before they are turned
+/// back on: a violation fails the migration run.
+fn without_foreign_keys<T>(
+    c: &mut diesel::SqliteConnection,
+    run: impl FnOnce(&mut diesel::SqliteConnection) -> MigrationResult<T>,
+) -> MigrationResult<T> {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Violation {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        table: String,
+    }
+    c.batch_execute("PRAGMA foreign_keys = OFF")?;
+    let out = run(c);
+    let violations: Result<Vec<Violation>, _> =
+        diesel::sql_query("PRAGMA foreign_key_check").load(c);
+    c.batch_execute("PRAGMA foreign_keys = ON")?;
+    let out = out?;
+    let violations = violations?;
+    if let Some(v) = violations.first() {
+        return Err(format!(
+            "{} rows break a foreign key after migrating (first in table {})",
+            violations.len(),
+            v.table
+        )
+        .into());
+    }
+    Ok(out)
 }
 
 /// Whether migrations are pending (for `/readyz`-style checks and the CLI).
@@ -67,7 +102,7 @@ pub fn run_up_to(store: &Store, last: &str) -> Result<Vec<String>, StoreError> {
     let mut conn = store.conn()?;
     let applied = match &mut *conn {
         DbConn::Pg(c) => step(c, POSTGRES, last),
-        DbConn::Sqlite(c) => step(c, SQLITE, last),
+        DbConn::Sqlite(c) => without_foreign_keys(c, |c| step(c, SQLITE, last)),
     };
     applied.map_err(StoreError::Migration)
 }

@@ -597,16 +597,50 @@ async fn tenants_hold_what_their_caps_allow() {
 
 /// Agents: what they report is bounded, their calls are rate-limited per appliance, heartbeats of
 /// steady appliances are written in batches that reach the database within a flush (with the time
-/// they arrived), and a terminated appliance's agent is turned away even while it was known running.
+/// they arrived, never moving back), and a terminated appliance's agent is turned away even while it
+/// was known running.
 #[tokio::test]
 async fn agent_calls_are_bounded_buffered_and_turned_away_when_terminated() {
-    let app = TestApp::spawn().await;
+    use store::repo::appliances;
+    // no orchestrator and no simulated agent: the only voice is this test's
+    let app = TestApp::spawn_with(|c| c.orchestrator = false).await;
     let op = app.operator().await;
     let acme = app.tenant(&op, "acme").await;
     let t = &acme.admin.token;
     let project = app.project(&acme.admin, "P").await;
-    let d = crate::fixtures::deploy_one(&app, &acme.admin, &project).await;
-    let id: common::ApplianceId = d.appliance.parse().unwrap();
+    let tpl = crate::fixtures::template(&app, &acme.admin, "t", 1, 256).await;
+    let a = crate::fixtures::application(&app, t, &project, "A").await;
+    let l = crate::fixtures::layer(&app, t, &a, "web").await;
+    let g = crate::fixtures::group(&app, t, &l, "web", &tpl, 1, 1).await;
+    let id = common::ApplianceId::new();
+    let at = store::time::now();
+    let running = store::Appliance {
+        id,
+        tenant_id: acme.id.parse().unwrap(),
+        application_id: a.parse().unwrap(),
+        group_id: g.parse().unwrap(),
+        template_id: tpl.parse().unwrap(),
+        name: "web-1".into(),
+        state: common::ApplianceState::Running,
+        state_reason: "test".into(),
+        state_since: at,
+        target: store::Target::Run,
+        host_id: None,
+        ip: None,
+        flavor: common::api::Flavor {
+            vcpus: 1,
+            memory_mib: 256,
+            disk_gib: 1,
+        },
+        last_heartbeat_at: None,
+        created_at: at,
+        updated_at: at,
+    };
+    let row = running.clone();
+    app.store
+        .write(move |c| appliances::insert(c, &row))
+        .await
+        .unwrap();
     let token = app.state.agent.key.issue(id);
     let call = |path: &'static str, body: serde_json::Value| {
         let (app, token) = (&app, token.clone());
@@ -619,6 +653,14 @@ async fn agent_calls_are_bounded_buffered_and_turned_away_when_terminated() {
             )
             .await
         }
+    };
+    let heard = || async {
+        app.store
+            .read(move |c| appliances::get_any(c, id))
+            .await
+            .unwrap()
+            .unwrap()
+            .last_heartbeat_at
     };
     // an address that is not an address, a hostname with a newline
     call(
@@ -633,34 +675,32 @@ async fn agent_calls_are_bounded_buffered_and_turned_away_when_terminated() {
     )
     .await
     .assert_problem(422, "validation_failed");
-    // a heartbeat is written with the next flush, at the time it arrived
-    let before = chrono::Utc::now();
+    // a heartbeat is buffered, then written with the next flush at the time it arrived
+    let before = store::time::now();
     call("heartbeat", json!({"uptime_secs": 5}))
         .await
         .assert_status(204);
     app.state.agent.flush().await.unwrap();
-    let seen = app
-        .store
-        .read(move |c| store::repo::appliances::get_any(c, id))
+    let seen = heard().await.expect("the heartbeat reached the database");
+    assert!(seen >= before, "{seen} {before}");
+    // and the time never moves back (a late batch from another replica)
+    let older = seen - chrono::Duration::seconds(30);
+    app.store
+        .write(move |c| appliances::heartbeats(c, &[(id, older)]))
         .await
-        .unwrap()
-        .unwrap()
-        .last_heartbeat_at
         .unwrap();
-    assert!(
-        seen >= before - chrono::Duration::seconds(1),
-        "{seen} {before}"
-    );
-    // terminated: the agent is turned away once the database says so
-    app.post(
-        t,
-        &format!("/api/v1/appliances/{}/terminate", d.appliance),
-        json!({}),
-    )
-    .await
-    .assert_status(202);
+    assert_eq!(heard().await, Some(seen));
+    // terminated behind the buffer's back: the agent is turned away once a flush learns of it
+    let r2 = running.clone();
+    app.store
+        .write(move |c| {
+            appliances::transition(c, &r2, common::ApplianceState::Terminated, "test").map(|_| ())
+        })
+        .await
+        .unwrap();
     app.eventually(20, "the agent turned away", || async {
         let r = call("heartbeat", json!({"uptime_secs": 6})).await;
+        app.state.agent.flush().await.unwrap();
         (r.status == 410).then_some(())
     })
     .await;
@@ -686,4 +726,42 @@ async fn agent_calls_are_bounded_buffered_and_turned_away_when_terminated() {
         limited,
         "100 calls at once from one appliance were never limited"
     );
+}
+
+/// The agent-only listener (what guests reach) serves the agent protocol and nothing else of the API.
+#[tokio::test]
+async fn the_agent_listener_serves_the_agent_protocol_only() {
+    let app = TestApp::spawn_with(|c| c.agent_bind = Some("127.0.0.1:0".parse().unwrap())).await;
+    let agent = app.agent_base.clone().expect("the agent listener");
+    let get = |path: &'static str| {
+        let (app, agent) = (&app, agent.clone());
+        async move { app.raw(app.client.get(format!("{agent}{path}"))).await }
+    };
+    // the protocol answers (and wants an agent token)
+    get("/agent/v1/jobs")
+        .await
+        .assert_problem(401, "unauthenticated");
+    // nothing else does
+    for path in [
+        "/api/v1/auth/me",
+        "/api/openapi.json",
+        "/metrics",
+        "/readyz",
+        "/",
+    ] {
+        get(path).await.assert_problem(404, "not_found");
+    }
+    let op = app.operator().await;
+    let r = app
+        .raw(
+            app.client
+                .post(format!("{agent}/api/v1/auth/login"))
+                .json(&json!({"email": OPERATOR_EMAIL, "password": OPERATOR_PASSWORD})),
+        )
+        .await;
+    r.assert_problem(404, "not_found");
+    // the main listener still serves everything
+    app.get(&op.token, "/api/v1/auth/me")
+        .await
+        .assert_status(200);
 }

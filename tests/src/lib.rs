@@ -133,6 +133,8 @@ pub struct Session {
 /// The real server on a fresh database.
 pub struct TestApp {
     pub base: String,
+    /// The agent-only listener (`agent_bind`), when configured.
+    pub agent_base: Option<String>,
     pub client: reqwest::Client,
     pub store: Store,
     pub config: Config,
@@ -182,6 +184,7 @@ impl TestApp {
             .await
             .expect("server starts");
         let base = format!("http://{}", running.addr);
+        let agent_base = running.agent_addr.map(|a| format!("http://{a}"));
         let handle = running.handle.clone();
         let store = running.state.store.clone();
         let state = running.state.clone();
@@ -190,6 +193,7 @@ impl TestApp {
         let client = reqwest::Client::builder().build().expect("client");
         TestApp {
             base,
+            agent_base,
             client,
             store,
             config,

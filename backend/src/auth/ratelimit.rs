@@ -36,6 +36,7 @@ impl LoginLimiter {
 
     /// Count one attempt; `Err(seconds)` says how long to wait when over a limit.
     pub fn check(&self, ip: &str, account: &str) -> Result<(), u64> {
+        let ip = &address_key(ip);
         self.per_ip
             .check_key(&ip.to_owned())
             .map_err(|n| wait_secs(&n))?;
@@ -53,6 +54,18 @@ impl LoginLimiter {
         self.per_ip.retain_recent();
         self.per_account_ip.retain_recent();
         self.per_account.retain_recent();
+    }
+}
+
+/// The key of a client address: an IPv6 address counts as its /64 (one site hands out a whole /64,
+/// so limiting single addresses would limit nothing).
+pub fn address_key(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        _ => ip.to_owned(),
     }
 }
 
@@ -85,6 +98,17 @@ mod tests {
         assert!(l.check("4.4.4.4", "victim@x").is_err());
         // other accounts are untouched
         assert!(l.check("6.6.6.6", "other@x").is_ok());
+    }
+
+    #[test]
+    fn an_ipv6_client_counts_as_its_slash_64() {
+        assert_eq!(address_key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(address_key("2001:db8:1:2:bbbb::9"), "2001:db8:1:2::/64");
+        assert_eq!(address_key("192.0.2.7"), "192.0.2.7");
+        let l = LoginLimiter::new(1, 100, 100);
+        assert!(l.check("2001:db8:1:2::1", "a@x").is_ok());
+        assert!(l.check("2001:db8:1:2::2", "b@x").is_err(), "the same /64");
+        assert!(l.check("2001:db8:1:3::1", "b@x").is_ok());
     }
 
     #[test]

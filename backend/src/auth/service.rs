@@ -175,6 +175,10 @@ pub async fn rotate(state: &AppState, token: Option<String>, ip: String) -> ApiR
     let outcome = state
         .store
         .write(move |c| -> ApiResult<Rotation> {
+            let Some(found) = refresh_tokens::by_hash(c, &hash)? else { return Ok(Rotation::Invalid) };
+            // the user's row lock orders this refresh with a logout, a password change or an admin's
+            // change of the same user (they take it too): the token is read again under it
+            users::get_locked(c, found.tenant_id, found.user_id)?;
             let Some(rt) = refresh_tokens::by_hash(c, &hash)? else { return Ok(Rotation::Invalid) };
             let at = now();
             if rt.revoked_at.is_some()
@@ -187,7 +191,11 @@ pub async fn rotate(state: &AppState, token: Option<String>, ip: String) -> ApiR
             // it just now)
             let used_before = match rt.used_at {
                 None if refresh_tokens::mark_used(c, &rt, at)? => None,
-                None => Some(at),
+                // marked by a concurrent refresh, or revoked, since it was read
+                None => match refresh_tokens::by_hash(c, &hash)? {
+                    Some(now_rt) if now_rt.revoked_at.is_none() => Some(now_rt.used_at.unwrap_or(at)),
+                    _ => return Ok(Rotation::Invalid),
+                },
                 Some(used) => Some(used),
             };
             if used_before.is_some_and(|used| at - used > grace) {
@@ -236,6 +244,8 @@ pub async fn logout(state: &AppState, token: Option<String>) -> ApiResult<()> {
             if let Some(rt) = refresh_tokens::by_hash(c, &hash)?
                 && rt.revoked_at.is_none()
             {
+                // ordered with a concurrent refresh of the same user (see `rotate`)
+                users::get_locked(c, rt.tenant_id, rt.user_id)?;
                 refresh_tokens::revoke_family(c, rt.family_id, now())?;
                 users::bump_token_version(c, rt.tenant_id, rt.user_id)?;
             }

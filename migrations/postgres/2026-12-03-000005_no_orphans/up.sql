@@ -15,9 +15,13 @@ $$;
 CREATE TRIGGER applications_keep_live_appliances BEFORE DELETE ON applications
     FOR EACH ROW EXECUTE FUNCTION si_refuse_live_orphans();
 
+-- KEY SHARE, as a foreign key's check takes: a concurrent delete of the application waits for this
+-- insert to commit (and its own trigger then sees the new appliance), or this insert waits for the
+-- delete and finds nothing.
 CREATE FUNCTION si_appliance_needs_application() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM applications WHERE id = NEW.application_id) THEN
+    PERFORM 1 FROM applications WHERE id = NEW.application_id FOR KEY SHARE;
+    IF NOT FOUND THEN
         RAISE EXCEPTION 'live appliances: application % does not exist', NEW.application_id
             USING ERRCODE = 'foreign_key_violation';
     END IF;

@@ -1,5 +1,3 @@
-PRAGMA foreign_keys = OFF;
-BEGIN;
 ALTER TABLE audit_log DROP COLUMN actor_role;
 ALTER TABLE audit_log DROP COLUMN actor_tenant_id;
 ALTER TABLE refresh_tokens DROP COLUMN session_started_at;
@@ -19,5 +17,3 @@ INSERT INTO users_old SELECT id, tenant_id, email, name, role, password_hash, di
 DROP TABLE users;
 ALTER TABLE users_old RENAME TO users;
 CREATE INDEX users_tenant_idx ON users (tenant_id, id);
-COMMIT;
-PRAGMA foreign_keys = ON;

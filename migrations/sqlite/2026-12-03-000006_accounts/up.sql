@@ -1,10 +1,9 @@
 -- Accounts, hardened: an email is unique within its tenant only (so creating a user reveals nothing
 -- about other tenants); sessions carry when they started (an absolute lifetime); the audit log records
 -- the actor's tenant and role (customers see provider staff as their role, never as a person).
--- SQLite cannot drop a column's UNIQUE: the users table is rebuilt (SQLite's documented procedure,
--- with foreign keys off, hence outside diesel's transaction: see metadata.toml).
-PRAGMA foreign_keys = OFF;
-BEGIN;
+-- SQLite cannot drop a column's UNIQUE: the users table is rebuilt (SQLite's documented procedure;
+-- `store::migrate` runs SQLite migrations with foreign keys off, inside diesel's transaction, and
+-- checks every foreign key before turning them back on).
 CREATE TABLE users_new (
     id TEXT PRIMARY KEY,
     tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
@@ -38,5 +37,3 @@ UPDATE audit_log SET
     actor_tenant_id = (SELECT tenant_id FROM users WHERE users.id = audit_log.actor_id),
     actor_role = (SELECT role FROM users WHERE users.id = audit_log.actor_id)
 WHERE actor_id IS NOT NULL;
-COMMIT;
-PRAGMA foreign_keys = ON;

@@ -283,17 +283,26 @@ pub fn live_count(
         .filter(a::deployed.eq(true))
         .count()
         .into_boxed();
-    let mut live = ap::appliances
-        .inner_join(a::applications.on(a::id.eq(ap::application_id)))
-        .filter(ap::tenant_id.eq(tenant.to_string()))
-        .filter(ap::state.ne(ApplianceState::Terminated.as_str()))
-        .count()
-        .into_boxed();
     if let Some(p) = project {
         deployed = deployed.filter(a::project_id.eq(p.to_string()));
-        live = live.filter(a::project_id.eq(p.to_string()));
     }
-    Ok((deployed.get_result(conn)?, live.get_result(conn)?))
+    let live = match project {
+        // a project's: through its applications
+        Some(p) => ap::appliances
+            .inner_join(a::applications.on(a::id.eq(ap::application_id)))
+            .filter(ap::tenant_id.eq(tenant.to_string()))
+            .filter(a::project_id.eq(p.to_string()))
+            .filter(ap::state.ne(ApplianceState::Terminated.as_str()))
+            .count()
+            .get_result(conn)?,
+        // a tenant's: every one, orphans an older version left included
+        None => ap::appliances
+            .filter(ap::tenant_id.eq(tenant.to_string()))
+            .filter(ap::state.ne(ApplianceState::Terminated.as_str()))
+            .count()
+            .get_result(conn)?,
+    };
+    Ok((deployed.get_result(conn)?, live))
 }
 
 /// Appliances that are not terminated but whose application is gone (which the database refuses

@@ -1,6 +1,8 @@
 //! Row locks for read-modify-write inside a write transaction. On PostgreSQL (READ COMMITTED) a row
 //! read and then written back can be changed by another transaction in between; `lock` takes the
-//! row's lock (`SELECT … FOR UPDATE`) so the read that follows is current until commit. On SQLite a
+//! row's lock (`SELECT … FOR NO KEY UPDATE`: the strength an `UPDATE` that keeps the key takes, so it
+//! never waits for, nor blocks, the `KEY SHARE` locks foreign-key checks take on parent rows) so the
+//! read that follows is current until commit. On SQLite a
 //! write transaction already holds the database's write lock from its start (`BEGIN IMMEDIATE`), so
 //! there is nothing more to take.
 //!
@@ -25,13 +27,13 @@ pub enum Table {
 impl Table {
     fn sql(self) -> &'static str {
         match self {
-            Table::Tenants => "SELECT 1 FROM tenants WHERE id = $1 FOR UPDATE",
-            Table::Users => "SELECT 1 FROM users WHERE id = $1 FOR UPDATE",
-            Table::Projects => "SELECT 1 FROM projects WHERE id = $1 FOR UPDATE",
-            Table::Hosts => "SELECT 1 FROM hosts WHERE id = $1 FOR UPDATE",
-            Table::Pools => "SELECT 1 FROM compute_pools WHERE id = $1 FOR UPDATE",
-            Table::Applications => "SELECT 1 FROM applications WHERE id = $1 FOR UPDATE",
-            Table::Groups => "SELECT 1 FROM appliance_groups WHERE id = $1 FOR UPDATE",
+            Table::Tenants => "SELECT 1 FROM tenants WHERE id = $1 FOR NO KEY UPDATE",
+            Table::Users => "SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE",
+            Table::Projects => "SELECT 1 FROM projects WHERE id = $1 FOR NO KEY UPDATE",
+            Table::Hosts => "SELECT 1 FROM hosts WHERE id = $1 FOR NO KEY UPDATE",
+            Table::Pools => "SELECT 1 FROM compute_pools WHERE id = $1 FOR NO KEY UPDATE",
+            Table::Applications => "SELECT 1 FROM applications WHERE id = $1 FOR NO KEY UPDATE",
+            Table::Groups => "SELECT 1 FROM appliance_groups WHERE id = $1 FOR NO KEY UPDATE",
         }
     }
 }

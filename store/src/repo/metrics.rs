@@ -55,42 +55,58 @@ pub fn get(
     .transpose()
 }
 
-/// Store the latest report of many appliances at once (upsert, latest wins).
+/// Store the latest report of many appliances at once (upsert; a report never replaces a newer one,
+/// whichever replica or retried batch wrote that). One statement per 500 appliances.
 pub fn put_many(
     conn: &mut DbConn,
     reports: &[(TenantId, ApplianceId, DateTime<Utc>, MetricsReport)],
 ) -> Result<(), StoreError> {
-    use diesel::upsert::excluded;
+    use diesel::sql_types::{Text, Timestamp};
     for chunk in reports.chunks(500) {
-        let rows = chunk
-            .iter()
-            .map(|(tenant, id, at, report)| {
-                let text = serde_json::to_string(report).map_err(|source| StoreError::Json {
-                    what: "metrics report",
-                    source,
-                })?;
-                Ok((
-                    m::appliance_id.eq(id.to_string()),
-                    m::tenant_id.eq(tenant.to_string()),
-                    m::at.eq(to_db(*at)),
-                    m::report.eq(text),
-                ))
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        // (the connection enum has no upsert of its own: each engine runs it)
-        macro_rules! upsert {
-            ($c:expr) => {
-                diesel::insert_into(m::appliance_metrics)
-                    .values(rows)
-                    .on_conflict(m::appliance_id)
-                    .do_update()
-                    .set((m::at.eq(excluded(m::at)), m::report.eq(excluded(m::report))))
-                    .execute($c)?
-            };
+        let mut rows = Vec::with_capacity(chunk.len());
+        for (tenant, id, at, report) in chunk {
+            let text = serde_json::to_string(report).map_err(|source| StoreError::Json {
+                what: "metrics report",
+                source,
+            })?;
+            rows.push((id.to_string(), tenant.to_string(), to_db(*at), text));
+        }
+        macro_rules! run {
+            ($c:expr, $db:ty, $p:expr) => {{
+                let values: Vec<String> = (0..rows.len())
+                    .map(|i| {
+                        format!(
+                            "({}, {}, {}, {})",
+                            $p(4 * i + 1, "text"),
+                            $p(4 * i + 2, "text"),
+                            $p(4 * i + 3, "timestamp"),
+                            $p(4 * i + 4, "text")
+                        )
+                    })
+                    .collect();
+                let sql = format!(
+                    "INSERT INTO appliance_metrics (appliance_id, tenant_id, at, report) VALUES {} \
+                     ON CONFLICT (appliance_id) DO UPDATE SET at = excluded.at, report = excluded.report \
+                     WHERE appliance_metrics.at < excluded.at",
+                    values.join(", ")
+                );
+                let mut q = diesel::sql_query(sql).into_boxed::<$db>();
+                for (id, tenant, at, text) in &rows {
+                    q = q
+                        .bind::<Text, _>(id.clone())
+                        .bind::<Text, _>(tenant.clone())
+                        .bind::<Timestamp, _>(*at)
+                        .bind::<Text, _>(text.clone());
+                }
+                q.execute($c)?
+            }};
         }
         match conn {
-            DbConn::Pg(c) => upsert!(c),
-            DbConn::Sqlite(c) => upsert!(c),
+            DbConn::Pg(c) => run!(c, diesel::pg::Pg, |i: usize, ty: &str| format!(
+                "${i}::{ty}"
+            )),
+            DbConn::Sqlite(c) => run!(c, diesel::sqlite::Sqlite, |_: usize, _: &str| "?"
+                .to_owned()),
         };
     }
     Ok(())

@@ -26,7 +26,8 @@ pub fn by_hash(conn: &mut DbConn, hash: &str) -> Result<Option<RefreshToken>, St
         .transpose()
 }
 
-/// Mark a token used, only if it was not used yet: exactly one of two racing refreshes wins.
+/// Mark a token used, only if it was neither used nor revoked yet: exactly one of two racing
+/// refreshes wins, and none wins against a logout or a revocation that committed meanwhile.
 pub fn mark_used(
     conn: &mut DbConn,
     token: &RefreshToken,
@@ -35,7 +36,8 @@ pub fn mark_used(
     let n = diesel::update(
         r::refresh_tokens
             .find(token.id.to_string())
-            .filter(r::used_at.is_null()),
+            .filter(r::used_at.is_null())
+            .filter(r::revoked_at.is_null()),
     )
     .set(r::used_at.eq(Some(to_db(at))))
     .execute(conn)?;
