@@ -133,29 +133,34 @@ pub struct Running {
     pub bootstrapped: Option<bootstrap::Bootstrapped>,
     /// Cancels the background loops (the orchestrator).
     pub shutdown: CancellationToken,
-    server: actix_web::dev::Server,
+    /// The servers, already running in tasks of their own (an actix server starts only once its
+    /// future is polled: spawning it here means no caller can forget to).
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
     /// The agent-only listener (`agent_bind`), if any.
     pub agent_addr: Option<SocketAddr>,
-    agent_server: Option<actix_web::dev::Server>,
+    agent_server: Option<(ServerHandle, tokio::task::JoinHandle<std::io::Result<()>>)>,
 }
 
 impl Running {
     /// Stop accepting and finish what is in flight, on every listener.
     pub async fn stop(&self) {
-        if let Some(a) = &self.agent_server {
-            a.handle().stop(true).await;
+        if let Some((a, _)) = &self.agent_server {
+            a.stop(true).await;
         }
         self.handle.stop(true).await;
     }
 
     /// Wait until the servers stop.
     pub async fn wait(self) -> std::io::Result<()> {
-        if let Some(a) = self.agent_server {
+        let joined = |r: Result<std::io::Result<()>, tokio::task::JoinError>| {
+            r.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+        };
+        if let Some((_, a)) = self.agent_server {
             let (main, agent) = futures_util::future::join(self.server, a).await;
-            main?;
-            return agent;
+            joined(main)?;
+            return joined(agent);
         }
-        self.server.await
+        joined(self.server.await)
     }
 }
 
@@ -307,7 +312,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
                 .listen(listener)?
                 .run();
             tracing::info!(%addr, "agent protocol listening");
-            (Some(addr), Some(server))
+            (Some(addr), Some((server.handle(), tokio::spawn(server))))
         }
         None => (None, None),
     };
@@ -319,7 +324,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         state,
         bootstrapped,
         shutdown,
-        server,
+        server: tokio::spawn(server),
         agent_addr,
         agent_server,
     })
