@@ -9,6 +9,9 @@ pub enum OrchestratorError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Driver(#[from] DriverError),
+    /// Placing appliances failed (the batch's cause, shared by every pass in it).
+    #[error("placement failed: {0}")]
+    Placement(String),
     /// A crash injected by a test (the process "dies" between two steps).
     #[error("injected crash")]
     Crashed,

@@ -8,6 +8,7 @@ use crate::plan::Action;
 use crate::{Orchestrator, OrchestratorError};
 use common::api::ImageKind;
 use common::{ApplianceId, ApplianceState, GroupId, HostState, ImageId};
+use futures_util::StreamExt;
 use std::sync::atomic::Ordering;
 use store::repo::events::Subject;
 use store::repo::{appliances, applications, events, hosts, images, pools, templates};
@@ -22,9 +23,25 @@ fn subject(a: &Appliance) -> Subject {
     }
 }
 
+/// One pass's placements, waiting for the placer.
+pub(crate) struct PlaceRequest {
+    app_pool: Option<common::PoolId>,
+    ids: Vec<ApplianceId>,
+    reply: tokio::sync::oneshot::Sender<Result<(), String>>,
+}
+
+/// Placements queued by concurrent passes, and the turn to place them: the pass that gets the turn
+/// places everything queued in one transaction, so the hosts' usage is read once for many
+/// applications instead of once each.
+#[derive(Default)]
+pub(crate) struct Placer {
+    queue: std::sync::Mutex<Vec<PlaceRequest>>,
+    turn: tokio::sync::Mutex<()>,
+}
+
 impl Orchestrator {
     /// Count a step toward an injected crash.
-    fn step(&self) -> Result<(), OrchestratorError> {
+    pub(crate) fn step(&self) -> Result<(), OrchestratorError> {
         if let Some(left) = &self.crash_after
             && left.fetch_sub(1, Ordering::SeqCst) <= 1
         {
@@ -100,7 +117,7 @@ impl Orchestrator {
         match action {
             Action::Create { group, count } => self.create(app, group, count).await,
             Action::Place(id) => self.place(app, id).await,
-            Action::Boot(id) => self.boot(id).await,
+            Action::Boot(id) => self.boot_many(vec![id]).await,
             Action::Fail(id, reason) => {
                 let Some(a) = self.appliance(id).await? else {
                     return Ok(());
@@ -234,13 +251,12 @@ impl Orchestrator {
                 let Some(t) = templates::get_any(c, g.template_id)? else {
                     return Ok(());
                 };
-                for _ in 0..count {
-                    let id = ApplianceId::new();
-                    let at = now();
-                    let short = &id.to_string()[28..];
-                    appliances::insert(
-                        c,
-                        &Appliance {
+                let at = now();
+                let new: Vec<Appliance> = (0..count)
+                    .map(|_| {
+                        let id = ApplianceId::new();
+                        let short = &id.to_string()[28..];
+                        Appliance {
                             id,
                             tenant_id: tenant,
                             application_id: app_id,
@@ -257,9 +273,10 @@ impl Orchestrator {
                             last_heartbeat_at: None,
                             created_at: at,
                             updated_at: at,
-                        },
-                    )?;
-                }
+                        }
+                    })
+                    .collect();
+                appliances::insert_many(c, &new)?;
                 Ok(())
             })
             .await?;
@@ -270,33 +287,79 @@ impl Orchestrator {
         self.place_many(app, vec![id]).await
     }
 
-    /// Place several appliances of one application: each moves pending → placing, then one
-    /// transaction (serialised with every other placement) chooses their hosts against one view of
-    /// the hosts' usage, updated as it goes.
+    /// Place appliances of one application. Placements of every pass that asks meanwhile go together
+    /// (see [`Placer`]): one transaction, serialised with every other placement, chooses their hosts
+    /// against one view of the hosts' usage, updated as it goes, and records them in a few
+    /// statements.
     pub(crate) async fn place_many(
         &self,
         app: &Application,
         ids: Vec<ApplianceId>,
     ) -> Result<(), OrchestratorError> {
-        let loaded = self
-            .store
-            .read(move |c| appliances::get_many(c, &ids))
-            .await?;
-        let placing: Vec<Appliance> = loaded
-            .into_iter()
-            .filter(|a| matches!(a.state, ApplianceState::Pending | ApplianceState::Placing))
-            .collect();
-        if placing.is_empty() {
-            return Ok(());
-        }
-        for _ in &placing {
+        for _ in &ids {
             self.step()?;
         }
-        let app_pool = app.pool_id;
-        let failures = self
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.placer
+            .queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(PlaceRequest {
+                app_pool: app.pool_id,
+                ids,
+                reply,
+            });
+        // whoever holds the turn places everything queued by then; a request answered meanwhile
+        // (an earlier holder took it) stops waiting for the turn, so no pass queues behind others'
+        // batches
+        let mut answer = answer;
+        let answered = loop {
+            tokio::select! {
+                biased;
+                a = &mut answer => break a,
+                turn = self.placer.turn.lock() => {
+                    let batch = std::mem::take(
+                        &mut *self.placer.queue.lock().unwrap_or_else(|p| p.into_inner()),
+                    );
+                    if !batch.is_empty() {
+                        self.place_batch(batch).await;
+                    }
+                    drop(turn);
+                }
+            }
+        };
+        match answered {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(why)) => Err(OrchestratorError::Placement(why)),
+            Err(_) => Err(OrchestratorError::Placement(
+                "the placement was dropped".into(),
+            )),
+        }
+    }
+
+    /// Place a batch of requests in one transaction; answer each.
+    async fn place_batch(&self, batch: Vec<PlaceRequest>) {
+        let wanted: Vec<(ApplianceId, Option<common::PoolId>)> = batch
+            .iter()
+            .flat_map(|r| r.ids.iter().map(move |id| (*id, r.app_pool)))
+            .collect();
+        let outcome = self
             .store
             .write(move |c| -> Result<Vec<(ApplianceId, String)>, StoreError> {
                 hosts::lock_placement(c)?;
+                let pool_of: std::collections::HashMap<ApplianceId, Option<common::PoolId>> =
+                    wanted.iter().copied().collect();
+                let ids: Vec<ApplianceId> = wanted.iter().map(|w| w.0).collect();
+                // read under the placement lock: what another orchestrator placed meanwhile is seen
+                let placing: Vec<Appliance> = appliances::get_many(c, &ids)?
+                    .into_iter()
+                    .filter(|a| {
+                        matches!(a.state, ApplianceState::Pending | ApplianceState::Placing)
+                    })
+                    .collect();
+                if placing.is_empty() {
+                    return Ok(Vec::new());
+                }
                 let (mut cands, all) = candidates(c)?;
                 let strategies: std::collections::HashMap<_, _> = pools::all(c)?
                     .into_iter()
@@ -310,21 +373,9 @@ impl Orchestrator {
                     GroupId,
                     std::collections::HashMap<common::HostId, u32>,
                 > = std::collections::HashMap::new();
+                let mut placed = Vec::new();
                 let mut failed = Vec::new();
                 for a in placing {
-                    let a = match a.state {
-                        ApplianceState::Pending => match appliances::transition(
-                            c,
-                            &a,
-                            ApplianceState::Placing,
-                            "looking for a host",
-                        ) {
-                            Ok(m) => m,
-                            Err(StoreError::Stale) => continue,
-                            Err(e) => return Err(e),
-                        },
-                        _ => a,
-                    };
                     if let std::collections::hash_map::Entry::Vacant(e) =
                         spread_of.entry(a.group_id)
                     {
@@ -335,6 +386,7 @@ impl Orchestrator {
                         cand.same_group = spread.get(&cand.id).copied().unwrap_or(0);
                     }
                     let template_pool = template_pools.get(&a.template_id).copied().flatten();
+                    let app_pool = pool_of.get(&a.id).copied().flatten();
                     let chosen = placement::pool_for(template_pool, app_pool).and_then(|pool| {
                         let need = Need {
                             flavor: a.flavor,
@@ -343,72 +395,226 @@ impl Orchestrator {
                         };
                         placement::place(&need, &cands).map_err(|no_fit| no_fit.to_string())
                     });
-                    match chosen {
-                        Ok(host_id) => {
-                            let Some(host) = all.iter().find(|h| h.id == host_id) else {
-                                continue;
-                            };
-                            appliances::set_host(c, a.id, Some(host.id))?;
-                            let mut placed = a.clone();
-                            placed.host_id = Some(host.id);
-                            appliances::transition(
-                                c,
-                                &placed,
-                                ApplianceState::Creating,
-                                &format!("placed on {}", host.name),
-                            )?;
-                            if let Some(cand) = cands.iter_mut().find(|x| x.id == host_id) {
+                    match chosen.map(|h| all.iter().find(|x| x.id == h)) {
+                        Ok(Some(host)) => {
+                            if let Some(cand) = cands.iter_mut().find(|x| x.id == host.id) {
                                 cand.used.vcpus += a.flavor.vcpus;
                                 cand.used.memory_mib += a.flavor.memory_mib;
                                 cand.used.disk_gib += a.flavor.disk_gib;
                             }
-                            *spread.entry(host_id).or_insert(0) += 1;
+                            *spread.entry(host.id).or_insert(0) += 1;
+                            placed.push((a, Some(host.id), format!("placed on {}", host.name)));
                         }
-                        Err(reason) => {
-                            appliances::transition(c, &a, ApplianceState::Failed, &reason)?;
-                            events::record(
-                                c,
-                                a.tenant_id,
-                                "placement.failed",
-                                &subject(&a),
-                                &reason,
-                            )?;
-                            failed.push((a.id, reason));
-                        }
+                        Ok(None) => {}
+                        Err(reason) => failed.push((a, None, reason)),
                     }
                 }
-                Ok(failed)
+                // pending → placing → creating (or failed), a few statements for them all
+                let mut looking = Vec::new();
+                for (a, _, _) in placed.iter().chain(&failed) {
+                    if a.state == ApplianceState::Pending {
+                        looking.push(appliances::Move {
+                            appliance: a.clone(),
+                            to: ApplianceState::Placing,
+                            host: None,
+                            reason: "looking for a host".into(),
+                        });
+                    }
+                }
+                let looking: std::collections::HashSet<ApplianceId> =
+                    appliances::move_many(c, &looking)?.into_iter().collect();
+                let onward =
+                    |(mut a, host, reason): (Appliance, Option<common::HostId>, String),
+                     to: ApplianceState| {
+                        if a.state == ApplianceState::Pending {
+                            if !looking.contains(&a.id) {
+                                return None; // moved meanwhile
+                            }
+                            a.state = ApplianceState::Placing;
+                        }
+                        Some(appliances::Move {
+                            appliance: a,
+                            to,
+                            host,
+                            reason,
+                        })
+                    };
+                let creating: Vec<appliances::Move> = placed
+                    .into_iter()
+                    .filter_map(|p| onward(p, ApplianceState::Creating))
+                    .collect();
+                appliances::move_many(c, &creating)?;
+                let failing: Vec<appliances::Move> = failed
+                    .into_iter()
+                    .filter_map(|p| onward(p, ApplianceState::Failed))
+                    .collect();
+                let failed: std::collections::HashSet<ApplianceId> =
+                    appliances::move_many(c, &failing)?.into_iter().collect();
+                let mut reasons = Vec::with_capacity(failed.len());
+                for m in failing
+                    .into_iter()
+                    .filter(|m| failed.contains(&m.appliance.id))
+                {
+                    let mut a = m.appliance;
+                    a.state = ApplianceState::Failed;
+                    events::record(c, a.tenant_id, "placement.failed", &subject(&a), &m.reason)?;
+                    reasons.push((a.id, m.reason));
+                }
+                Ok(reasons)
+            })
+            .await;
+        let answer = match outcome {
+            Ok(failures) => {
+                for (id, reason) in failures {
+                    tracing::info!(appliance = %id, %reason, "placement failed");
+                }
+                Ok(())
+            }
+            Err(e) => Err(store::error_chain(&e)),
+        };
+        for r in batch {
+            let _ = r.reply.send(answer.clone());
+        }
+    }
+
+    /// Start the domains of appliances placed on their hosts (creating → booting). What the specs
+    /// need is read at once, the domains are created concurrently, and the moves recorded together.
+    pub(crate) async fn boot_many(&self, ids: Vec<ApplianceId>) -> Result<(), OrchestratorError> {
+        let (creating, hosts, ctx) = self
+            .store
+            .read(move |c| -> Result<_, StoreError> {
+                let creating: Vec<Appliance> = appliances::get_many(c, &ids)?
+                    .into_iter()
+                    .filter(|a| a.state == ApplianceState::Creating)
+                    .collect();
+                let mut host_ids: Vec<common::HostId> =
+                    creating.iter().filter_map(|a| a.host_id).collect();
+                host_ids.sort();
+                host_ids.dedup();
+                let hosts: std::collections::HashMap<_, _> = hosts::get_many(c, &host_ids)?
+                    .into_iter()
+                    .map(|h| (h.id, h))
+                    .collect();
+                let ctx = SpecContext::load(
+                    c,
+                    creating.iter().map(|a| a.template_id),
+                    hosts.values().map(|h| h.pool_id),
+                )?;
+                Ok((creating, hosts, ctx))
             })
             .await?;
-        for (id, reason) in failures {
-            tracing::info!(appliance = %id, %reason, "placement failed");
+        let started = futures_util::stream::iter(creating)
+            .map(|a| {
+                let (hosts, ctx) = (&hosts, &ctx);
+                async move {
+                    let r = self.start_domain(&a, hosts, ctx).await;
+                    (a, r)
+                }
+            })
+            .buffer_unordered(self.config.concurrency.max(1))
+            .collect::<Vec<_>>()
+            .await;
+        let mut moves = Vec::new();
+        let mut first_error = None;
+        for (a, r) in started {
+            match r {
+                Ok(Some(host)) => moves.push(appliances::Move {
+                    appliance: a,
+                    to: ApplianceState::Booting,
+                    host: None,
+                    reason: format!("domain started on {host}"),
+                }),
+                Ok(None) => {}
+                Err(OrchestratorError::Crashed) => return Err(OrchestratorError::Crashed),
+                Err(e) => {
+                    tracing::warn!(appliance = %a.id, error = %store::Chain(&e), "starting a domain failed");
+                    first_error.get_or_insert(e);
+                }
+            }
         }
-        Ok(())
+        // a crash before this write leaves domains whose appliances still say `creating`: the next
+        // pass finds each domain by its name and only records the step
+        if !moves.is_empty() {
+            self.store
+                .write(move |c| appliances::move_many(c, &moves))
+                .await?;
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Start one appliance's domain; the name of its host when it started (`None`: it failed, and
+    /// was recorded as failed).
+    async fn start_domain(
+        &self,
+        a: &Appliance,
+        hosts: &std::collections::HashMap<common::HostId, Host>,
+        ctx: &SpecContext,
+    ) -> Result<Option<String>, OrchestratorError> {
+        let Some(host) = a.host_id.and_then(|h| hosts.get(&h)) else {
+            self.move_to(
+                a,
+                ApplianceState::Failed,
+                "its host was deleted",
+                Some("appliance.failed"),
+            )
+            .await?;
+            return Ok(None);
+        };
+        let driver = self.drivers.for_uri(&host.uri)?;
+        let spec = match self.spec_in(ctx, a, host) {
+            Ok(spec) => spec,
+            Err(e @ DriverError::Refused { .. }) => {
+                self.refused(a, host, &e).await?;
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        match driver.create(&host.uri, &spec).await {
+            Ok(()) => {
+                self.step()?;
+                Ok(Some(host.name.clone()))
+            }
+            Err(e @ DriverError::Refused { .. }) => {
+                // a half-made domain must go before the appliance is failed (and replaced)
+                driver.undefine(&host.uri, &spec.name).await?;
+                self.refused(a, host, &e).await?;
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The domain spec of an appliance on `host` (one read; see [`SpecContext`]).
+    async fn spec(&self, a: &Appliance, host: &Host) -> Result<DomainSpec, OrchestratorError> {
+        let (tid, pool_id) = (a.template_id, host.pool_id);
+        let ctx = self
+            .store
+            .read(move |c| SpecContext::load(c, [tid], [pool_id]))
+            .await?;
+        Ok(self.spec_in(&ctx, a, host)?)
     }
 
     /// The domain spec of an appliance on `host`: its template's registered images, which must be
     /// in the host's pool, with that pool's image directory; its identity and token.
-    async fn spec(&self, a: &Appliance, host: &Host) -> Result<DomainSpec, OrchestratorError> {
-        let (tid, pool_id) = (a.template_id, host.pool_id);
-        let (template, pool, registered) = self
-            .store
-            .read(move |c| -> Result<_, StoreError> {
-                let t = templates::get_any(c, tid)?;
-                let ids: Vec<ImageId> = t
-                    .iter()
-                    .flat_map(|t| [t.image_id, t.kernel_image_id, t.initrd_image_id])
-                    .flatten()
-                    .collect();
-                Ok((t, pools::get(c, pool_id)?, images::get_many(c, &ids)?))
-            })
-            .await?;
-        let refuse = |what: String| OrchestratorError::Driver(DriverError::refused(what));
-        let t = template.ok_or_else(|| refuse(format!("the template of {} is gone", a.name)))?;
-        let pool = pool.ok_or_else(|| refuse(format!("the pool of host {} is gone", host.name)))?;
+    fn spec_in(
+        &self,
+        ctx: &SpecContext,
+        a: &Appliance,
+        host: &Host,
+    ) -> Result<DomainSpec, DriverError> {
+        let refuse = DriverError::refused;
+        let t = ctx
+            .templates
+            .get(&a.template_id)
+            .ok_or_else(|| refuse(format!("the template of {} is gone", a.name)))?;
+        let pool = ctx
+            .pools
+            .get(&host.pool_id)
+            .ok_or_else(|| refuse(format!("the pool of host {} is gone", host.name)))?;
         let image =
-            |id: Option<ImageId>, kind: ImageKind| -> Result<Option<ImageRef>, OrchestratorError> {
+            |id: Option<ImageId>, kind: ImageKind| -> Result<Option<ImageRef>, DriverError> {
                 let Some(id) = id else { return Ok(None) };
-                let i = registered.iter().find(|i| i.id == id).ok_or_else(|| {
+                let i = ctx.images.get(&id).ok_or_else(|| {
                     refuse(format!(
                         "image {id} of template {} is not registered",
                         t.name
@@ -442,60 +648,56 @@ impl Orchestrator {
             disk: image(t.image_id, ImageKind::Disk)?,
             kernel: image(t.kernel_image_id, ImageKind::Kernel)?,
             initrd: image(t.initrd_image_id, ImageKind::Initrd)?,
-            image_dir: pool.image_dir,
+            image_dir: pool.image_dir.clone(),
             agent_token: self.key.issue(a.id),
             agent_url: self.config.agent_url.clone(),
         })
     }
+}
 
-    async fn boot(&self, id: ApplianceId) -> Result<(), OrchestratorError> {
-        let Some(a) = self.appliance(id).await? else {
-            return Ok(());
-        };
-        if a.state != ApplianceState::Creating {
-            return Ok(());
+/// What domain specs are made of: templates, pools and registered images, read together.
+struct SpecContext {
+    templates: std::collections::HashMap<common::TemplateId, store::Template>,
+    pools: std::collections::HashMap<common::PoolId, store::Pool>,
+    images: std::collections::HashMap<ImageId, store::Image>,
+}
+
+impl SpecContext {
+    fn load(
+        c: &mut DbConn,
+        template_ids: impl IntoIterator<Item = common::TemplateId>,
+        pool_ids: impl IntoIterator<Item = common::PoolId>,
+    ) -> Result<SpecContext, StoreError> {
+        let mut templates = std::collections::HashMap::new();
+        for id in template_ids {
+            if !templates.contains_key(&id)
+                && let Some(t) = templates::get_any(c, id)?
+            {
+                templates.insert(id, t);
+            }
         }
-        let Some(host) = self.host(&a).await? else {
-            self.move_to(
-                &a,
-                ApplianceState::Failed,
-                "its host was deleted",
-                Some("appliance.failed"),
-            )
-            .await?;
-            return Ok(());
-        };
-        let driver = self.drivers.for_uri(&host.uri)?;
-        let spec = match self.spec(&a, &host).await {
-            Ok(spec) => spec,
-            Err(OrchestratorError::Driver(e @ DriverError::Refused { .. })) => {
-                self.refused(&a, &host, &e).await?;
-                return Ok(());
+        let mut pools = std::collections::HashMap::new();
+        for id in pool_ids {
+            if !pools.contains_key(&id)
+                && let Some(p) = pools::get(c, id)?
+            {
+                pools.insert(id, p);
             }
-            Err(e) => return Err(e),
-        };
-        match driver.create(&host.uri, &spec).await {
-            Ok(()) => {
-                // a crash here leaves a domain whose appliance still says `creating`: the next pass
-                // finds the domain by its name and only records the step
-                self.step()?;
-                self.move_to(
-                    &a,
-                    ApplianceState::Booting,
-                    &format!("domain started on {}", host.name),
-                    None,
-                )
-                .await?;
-                Ok(())
-            }
-            Err(e @ DriverError::Refused { .. }) => {
-                // a half-made domain must go before the appliance is failed (and replaced)
-                driver.undefine(&host.uri, &spec.name).await?;
-                self.refused(&a, &host, &e).await?;
-                Ok(())
-            }
-            Err(e) => Err(e.into()),
         }
+        let image_ids: Vec<ImageId> = templates
+            .values()
+            .flat_map(|t: &store::Template| [t.image_id, t.kernel_image_id, t.initrd_image_id])
+            .flatten()
+            .collect();
+        let images = images::get_many(c, &image_ids)?
+            .into_iter()
+            .map(|i| (i.id, i))
+            .collect();
+        Ok(SpecContext {
+            templates,
+            pools,
+            images,
+        })
     }
 }
 

@@ -94,6 +94,8 @@ pub struct Orchestrator {
     orphans: Mutex<HashSet<common::ApplianceId>>,
     /// The background loops' liveness (readiness reads it).
     pub health: Arc<supervise::Health>,
+    /// Placements of concurrent passes, batched.
+    placer: execute::Placer,
 }
 
 impl std::fmt::Debug for Orchestrator {
@@ -129,6 +131,7 @@ impl Orchestrator {
             reported: Mutex::new(HashSet::new()),
             orphans: Mutex::new(HashSet::new()),
             health: Arc::new(supervise::Health::default()),
+            placer: execute::Placer::default(),
         }))
     }
 

@@ -255,17 +255,18 @@ impl Orchestrator {
         let actions = plan::plan(app.deployed, &specs, &observed, &self.config.timeouts);
         let acted = !actions.is_empty();
         let mut first_error = None;
-        // placements go last and together: terminations free capacity first, one view of usage serves all
-        let (places, others): (Vec<_>, Vec<_>) = actions
-            .into_iter()
-            .partition(|a| matches!(a, plan::Action::Place(_)));
-        let to_place: Vec<_> = places
-            .into_iter()
-            .filter_map(|a| match a {
-                plan::Action::Place(id) => Some(id),
-                _ => None,
-            })
-            .collect();
+        // placements go last and together: terminations free capacity first, one view of usage
+        // serves all; domains to start go together too (one read, one write for them all)
+        let mut to_place = Vec::new();
+        let mut to_boot = Vec::new();
+        let mut others = Vec::new();
+        for action in actions {
+            match action {
+                plan::Action::Place(a) => to_place.push(a),
+                plan::Action::Boot(a) => to_boot.push(a),
+                other => others.push(other),
+            }
+        }
         for action in others {
             tracing::debug!(application = %id, ?action, "execute");
             match self.execute(&app, action, &apps).await {
@@ -273,6 +274,20 @@ impl Orchestrator {
                 Err(OrchestratorError::Crashed) => return Err(OrchestratorError::Crashed),
                 Err(e) => {
                     tracing::warn!(application = %id, error = %store::Chain(&e), "action failed");
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if !to_boot.is_empty() {
+            let booted = match to_boot.iter().try_for_each(|_| self.step()) {
+                Ok(()) => self.boot_many(to_boot).await,
+                Err(e) => Err(e),
+            };
+            match booted {
+                Ok(()) => {}
+                Err(OrchestratorError::Crashed) => return Err(OrchestratorError::Crashed),
+                Err(e) => {
+                    tracing::warn!(application = %id, error = %store::Chain(&e), "starting domains failed");
                     first_error.get_or_insert(e);
                 }
             }
@@ -338,7 +353,10 @@ impl Orchestrator {
     pub async fn reconcile_due(&self) -> Result<usize, OrchestratorError> {
         let owner = self.config.owner.clone();
         let lease = self.config.lease;
-        let limit = i64::try_from(self.config.concurrency * 16).unwrap_or(128);
+        // rounds are tended (leases renewed, finished claims given back as they go), so a large one
+        // holds nothing up, and each round's fixed cost (a claim, four reads, a release) is paid
+        // once for many applications
+        let limit = i64::try_from(self.config.concurrency * 64).unwrap_or(512);
         let claims = self
             .store
             .write(move |c| {

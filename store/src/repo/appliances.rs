@@ -394,3 +394,160 @@ pub fn heartbeats(
     }
     Ok(out)
 }
+
+/// Insert rows of `table`: on PostgreSQL in multi-row statements of 200, on SQLite (in-process,
+/// where a statement costs no round trip) one by one — diesel's SQLite batch insert opens a
+/// transaction of its own, which cannot nest in ours.
+macro_rules! insert_batched {
+    ($conn:expr, $table:expr, $rows:expr) => {{
+        match &mut *$conn {
+            DbConn::Pg(c) => {
+                for chunk in $rows.chunks(200) {
+                    diesel::insert_into($table)
+                        .values(chunk)
+                        .execute(c)
+                        .map_err(StoreError::orphan_guard)?;
+                }
+            }
+            DbConn::Sqlite(c) => {
+                for row in $rows.iter() {
+                    diesel::insert_into($table)
+                        .values(row)
+                        .execute(c)
+                        .map_err(StoreError::orphan_guard)?;
+                }
+            }
+        }
+    }};
+}
+
+/// Insert many new appliances with their first transitions (`→ pending`), a few statements for all.
+pub fn insert_many(conn: &mut DbConn, new: &[Appliance]) -> Result<(), StoreError> {
+    let rows: Vec<ApplianceRow> = new.iter().map(ApplianceRow::from).collect();
+    insert_batched!(conn, ap::appliances, rows);
+    let events: Vec<TransitionRow> = new
+        .iter()
+        .map(|a| transition_row(a, None, a.state, &a.state_reason, a.state_since))
+        .collect();
+    insert_batched!(conn, e::appliance_events, events);
+    Ok(())
+}
+
+fn transition_row(
+    a: &Appliance,
+    from: Option<ApplianceState>,
+    to: ApplianceState,
+    reason: &str,
+    at: DateTime<Utc>,
+) -> TransitionRow {
+    TransitionRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        tenant_id: a.tenant_id.to_string(),
+        appliance_id: a.id.to_string(),
+        application_id: a.application_id.to_string(),
+        from_state: from.map(|s| s.as_str().to_owned()),
+        to_state: to.as_str().to_owned(),
+        reason: reason.to_owned(),
+        at: to_db(at),
+    }
+}
+
+/// One appliance to move in [`move_many`]: from the state it was read in to `to`, on `host` when
+/// given (else it stays where it is), for `reason`.
+#[derive(Clone, Debug)]
+pub struct Move {
+    pub appliance: Appliance,
+    pub to: ApplianceState,
+    pub host: Option<HostId>,
+    pub reason: String,
+}
+
+/// Move many appliances at once, each only if it is still in the state it was read in (a concurrent
+/// move wins: that appliance is left out), with its transition recorded — a few statements for all,
+/// where [`transition`] takes two per appliance. Illegal moves are refused before anything is
+/// written. Returns the appliances moved.
+pub fn move_many(conn: &mut DbConn, moves: &[Move]) -> Result<Vec<ApplianceId>, StoreError> {
+    if let Some(m) = moves.iter().find(|m| !m.appliance.state.can_become(m.to)) {
+        return Err(StoreError::IllegalTransition {
+            from: m.appliance.state,
+            to: m.to,
+        });
+    }
+    let at = now();
+    let mut moved_ids = Vec::with_capacity(moves.len());
+    for chunk in moves.chunks(200) {
+        let moved = update_states(conn, chunk, at)?;
+        let events: Vec<TransitionRow> = chunk
+            .iter()
+            .filter(|m| moved.contains(&m.appliance.id.to_string()))
+            .map(|m| transition_row(&m.appliance, Some(m.appliance.state), m.to, &m.reason, at))
+            .collect();
+        moved_ids.extend(
+            chunk
+                .iter()
+                .filter(|m| moved.contains(&m.appliance.id.to_string()))
+                .map(|m| m.appliance.id),
+        );
+        insert_batched!(conn, e::appliance_events, events);
+    }
+    Ok(moved_ids)
+}
+
+/// One `UPDATE … FROM (VALUES …)` for a chunk of moves; the ids it changed.
+fn update_states(
+    conn: &mut DbConn,
+    chunk: &[Move],
+    at: DateTime<Utc>,
+) -> Result<std::collections::HashSet<String>, StoreError> {
+    use diesel::sql_types::{Nullable, Text, Timestamp};
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        id: String,
+    }
+    const COLUMNS: usize = 5;
+    macro_rules! run {
+        ($c:expr, $db:ty, $p:expr) => {{
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let cols: Vec<String> = (1..=COLUMNS).map(|k| $p(COLUMNS * i + k)).collect();
+                    format!("({})", cols.join(", "))
+                })
+                .collect();
+            let n = COLUMNS * chunk.len();
+            let sql = format!(
+                "WITH v(id, from_state, to_state, host, reason) AS (VALUES {}) \
+                 UPDATE appliances SET state = v.to_state, \
+                   host_id = COALESCE(v.host, appliances.host_id), \
+                   state_reason = v.reason, state_since = {}, updated_at = {} \
+                 FROM v WHERE appliances.id = v.id AND appliances.state = v.from_state \
+                 RETURNING appliances.id",
+                rows.join(", "),
+                $p(n + 1),
+                $p(n + 2)
+            );
+            let mut q = diesel::sql_query(sql).into_boxed::<$db>();
+            for m in chunk {
+                q = q
+                    .bind::<Text, _>(m.appliance.id.to_string())
+                    .bind::<Text, _>(m.appliance.state.as_str())
+                    .bind::<Text, _>(m.to.as_str())
+                    .bind::<Nullable<Text>, _>(m.host.map(|h| h.to_string()))
+                    .bind::<Text, _>(m.reason.clone());
+            }
+            q.bind::<Timestamp, _>(to_db(at))
+                .bind::<Timestamp, _>(to_db(at))
+                .load::<Row>($c)?
+        }};
+    }
+    // PostgreSQL types a VALUES list by its first row: every parameter says its type
+    let values = COLUMNS * chunk.len();
+    let rows = match &mut *conn {
+        DbConn::Pg(c) => run!(c, diesel::pg::Pg, |i: usize| {
+            let ty = if i > values { "timestamp" } else { "text" };
+            format!("${i}::{ty}")
+        }),
+        DbConn::Sqlite(c) => run!(c, diesel::sqlite::Sqlite, |_: usize| "?".to_owned()),
+    };
+    Ok(rows.into_iter().map(|r| r.id).collect())
+}
