@@ -6,6 +6,7 @@ use crate::error::{ApiError, ApiResult};
 use common::api::Quotas;
 use common::{Role, TenantId, TenantKind, TenantStatus, UserId};
 use serde_json::json;
+use store::repo::unscoped;
 use store::repo::{audit, refresh_tokens, tenants, users};
 use store::time::now;
 use store::{Actor, Store, Tenant, User};
@@ -107,7 +108,9 @@ pub async fn reset_password(
 ) -> ApiResult<Option<String>> {
     let email = normalize_email(email);
     let lookup = email.clone();
-    let mut accounts = store.read(move |c| users::by_email(c, &lookup)).await?;
+    let mut accounts = store
+        .read(move |c| unscoped::users::by_email(c, &lookup))
+        .await?;
     if let Some(slug) = tenant_slug {
         accounts.retain(|(_, t)| t.slug == slug);
     }

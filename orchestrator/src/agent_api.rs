@@ -9,7 +9,8 @@ use common::agent::{
 };
 use common::{ApplianceId, ApplianceState};
 use store::repo::events::Subject;
-use store::repo::{appliances, applications, events, metrics};
+use store::repo::unscoped;
+use store::repo::{appliances, events, metrics};
 use store::time::now;
 use store::{Appliance, Store, StoreError};
 
@@ -131,7 +132,7 @@ impl AgentService {
             None => {
                 let a = self
                     .store
-                    .read(move |c| appliances::get_any(c, id))
+                    .read(move |c| unscoped::appliances::get(c, id))
                     .await?
                     .ok_or(AgentError::InvalidToken)?;
                 self.buffer.learn(id, a.tenant_id, a.state);
@@ -168,7 +169,7 @@ impl AgentService {
     async fn load(&self, id: ApplianceId) -> Result<Appliance, AgentError> {
         let a = self
             .store
-            .read(move |c| appliances::get_any(c, id))
+            .read(move |c| unscoped::appliances::get(c, id))
             .await?
             .ok_or(AgentError::InvalidToken)?;
         self.buffer.learn(id, a.tenant_id, a.state);
@@ -273,14 +274,14 @@ impl AgentEndpoint for AgentService {
             .store
             .write(move |c| -> Result<Option<Appliance>, AgentError> {
                 let at = now();
-                appliances::heartbeat(c, a.id, at, ip.as_deref())?;
+                unscoped::appliances::heartbeat(c, a.id, at, ip.as_deref())?;
                 let mut a = a;
                 a.ip = ip.or(a.ip);
                 // only a change of state makes the application due (a chatty agent costs nothing)
                 if came_alive(c, &a, &req.hostname)? {
-                    applications::touch(c, a.application_id)?;
+                    unscoped::applications::touch(c, a.application_id)?;
                 }
-                Ok(appliances::get_any(c, a.id)?)
+                Ok(unscoped::appliances::get(c, a.id)?)
             })
             .await?;
         if let Some(a) = now_state {
@@ -305,15 +306,15 @@ impl AgentEndpoint for AgentService {
         let moved = self
             .store
             .write(move |c| -> Result<Option<Appliance>, AgentError> {
-                appliances::heartbeat(c, a.id, now(), None)?;
+                unscoped::appliances::heartbeat(c, a.id, now(), None)?;
                 if matches!(
                     a.state,
                     ApplianceState::Lost | ApplianceState::Creating | ApplianceState::Booting
                 ) && came_alive(c, &a, &a.name)?
                 {
-                    applications::touch(c, a.application_id)?;
+                    unscoped::applications::touch(c, a.application_id)?;
                 }
-                Ok(appliances::get_any(c, a.id)?)
+                Ok(unscoped::appliances::get(c, a.id)?)
             })
             .await?;
         if let Some(a) = moved {
@@ -335,7 +336,7 @@ impl AgentEndpoint for AgentService {
             .write(move |c| -> Result<(), AgentError> {
                 let at = now();
                 metrics::put(c, a.tenant_id, a.id, at, &report)?;
-                appliances::heartbeat(c, a.id, at, None)?;
+                unscoped::appliances::heartbeat(c, a.id, at, None)?;
                 Ok(())
             })
             .await

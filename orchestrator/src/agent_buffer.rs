@@ -19,7 +19,8 @@ use common::{ApplianceId, ApplianceState, TenantId};
 use std::collections::HashMap;
 use std::sync::{Mutex, Weak};
 use std::time::{Duration, Instant};
-use store::repo::{appliances, metrics as reports_store};
+use store::repo::metrics as reports_store;
+use store::repo::unscoped;
 use store::{Store, StoreError};
 
 /// What is known of an appliance an agent speaks for.
@@ -150,7 +151,7 @@ impl AgentBuffer {
         let n = beats.len();
         let written = store
             .write(move |c| -> Result<_, StoreError> {
-                let states = appliances::heartbeats(c, &beats)?;
+                let states = unscoped::appliances::heartbeats(c, &beats)?;
                 reports_store::put_many(c, &reports)?;
                 Ok(states)
             })

@@ -11,7 +11,8 @@ use common::{ApplianceId, ApplianceState, GroupId, HostState, ImageId};
 use futures_util::StreamExt;
 use std::sync::atomic::Ordering;
 use store::repo::events::Subject;
-use store::repo::{appliances, applications, events, hosts, images, pools, templates};
+use store::repo::unscoped;
+use store::repo::{appliances, applications, events, hosts, images, pools};
 use store::time::now;
 use store::{Appliance, Application, DbConn, Host, StoreError, Target};
 
@@ -31,15 +32,23 @@ pub(crate) struct PlaceRequest {
 }
 
 /// Placements queued by concurrent passes, and the turn to place them: the pass that gets the turn
-/// places everything queued in one transaction, so the hosts' usage is read once for many
-/// applications instead of once each.
+/// places everything queued by then in one transaction, so when passes place at the same time the
+/// hosts' usage is read once for all of them instead of once each.
 #[derive(Default)]
 pub(crate) struct Placer {
     queue: std::sync::Mutex<Vec<PlaceRequest>>,
-    turn: tokio::sync::Mutex<()>,
+    turn: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Orchestrator {
+    /// `Err(Crashed)` once an injected crash happened (without counting a step).
+    pub(crate) fn crashed(&self) -> Result<(), OrchestratorError> {
+        match &self.crash_after {
+            Some(left) if left.load(Ordering::SeqCst) == 0 => Err(OrchestratorError::Crashed),
+            _ => Ok(()),
+        }
+    }
+
     /// Count a step toward an injected crash.
     pub(crate) fn step(&self) -> Result<(), OrchestratorError> {
         if let Some(left) = &self.crash_after
@@ -52,7 +61,10 @@ impl Orchestrator {
     }
 
     async fn appliance(&self, id: ApplianceId) -> Result<Option<Appliance>, OrchestratorError> {
-        Ok(self.store.read(move |c| appliances::get_any(c, id)).await?)
+        Ok(self
+            .store
+            .read(move |c| unscoped::appliances::get(c, id))
+            .await?)
     }
 
     async fn host(&self, a: &Appliance) -> Result<Option<Host>, OrchestratorError> {
@@ -218,7 +230,7 @@ impl Orchestrator {
                 let spec = self.spec(&moved, &host).await?;
                 driver.create(&host.uri, &spec).await?;
                 self.store
-                    .write(move |c| appliances::set_target(c, id, Target::Run))
+                    .write(move |c| unscoped::appliances::set_target(c, id, Target::Run))
                     .await?;
                 Ok(())
             }
@@ -248,7 +260,7 @@ impl Orchestrator {
                 let Some(g) = applications::get_group(c, tenant, group)? else {
                     return Ok(());
                 };
-                let Some(t) = templates::get_any(c, g.template_id)? else {
+                let Some(t) = unscoped::templates::get(c, g.template_id)? else {
                     return Ok(());
                 };
                 let at = now();
@@ -310,21 +322,27 @@ impl Orchestrator {
                 reply,
             });
         // whoever holds the turn places everything queued by then; a request answered meanwhile
-        // (an earlier holder took it) stops waiting for the turn, so no pass queues behind others'
-        // batches
+        // (an earlier holder took it) stops waiting for the turn. The batch runs in a task of its
+        // own that holds the turn, so a pass dropped while it places (its lease lost) neither
+        // leaves the others without an answer nor lets the next batch start beside this one.
         let mut answer = answer;
         let answered = loop {
             tokio::select! {
                 biased;
                 a = &mut answer => break a,
-                turn = self.placer.turn.lock() => {
+                turn = self.placer.turn.clone().lock_owned() => {
                     let batch = std::mem::take(
                         &mut *self.placer.queue.lock().unwrap_or_else(|p| p.into_inner()),
                     );
                     if !batch.is_empty() {
-                        self.place_batch(batch).await;
+                        let store = self.store.clone();
+                        let placing = tokio::spawn(async move {
+                            place_batch(&store, batch).await;
+                            drop(turn);
+                        });
+                        // (a panic in the task drops the replies: the waiters get an error)
+                        let _ = placing.await;
                     }
-                    drop(turn);
                 }
             }
         };
@@ -337,153 +355,13 @@ impl Orchestrator {
         }
     }
 
-    /// Place a batch of requests in one transaction; answer each.
-    async fn place_batch(&self, batch: Vec<PlaceRequest>) {
-        let wanted: Vec<(ApplianceId, Option<common::PoolId>)> = batch
-            .iter()
-            .flat_map(|r| r.ids.iter().map(move |id| (*id, r.app_pool)))
-            .collect();
-        let outcome = self
-            .store
-            .write(move |c| -> Result<Vec<(ApplianceId, String)>, StoreError> {
-                hosts::lock_placement(c)?;
-                let pool_of: std::collections::HashMap<ApplianceId, Option<common::PoolId>> =
-                    wanted.iter().copied().collect();
-                let ids: Vec<ApplianceId> = wanted.iter().map(|w| w.0).collect();
-                // read under the placement lock: what another orchestrator placed meanwhile is seen
-                let placing: Vec<Appliance> = appliances::get_many(c, &ids)?
-                    .into_iter()
-                    .filter(|a| {
-                        matches!(a.state, ApplianceState::Pending | ApplianceState::Placing)
-                    })
-                    .collect();
-                if placing.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let (mut cands, all) = candidates(c)?;
-                let strategies: std::collections::HashMap<_, _> = pools::all(c)?
-                    .into_iter()
-                    .map(|p| (p.id, p.strategy))
-                    .collect();
-                let mut template_ids: Vec<_> = placing.iter().map(|a| a.template_id).collect();
-                template_ids.sort();
-                template_ids.dedup();
-                let template_pools = templates::pools_of(c, &template_ids)?;
-                let mut spread_of: std::collections::HashMap<
-                    GroupId,
-                    std::collections::HashMap<common::HostId, u32>,
-                > = std::collections::HashMap::new();
-                let mut placed = Vec::new();
-                let mut failed = Vec::new();
-                for a in placing {
-                    if let std::collections::hash_map::Entry::Vacant(e) =
-                        spread_of.entry(a.group_id)
-                    {
-                        e.insert(hosts::group_spread(c, a.group_id)?);
-                    }
-                    let spread = spread_of.get_mut(&a.group_id).ok_or(StoreError::Stale)?;
-                    for cand in cands.iter_mut() {
-                        cand.same_group = spread.get(&cand.id).copied().unwrap_or(0);
-                    }
-                    let template_pool = template_pools.get(&a.template_id).copied().flatten();
-                    let app_pool = pool_of.get(&a.id).copied().flatten();
-                    let chosen = placement::pool_for(template_pool, app_pool).and_then(|pool| {
-                        let need = Need {
-                            flavor: a.flavor,
-                            pool: Some(pool),
-                            strategy: strategies.get(&pool).copied().unwrap_or_default(),
-                        };
-                        placement::place(&need, &cands).map_err(|no_fit| no_fit.to_string())
-                    });
-                    match chosen.map(|h| all.iter().find(|x| x.id == h)) {
-                        Ok(Some(host)) => {
-                            if let Some(cand) = cands.iter_mut().find(|x| x.id == host.id) {
-                                cand.used.vcpus += a.flavor.vcpus;
-                                cand.used.memory_mib += a.flavor.memory_mib;
-                                cand.used.disk_gib += a.flavor.disk_gib;
-                            }
-                            *spread.entry(host.id).or_insert(0) += 1;
-                            placed.push((a, Some(host.id), format!("placed on {}", host.name)));
-                        }
-                        Ok(None) => {}
-                        Err(reason) => failed.push((a, None, reason)),
-                    }
-                }
-                // pending → placing → creating (or failed), a few statements for them all
-                let mut looking = Vec::new();
-                for (a, _, _) in placed.iter().chain(&failed) {
-                    if a.state == ApplianceState::Pending {
-                        looking.push(appliances::Move {
-                            appliance: a.clone(),
-                            to: ApplianceState::Placing,
-                            host: None,
-                            reason: "looking for a host".into(),
-                        });
-                    }
-                }
-                let looking: std::collections::HashSet<ApplianceId> =
-                    appliances::move_many(c, &looking)?.into_iter().collect();
-                let onward =
-                    |(mut a, host, reason): (Appliance, Option<common::HostId>, String),
-                     to: ApplianceState| {
-                        if a.state == ApplianceState::Pending {
-                            if !looking.contains(&a.id) {
-                                return None; // moved meanwhile
-                            }
-                            a.state = ApplianceState::Placing;
-                        }
-                        Some(appliances::Move {
-                            appliance: a,
-                            to,
-                            host,
-                            reason,
-                        })
-                    };
-                let creating: Vec<appliances::Move> = placed
-                    .into_iter()
-                    .filter_map(|p| onward(p, ApplianceState::Creating))
-                    .collect();
-                appliances::move_many(c, &creating)?;
-                let failing: Vec<appliances::Move> = failed
-                    .into_iter()
-                    .filter_map(|p| onward(p, ApplianceState::Failed))
-                    .collect();
-                let failed: std::collections::HashSet<ApplianceId> =
-                    appliances::move_many(c, &failing)?.into_iter().collect();
-                let mut reasons = Vec::with_capacity(failed.len());
-                for m in failing
-                    .into_iter()
-                    .filter(|m| failed.contains(&m.appliance.id))
-                {
-                    let mut a = m.appliance;
-                    a.state = ApplianceState::Failed;
-                    events::record(c, a.tenant_id, "placement.failed", &subject(&a), &m.reason)?;
-                    reasons.push((a.id, m.reason));
-                }
-                Ok(reasons)
-            })
-            .await;
-        let answer = match outcome {
-            Ok(failures) => {
-                for (id, reason) in failures {
-                    tracing::info!(appliance = %id, %reason, "placement failed");
-                }
-                Ok(())
-            }
-            Err(e) => Err(store::error_chain(&e)),
-        };
-        for r in batch {
-            let _ = r.reply.send(answer.clone());
-        }
-    }
-
     /// Start the domains of appliances placed on their hosts (creating → booting). What the specs
     /// need is read at once, the domains are created concurrently, and the moves recorded together.
     pub(crate) async fn boot_many(&self, ids: Vec<ApplianceId>) -> Result<(), OrchestratorError> {
         let (creating, hosts, ctx) = self
             .store
             .read(move |c| -> Result<_, StoreError> {
-                let creating: Vec<Appliance> = appliances::get_many(c, &ids)?
+                let creating: Vec<Appliance> = unscoped::appliances::get_many(c, &ids)?
                     .into_iter()
                     .filter(|a| a.state == ApplianceState::Creating)
                     .collect();
@@ -503,41 +381,46 @@ impl Orchestrator {
                 Ok((creating, hosts, ctx))
             })
             .await?;
-        let started = futures_util::stream::iter(creating)
-            .map(|a| {
-                let (hosts, ctx) = (&hosts, &ctx);
-                async move {
-                    let r = self.start_domain(&a, hosts, ctx).await;
-                    (a, r)
-                }
-            })
-            .buffer_unordered(self.config.concurrency.max(1))
-            .collect::<Vec<_>>()
-            .await;
-        let mut moves = Vec::new();
+        // moves are recorded as the domains start, a few at a time, so a slow host (each call has
+        // its timeout) holds back no other host's records for long
+        let mut started = std::pin::pin!(
+            futures_util::stream::iter(creating)
+                .map(|a| {
+                    let (hosts, ctx) = (&hosts, &ctx);
+                    async move {
+                        let r = self.start_domain(&a, hosts, ctx).await;
+                        (a, r)
+                    }
+                })
+                .buffer_unordered(self.config.concurrency.max(1))
+                .ready_chunks(64)
+        );
         let mut first_error = None;
-        for (a, r) in started {
-            match r {
-                Ok(Some(host)) => moves.push(appliances::Move {
-                    appliance: a,
-                    to: ApplianceState::Booting,
-                    host: None,
-                    reason: format!("domain started on {host}"),
-                }),
-                Ok(None) => {}
-                Err(OrchestratorError::Crashed) => return Err(OrchestratorError::Crashed),
-                Err(e) => {
-                    tracing::warn!(appliance = %a.id, error = %store::Chain(&e), "starting a domain failed");
-                    first_error.get_or_insert(e);
+        while let Some(done) = started.next().await {
+            let mut moves = Vec::new();
+            for (a, r) in done {
+                match r {
+                    Ok(Some(host)) => moves.push(appliances::Move {
+                        appliance: a,
+                        to: ApplianceState::Booting,
+                        host: None,
+                        reason: format!("domain started on {host}"),
+                    }),
+                    Ok(None) => {}
+                    Err(OrchestratorError::Crashed) => return Err(OrchestratorError::Crashed),
+                    Err(e) => {
+                        tracing::warn!(appliance = %a.id, error = %store::Chain(&e), "starting a domain failed");
+                        first_error.get_or_insert(e);
+                    }
                 }
             }
-        }
-        // a crash before this write leaves domains whose appliances still say `creating`: the next
-        // pass finds each domain by its name and only records the step
-        if !moves.is_empty() {
-            self.store
-                .write(move |c| appliances::move_many(c, &moves))
-                .await?;
+            // a crash before this write leaves domains whose appliances still say `creating`: the
+            // next pass finds each domain by its name and only records the step
+            if !moves.is_empty() {
+                self.store
+                    .write(move |c| appliances::move_many(c, &moves))
+                    .await?;
+            }
         }
         first_error.map_or(Ok(()), Err)
     }
@@ -560,6 +443,8 @@ impl Orchestrator {
             .await?;
             return Ok(None);
         };
+        // a crash injected by another start of this batch stops the rest, as a dead process would
+        self.crashed()?;
         let driver = self.drivers.for_uri(&host.uri)?;
         let spec = match self.spec_in(ctx, a, host) {
             Ok(spec) => spec,
@@ -671,7 +556,7 @@ impl SpecContext {
         let mut templates = std::collections::HashMap::new();
         for id in template_ids {
             if !templates.contains_key(&id)
-                && let Some(t) = templates::get_any(c, id)?
+                && let Some(t) = unscoped::templates::get(c, id)?
             {
                 templates.insert(id, t);
             }
@@ -698,6 +583,149 @@ impl SpecContext {
             pools,
             images,
         })
+    }
+}
+
+/// Place a batch of requests in one transaction and answer each; when that transaction fails and
+/// the batch holds several requests, each is placed again on its own, so one application's trouble
+/// is not every application's.
+async fn place_batch(db: &store::Store, batch: Vec<PlaceRequest>) {
+    let wanted: Vec<(ApplianceId, Option<common::PoolId>)> = batch
+        .iter()
+        .flat_map(|r| r.ids.iter().map(move |id| (*id, r.app_pool)))
+        .collect();
+    let outcome = db
+        .write(move |c| -> Result<Vec<(ApplianceId, String)>, StoreError> {
+            hosts::lock_placement(c)?;
+            let pool_of: std::collections::HashMap<ApplianceId, Option<common::PoolId>> =
+                wanted.iter().copied().collect();
+            let ids: Vec<ApplianceId> = wanted.iter().map(|w| w.0).collect();
+            // read under the placement lock: what another orchestrator placed meanwhile is seen
+            let placing: Vec<Appliance> = unscoped::appliances::get_many(c, &ids)?
+                .into_iter()
+                .filter(|a| matches!(a.state, ApplianceState::Pending | ApplianceState::Placing))
+                .collect();
+            if placing.is_empty() {
+                return Ok(Vec::new());
+            }
+            let (mut cands, all) = candidates(c)?;
+            let strategies: std::collections::HashMap<_, _> = pools::all(c)?
+                .into_iter()
+                .map(|p| (p.id, p.strategy))
+                .collect();
+            let mut template_ids: Vec<_> = placing.iter().map(|a| a.template_id).collect();
+            template_ids.sort();
+            template_ids.dedup();
+            let template_pools = unscoped::templates::pools_of(c, &template_ids)?;
+            let mut spread_of: std::collections::HashMap<
+                GroupId,
+                std::collections::HashMap<common::HostId, u32>,
+            > = std::collections::HashMap::new();
+            let mut placed = Vec::new();
+            let mut failed = Vec::new();
+            for a in placing {
+                if let std::collections::hash_map::Entry::Vacant(e) = spread_of.entry(a.group_id) {
+                    e.insert(hosts::group_spread(c, a.group_id)?);
+                }
+                let spread = spread_of.get_mut(&a.group_id).ok_or(StoreError::Stale)?;
+                for cand in cands.iter_mut() {
+                    cand.same_group = spread.get(&cand.id).copied().unwrap_or(0);
+                }
+                let template_pool = template_pools.get(&a.template_id).copied().flatten();
+                let app_pool = pool_of.get(&a.id).copied().flatten();
+                let chosen = placement::pool_for(template_pool, app_pool).and_then(|pool| {
+                    let need = Need {
+                        flavor: a.flavor,
+                        pool: Some(pool),
+                        strategy: strategies.get(&pool).copied().unwrap_or_default(),
+                    };
+                    placement::place(&need, &cands).map_err(|no_fit| no_fit.to_string())
+                });
+                match chosen.map(|h| all.iter().find(|x| x.id == h)) {
+                    Ok(Some(host)) => {
+                        if let Some(cand) = cands.iter_mut().find(|x| x.id == host.id) {
+                            cand.used.vcpus += a.flavor.vcpus;
+                            cand.used.memory_mib += a.flavor.memory_mib;
+                            cand.used.disk_gib += a.flavor.disk_gib;
+                        }
+                        *spread.entry(host.id).or_insert(0) += 1;
+                        placed.push((a, Some(host.id), format!("placed on {}", host.name)));
+                    }
+                    Ok(None) => {}
+                    Err(reason) => failed.push((a, None, reason)),
+                }
+            }
+            // pending → placing → creating (or failed), a few statements for them all
+            let mut looking = Vec::new();
+            for (a, _, _) in placed.iter().chain(&failed) {
+                if a.state == ApplianceState::Pending {
+                    looking.push(appliances::Move {
+                        appliance: a.clone(),
+                        to: ApplianceState::Placing,
+                        host: None,
+                        reason: "looking for a host".into(),
+                    });
+                }
+            }
+            let looking: std::collections::HashSet<ApplianceId> =
+                appliances::move_many(c, &looking)?.into_iter().collect();
+            let onward = |(mut a, host, reason): (Appliance, Option<common::HostId>, String),
+                          to: ApplianceState| {
+                if a.state == ApplianceState::Pending {
+                    if !looking.contains(&a.id) {
+                        return None; // moved meanwhile
+                    }
+                    a.state = ApplianceState::Placing;
+                }
+                Some(appliances::Move {
+                    appliance: a,
+                    to,
+                    host,
+                    reason,
+                })
+            };
+            let creating: Vec<appliances::Move> = placed
+                .into_iter()
+                .filter_map(|p| onward(p, ApplianceState::Creating))
+                .collect();
+            appliances::move_many(c, &creating)?;
+            let failing: Vec<appliances::Move> = failed
+                .into_iter()
+                .filter_map(|p| onward(p, ApplianceState::Failed))
+                .collect();
+            let failed: std::collections::HashSet<ApplianceId> =
+                appliances::move_many(c, &failing)?.into_iter().collect();
+            let mut reasons = Vec::with_capacity(failed.len());
+            for m in failing
+                .into_iter()
+                .filter(|m| failed.contains(&m.appliance.id))
+            {
+                let mut a = m.appliance;
+                a.state = ApplianceState::Failed;
+                events::record(c, a.tenant_id, "placement.failed", &subject(&a), &m.reason)?;
+                reasons.push((a.id, m.reason));
+            }
+            Ok(reasons)
+        })
+        .await;
+    let answer = match outcome {
+        Ok(failures) => {
+            for (id, reason) in failures {
+                tracing::info!(appliance = %id, %reason, "placement failed");
+            }
+            Ok(())
+        }
+        Err(e) if batch.len() > 1 => {
+            tracing::warn!(error = %store::Chain(&e), requests = batch.len(), "a batch of placements failed; placing each on its own");
+            for r in batch {
+                Box::pin(place_batch(db, vec![r])).await;
+            }
+            return;
+        }
+        Err(e) => Err(store::error_chain(&e)),
+    };
+    for r in batch {
+        let _ = r.reply.send(answer.clone());
     }
 }
 

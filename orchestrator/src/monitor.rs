@@ -9,7 +9,8 @@ use common::{ApplianceId, ApplianceState, HostId, HostState};
 use futures_util::StreamExt;
 use std::collections::HashSet;
 use store::repo::events::Subject;
-use store::repo::{appliances, applications, events, hosts, locks, tenants};
+use store::repo::unscoped;
+use store::repo::{appliances, events, hosts, locks, tenants};
 use store::time::now;
 use store::{Host, StoreError};
 
@@ -73,7 +74,7 @@ impl Orchestrator {
                 if v.lost {
                     let reason = format!("host {} lost", current.name);
                     let mut touched = HashSet::new();
-                    for a in appliances::on_host(c, host)? {
+                    for a in unscoped::appliances::on_host(c, host)? {
                         if a.state == ApplianceState::Lost {
                             continue;
                         }
@@ -92,7 +93,7 @@ impl Orchestrator {
                         }
                     }
                     for app in touched {
-                        applications::touch(c, app)?;
+                        unscoped::applications::touch(c, app)?;
                     }
                 }
                 let mut after = current;
@@ -124,7 +125,11 @@ impl Orchestrator {
                 .strip_prefix("si-")
                 .and_then(|s| s.parse::<ApplianceId>().ok());
             let appliance = match id {
-                Some(id) => self.store.read(move |c| appliances::get_any(c, id)).await?,
+                Some(id) => {
+                    self.store
+                        .read(move |c| unscoped::appliances::get(c, id))
+                        .await?
+                }
                 None => None,
             };
             match appliance {
@@ -201,7 +206,10 @@ impl Orchestrator {
     /// have left some): one `orchestrator.orphan_appliance` event for the provider per appliance,
     /// and the gauge `scaleinfra_orphan_appliances`. Returns how many there are.
     pub async fn sweep_orphans(&self) -> Result<usize, OrchestratorError> {
-        let found = self.store.read(|c| appliances::orphans(c, 1000)).await?;
+        let found = self
+            .store
+            .read(|c| unscoped::appliances::orphans(c, 1000))
+            .await?;
         metrics::gauge!("scaleinfra_orphan_appliances").set(found.len() as f64);
         let new: Vec<_> = {
             let mut seen = self.orphans.lock().unwrap_or_else(|p| p.into_inner());

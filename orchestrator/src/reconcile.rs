@@ -14,8 +14,9 @@ use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use store::repo::applications::{self, Claim, Release};
-use store::repo::{appliances, hosts};
+use store::repo::hosts;
+use store::repo::unscoped;
+use store::repo::unscoped::applications::{Claim, Release};
 use store::time::now;
 
 /// A host's domains by name.
@@ -122,7 +123,7 @@ struct Loaded {
 }
 
 fn load(c: &mut store::DbConn, ids: &[ApplicationId]) -> Result<Round, store::StoreError> {
-    let mut snaps: HashMap<ApplicationId, Snapshot> = applications::get_many_any(c, ids)?
+    let mut snaps: HashMap<ApplicationId, Snapshot> = unscoped::applications::get_many(c, ids)?
         .into_iter()
         .map(|app| {
             let snap = Snapshot {
@@ -133,13 +134,13 @@ fn load(c: &mut store::DbConn, ids: &[ApplicationId]) -> Result<Round, store::St
             (snap.app.id, snap)
         })
         .collect();
-    for g in applications::groups_of_many(c, ids)? {
+    for g in unscoped::applications::groups_of_many(c, ids)? {
         if let Some(s) = snaps.get_mut(&g.application_id) {
             s.groups.push(g);
         }
     }
     let mut host_ids = Vec::new();
-    for a in appliances::of_applications(c, ids)? {
+    for a in unscoped::appliances::of_applications(c, ids)? {
         host_ids.extend(a.host_id);
         if let Some(s) = snaps.get_mut(&a.application_id) {
             s.appliances.push(a);
@@ -363,7 +364,7 @@ impl Orchestrator {
                 let at = now();
                 let until =
                     at + ChronoDuration::from_std(lease).unwrap_or(ChronoDuration::seconds(30));
-                applications::claim_due(c, &owner, at, until, limit)
+                unscoped::applications::claim_due(c, &owner, at, until, limit)
             })
             .await?;
         let n = claims.len();
@@ -438,7 +439,7 @@ impl Orchestrator {
                         error,
                     })
                     .collect();
-                applications::release_all(c, &owner, &released)
+                unscoped::applications::release_all(c, &owner, &released)
             })
             .await?;
         Ok(())
@@ -464,7 +465,7 @@ impl Orchestrator {
                 .store
                 .write(move |c| {
                     let until = now() + ChronoDuration::from_std(lease).unwrap_or_default();
-                    applications::renew(c, &owner, &wanted, until)
+                    unscoped::applications::renew(c, &owner, &wanted, until)
                 })
                 .await;
             match renewed {
@@ -532,7 +533,7 @@ impl Orchestrator {
             // as a database outage deserves
             None => match self
                 .store
-                .read(move |c| applications::get_any(c, claim.id))
+                .read(move |c| unscoped::applications::get(c, claim.id))
                 .await
             {
                 Ok(app) => app.map_or(0, |a| a.failures),
@@ -549,8 +550,8 @@ impl Orchestrator {
     pub async fn resync_all(&self) -> Result<(), OrchestratorError> {
         self.store
             .write(|c| -> Result<(), store::StoreError> {
-                for id in applications::all_deployed(c)? {
-                    applications::touch(c, id)?;
+                for id in unscoped::applications::all_deployed(c)? {
+                    unscoped::applications::touch(c, id)?;
                 }
                 Ok(())
             })

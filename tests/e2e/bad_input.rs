@@ -6,7 +6,11 @@ use serde_json::json;
 
 /// Rows that any accidental write would add to.
 async fn counts(app: &TestApp) -> (i64, i64) {
-    let users = app.store.read(store::repo::users::count_all).await.unwrap();
+    let users = app
+        .store
+        .read(store::repo::unscoped::users::count_all)
+        .await
+        .unwrap();
     let audit = app
         .store
         .read(|c| store::repo::audit::count(c, None))

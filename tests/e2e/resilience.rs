@@ -243,7 +243,9 @@ async fn two_orchestrators_on_one_database_never_double_create() {
 #[tokio::test]
 async fn released_claims_come_due_as_their_passes_said() {
     use chrono::{Duration as D, Utc};
-    use store::repo::applications::{Release, claim_due, get_any, release_all, touch};
+    use store::repo::unscoped::applications::{
+        Release, claim_due, get as get_any, release_all, touch,
+    };
     let app = TestApp::spawn_with(|c| c.orchestrator = false).await;
     let op = app.operator().await;
     let acme = app.tenant(&op, "acme").await;
@@ -362,7 +364,7 @@ async fn a_write_that_panics_half_way_leaves_nothing_and_the_store_goes_on() {
 #[tokio::test]
 async fn a_pass_longer_than_its_lease_keeps_the_application() {
     use chrono::Utc;
-    use store::repo::applications::{claim_due, lease_of};
+    use store::repo::unscoped::applications::{claim_due, lease_of};
     // (host checks get time enough for the slow calls: only leases are on trial here)
     let app = TestApp::spawn_with(|c| {
         c.orchestrator = false;

@@ -656,7 +656,7 @@ async fn agent_calls_are_bounded_buffered_and_turned_away_when_terminated() {
     };
     let heard = || async {
         app.store
-            .read(move |c| appliances::get_any(c, id))
+            .read(move |c| store::repo::unscoped::appliances::get(c, id))
             .await
             .unwrap()
             .unwrap()
@@ -686,7 +686,7 @@ async fn agent_calls_are_bounded_buffered_and_turned_away_when_terminated() {
     // and the time never moves back (a late batch from another replica)
     let older = seen - chrono::Duration::seconds(30);
     app.store
-        .write(move |c| appliances::heartbeats(c, &[(id, older)]))
+        .write(move |c| store::repo::unscoped::appliances::heartbeats(c, &[(id, older)]))
         .await
         .unwrap();
     assert_eq!(heard().await, Some(seen));

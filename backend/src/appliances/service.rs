@@ -8,7 +8,8 @@ use crate::pagination;
 use crate::state::AppState;
 use common::api::{ApplianceResponse, EventResponse, Page, PageQuery, TransitionResponse};
 use common::{ApplianceId, ApplianceState, ApplicationId};
-use store::repo::{appliances, applications as apps, audit, events, metrics};
+use store::repo::unscoped;
+use store::repo::{appliances, audit, events, metrics};
 use store::{Appliance, Target};
 
 use crate::applications::service::{visible_app, visible_appliance};
@@ -142,8 +143,8 @@ pub async fn set_target(
                     ),
                 });
             }
-            appliances::set_target(c, id, target)?;
-            apps::touch(c, a.application_id)?;
+            unscoped::appliances::set_target(c, id, target)?;
+            unscoped::applications::touch(c, a.application_id)?;
             let action = match target {
                 Target::Run => "appliance.run",
                 Target::Stop => "appliance.stop",

@@ -14,6 +14,7 @@ use common::{GroupId, LayerId};
 use serde_json::json;
 use std::collections::HashMap;
 use store::Group;
+use store::repo::unscoped;
 use store::repo::{applications as apps, audit, templates};
 use store::time::now;
 use validator::Validate;
@@ -60,7 +61,7 @@ pub async fn create_group(
             if app.deployed {
                 check_quota(c, ctx.tenant_id, &HashMap::new(), None)?;
             }
-            apps::touch(c, app.id)?;
+            unscoped::applications::touch(c, app.id)?;
             audit::Entry::new(ctx.tenant_id, &ctx.actor(), "group.create")
                 .object("application", app.id)
                 .detail(json!({"group": group.name, "desired": group.size.desired}))
@@ -123,7 +124,7 @@ pub async fn update_group(
             }
             group.updated_at = now();
             apps::save_group(c, c2.tenant_id, &group)?;
-            apps::touch(c, app.id)?;
+            unscoped::applications::touch(c, app.id)?;
             audit::Entry::new(c2.tenant_id, &c2.actor(), "group.update")
                 .object("application", app.id)
                 .detail(json!({"group": group.name, "desired": group.size.desired}))
@@ -164,7 +165,7 @@ pub async fn scale(
             group.size.desired = req.desired;
             group.updated_at = now();
             apps::save_group(c, c2.tenant_id, &group)?;
-            apps::touch(c, app.id)?;
+            unscoped::applications::touch(c, app.id)?;
             audit::Entry::new(c2.tenant_id, &c2.actor(), "group.scale")
                 .object("application", app.id)
                 .detail(json!({"group": group.name, "from": from, "to": req.desired}))
@@ -182,7 +183,7 @@ pub async fn delete_group(state: &AppState, ctx: &AuthCtx, id: GroupId) -> ApiRe
             store::repo::locks::tenant(c, ctx.tenant_id)?;
             let (app, group) = visible_group(c, &ctx, id)?;
             apps::delete_group(c, ctx.tenant_id, id)?;
-            apps::touch(c, app.id)?;
+            unscoped::applications::touch(c, app.id)?;
             audit::Entry::new(ctx.tenant_id, &ctx.actor(), "group.delete")
                 .object("application", app.id)
                 .detail(json!({"group": group.name}))

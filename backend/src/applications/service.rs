@@ -16,7 +16,8 @@ use common::api::{
 use common::{ApplianceId, ApplianceState, ApplicationId, GroupId, LayerId, ProjectId, TenantId};
 use serde_json::json;
 use std::collections::HashMap;
-use store::repo::{appliances, applications as apps, audit, pools, templates, tenants};
+use store::repo::unscoped;
+use store::repo::{appliances, applications as apps, audit, pools, tenants};
 use store::time::now;
 use store::{Appliance, Application, DbConn, Group, Layer};
 use validator::Validate;
@@ -70,11 +71,11 @@ pub(super) fn check_quota(
     let mut demand = Demand::default();
     let mut flavors = HashMap::new();
     for app in ids {
-        for g in apps::groups(c, app)? {
+        for g in unscoped::applications::groups(c, app)? {
             let flavor = match flavors.get(&g.template_id) {
                 Some(f) => *f,
                 None => {
-                    let f = templates::get_any(c, g.template_id)?
+                    let f = unscoped::templates::get(c, g.template_id)?
                         .map(|t| t.flavor)
                         .ok_or(ApiError::NotFound)?;
                     flavors.insert(g.template_id, f);
@@ -98,9 +99,9 @@ pub(super) fn check_quota(
 /// The whole application: layers in order, their groups with running counts.
 pub(super) fn describe(c: &mut DbConn, app: Application) -> ApiResult<ApplicationResponse> {
     let layers = apps::layers(c, app.tenant_id, app.id)?;
-    let groups = apps::groups(c, app.id)?;
+    let groups = unscoped::applications::groups(c, app.id)?;
     let mut running: HashMap<GroupId, u32> = HashMap::new();
-    for a in appliances::of_application(c, app.id)? {
+    for a in unscoped::appliances::of_application(c, app.id)? {
         if a.state == ApplianceState::Running {
             *running.entry(a.group_id).or_default() += 1;
         }
@@ -272,7 +273,7 @@ pub async fn delete(state: &AppState, ctx: &AuthCtx, id: ApplicationId) -> ApiRe
         .write(move |c| -> ApiResult<()> {
             store::repo::locks::tenant(c, ctx.tenant_id)?;
             let app = visible_app(c, &ctx, id)?;
-            let live = appliances::of_application(c, id)?.len();
+            let live = unscoped::appliances::of_application(c, id)?.len();
             if app.deployed || live > 0 {
                 return Err(ApiError::InvalidState {
                     code: "application_deployed",
@@ -431,7 +432,7 @@ pub async fn delete_layer(state: &AppState, ctx: &AuthCtx, id: LayerId) -> ApiRe
             let mut layers = apps::layers(c, ctx.tenant_id, app.id)?;
             renumber(&mut layers);
             apps::save_layers(c, ctx.tenant_id, &layers)?;
-            apps::touch(c, app.id)?;
+            unscoped::applications::touch(c, app.id)?;
             audit::Entry::new(ctx.tenant_id, &ctx.actor(), "layer.delete")
                 .object("application", app.id)
                 .detail(json!({"layer": layer.name}))

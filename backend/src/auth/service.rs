@@ -7,6 +7,7 @@ use chrono::Duration;
 use common::api::{ChangePasswordRequest, LoginRequest, MeResponse, TokenResponse};
 use common::{SessionFamilyId, TenantStatus};
 use serde_json::json;
+use store::repo::unscoped;
 use store::repo::{audit, refresh_tokens, users};
 use store::time::now;
 use store::{Actor, DbConn, RefreshToken, Tenant, User};
@@ -109,7 +110,7 @@ pub async fn login(state: &AppState, req: LoginRequest, ip: String) -> ApiResult
     let lookup = email.clone();
     let mut found = state
         .store
-        .read(move |c| users::by_email(c, &lookup))
+        .read(move |c| unscoped::users::by_email(c, &lookup))
         .await?;
     if let Some(slug) = &req.tenant {
         found.retain(|(_, t)| &t.slug == slug);

@@ -235,7 +235,7 @@ async fn kill_appliance(
     let id = *appliance_id;
     let a = state
         .store
-        .read(move |c| store::repo::appliances::get_any(c, id))
+        .read(move |c| store::repo::unscoped::appliances::get(c, id))
         .await?
         .ok_or(ApiError::NotFound)?;
     if !sim.kill_domain(&a.domain_name()) {

@@ -15,6 +15,7 @@ use common::{
 };
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use store::repo::unscoped;
 use store::repo::{appliances, applications, projects, templates, tenants};
 use store::time::now;
 use store::{Appliance, Application, Group, Layer, Project, Store, Target, Template, Tenant};
@@ -243,7 +244,7 @@ async fn main() -> anyhow::Result<()> {
     while Instant::now() < flushed_by {
         let wanted = ids[..called].to_vec();
         fresh = store
-            .read(move |c| appliances::get_many(c, &wanted))
+            .read(move |c| unscoped::appliances::get_many(c, &wanted))
             .await?
             .iter()
             .filter(|a| a.last_heartbeat_at.is_some_and(|t| t >= started))

@@ -14,6 +14,7 @@ use orchestrator::drivers::Drivers;
 use orchestrator::drivers::libvirt::{LibvirtConfig, LibvirtDriver};
 use orchestrator::{Orchestrator, OrchestratorConfig, SimCloud, SimConfig};
 use std::time::{Duration, Instant};
+use store::repo::unscoped;
 use store::repo::{appliances, applications, hosts, pools, projects, templates, tenants};
 use store::time::now;
 use store::{
@@ -90,7 +91,7 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let full_pass = t.elapsed();
-    let live = store.read(appliances::count_live).await?;
+    let live = store.read(unscoped::appliances::count_live).await?;
     println!(
         "full reconcile pass over {passes} applications ({live} appliances): {:.0} ms (goal ≤ 200 ms)",
         full_pass.as_secs_f64() * 1000.0
@@ -110,7 +111,7 @@ async fn main() -> anyhow::Result<()> {
                 applications::save_group(c, tenant, &group)?;
             }
             for a in &grow_apps {
-                applications::touch(c, *a)?;
+                unscoped::applications::touch(c, *a)?;
             }
             Ok(())
         })
@@ -120,7 +121,7 @@ async fn main() -> anyhow::Result<()> {
         o.reconcile_due().await?;
         let ids = watched.clone();
         let started = store
-            .read(move |c| appliances::of_applications(c, &ids))
+            .read(move |c| unscoped::appliances::of_applications(c, &ids))
             .await?
             .iter()
             .filter(|a| matches!(a.state, ApplianceState::Booting | ApplianceState::Running))
@@ -343,7 +344,7 @@ async fn fixture(
             move |c| -> Result<Vec<(String, Option<HostId>)>, store::StoreError> {
                 let mut out = Vec::new();
                 for h in &host_ids {
-                    for a in appliances::on_host(c, *h)? {
+                    for a in unscoped::appliances::on_host(c, *h)? {
                         out.push((a.domain_name(), a.host_id));
                     }
                 }

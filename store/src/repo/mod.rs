@@ -17,6 +17,7 @@ pub mod refresh_tokens;
 pub mod settings;
 pub mod templates;
 pub mod tenants;
+pub mod unscoped;
 pub mod users;
 
 /// Keyset pagination input: rows with an id greater than `after`, at most `limit`.

@@ -32,17 +32,6 @@ pub fn get_visible(
         .transpose()
 }
 
-/// A template by id whatever its owner (the orchestrator builds domains from it).
-pub fn get_any(conn: &mut DbConn, id: TemplateId) -> Result<Option<Template>, StoreError> {
-    t::appliance_templates
-        .find(id.to_string())
-        .select(TemplateRow::as_select())
-        .first(conn)
-        .optional()?
-        .map(Template::try_from)
-        .transpose()
-}
-
 pub fn list_visible(
     conn: &mut DbConn,
     tenant: TenantId,
@@ -94,28 +83,6 @@ pub fn in_use(conn: &mut DbConn, id: TemplateId) -> Result<bool, StoreError> {
         .count()
         .get_result(conn)?;
     Ok(n > 0)
-}
-
-/// The pool of each template of `ids` (`None`: a template without images).
-pub fn pools_of(
-    conn: &mut DbConn,
-    ids: &[TemplateId],
-) -> Result<std::collections::HashMap<TemplateId, Option<common::PoolId>>, StoreError> {
-    let ids: Vec<String> = ids.iter().map(|x| x.to_string()).collect();
-    let rows: Vec<(String, Option<String>)> = t::appliance_templates
-        .filter(t::id.eq_any(ids))
-        .select((t::id, t::pool_id))
-        .load(conn)?;
-    rows.into_iter()
-        .map(|(id, pool)| {
-            Ok((
-                crate::models::parse("template id", &id)?,
-                pool.as_deref()
-                    .map(|p| crate::models::parse("pool id", p))
-                    .transpose()?,
-            ))
-        })
-        .collect()
 }
 
 /// How many templates `owner` (`None`: the provider's global ones) has.
