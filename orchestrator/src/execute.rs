@@ -416,10 +416,33 @@ impl Orchestrator {
             }
             // a crash before this write leaves domains whose appliances still say `creating`: the
             // next pass finds each domain by its name and only records the step
-            if !moves.is_empty() {
-                self.store
-                    .write(move |c| appliances::move_many(c, &moves))
+            if moves.is_empty() {
+                continue;
+            }
+            let wanted: Vec<ApplianceId> = moves.iter().map(|m| m.appliance.id).collect();
+            let moved: std::collections::HashSet<ApplianceId> = self
+                .store
+                .write(move |c| appliances::move_many(c, &moves))
+                .await?
+                .into_iter()
+                .collect();
+            // an appliance moved meanwhile (terminated or failed while its domain started) must not
+            // keep a domain nobody accounts for
+            let raced: Vec<ApplianceId> = wanted
+                .into_iter()
+                .filter(|id| !moved.contains(id))
+                .collect();
+            if !raced.is_empty() {
+                let now_are = self
+                    .store
+                    .read(move |c| unscoped::appliances::get_many(c, &raced))
                     .await?;
+                for a in now_are.iter().filter(|a| !a.state.holds_host()) {
+                    if let Err(e) = self.remove_domain(a).await {
+                        tracing::warn!(appliance = %a.id, error = %store::Chain(&e), "removing the domain of an appliance that moved while it started");
+                        first_error.get_or_insert(e);
+                    }
+                }
             }
         }
         first_error.map_or(Ok(()), Err)
