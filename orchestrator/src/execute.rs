@@ -420,12 +420,10 @@ impl Orchestrator {
                 continue;
             }
             let wanted: Vec<ApplianceId> = moves.iter().map(|m| m.appliance.id).collect();
-            let moved: std::collections::HashSet<ApplianceId> = self
+            let moved = self
                 .store
                 .write(move |c| appliances::move_many(c, &moves))
-                .await?
-                .into_iter()
-                .collect();
+                .await?;
             // an appliance moved meanwhile (terminated or failed while its domain started) must not
             // keep a domain nobody accounts for
             let raced: Vec<ApplianceId> = wanted
@@ -690,8 +688,7 @@ async fn place_batch(db: &store::Store, batch: Vec<PlaceRequest>) {
                     });
                 }
             }
-            let looking: std::collections::HashSet<ApplianceId> =
-                appliances::move_many(c, &looking)?.into_iter().collect();
+            let looking = appliances::move_many(c, &looking)?;
             let onward = |(mut a, host, reason): (Appliance, Option<common::HostId>, String),
                           to: ApplianceState| {
                 if a.state == ApplianceState::Pending {
@@ -716,8 +713,7 @@ async fn place_batch(db: &store::Store, batch: Vec<PlaceRequest>) {
                 .into_iter()
                 .filter_map(|p| onward(p, ApplianceState::Failed))
                 .collect();
-            let failed: std::collections::HashSet<ApplianceId> =
-                appliances::move_many(c, &failing)?.into_iter().collect();
+            let failed = appliances::move_many(c, &failing)?;
             let mut reasons = Vec::with_capacity(failed.len());
             for m in failing
                 .into_iter()

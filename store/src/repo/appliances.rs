@@ -18,16 +18,7 @@ fn record(
     reason: &str,
 ) -> Result<(), StoreError> {
     diesel::insert_into(e::appliance_events)
-        .values(TransitionRow {
-            id: uuid::Uuid::now_v7().to_string(),
-            tenant_id: a.tenant_id.to_string(),
-            appliance_id: a.id.to_string(),
-            application_id: a.application_id.to_string(),
-            from_state: from.map(|s| s.as_str().to_owned()),
-            to_state: a.state.as_str().to_owned(),
-            reason: reason.to_owned(),
-            at: to_db(a.state_since),
-        })
+        .values(transition_row(a, from, a.state, reason, a.state_since))
         .execute(conn)?;
     Ok(())
 }
@@ -268,7 +259,10 @@ pub struct Move {
 /// move wins: that appliance is left out), with its transition recorded — a few statements for all,
 /// where [`transition`] takes two per appliance. Illegal moves are refused before anything is
 /// written. Returns the appliances moved.
-pub fn move_many(conn: &mut DbConn, moves: &[Move]) -> Result<Vec<ApplianceId>, StoreError> {
+pub fn move_many(
+    conn: &mut DbConn,
+    moves: &[Move],
+) -> Result<std::collections::HashSet<ApplianceId>, StoreError> {
     if let Some(m) = moves.iter().find(|m| !m.appliance.state.can_become(m.to)) {
         return Err(StoreError::IllegalTransition {
             from: m.appliance.state,
@@ -276,20 +270,23 @@ pub fn move_many(conn: &mut DbConn, moves: &[Move]) -> Result<Vec<ApplianceId>, 
         });
     }
     let at = now();
-    let mut moved_ids = Vec::with_capacity(moves.len());
+    let mut moved_ids = std::collections::HashSet::with_capacity(moves.len());
     for chunk in moves.chunks(200) {
         let moved = update_states(conn, chunk, at)?;
-        let events: Vec<TransitionRow> = chunk
+        let mut events = Vec::with_capacity(moved.len());
+        for m in chunk
             .iter()
             .filter(|m| moved.contains(&m.appliance.id.to_string()))
-            .map(|m| transition_row(&m.appliance, Some(m.appliance.state), m.to, &m.reason, at))
-            .collect();
-        moved_ids.extend(
-            chunk
-                .iter()
-                .filter(|m| moved.contains(&m.appliance.id.to_string()))
-                .map(|m| m.appliance.id),
-        );
+        {
+            events.push(transition_row(
+                &m.appliance,
+                Some(m.appliance.state),
+                m.to,
+                &m.reason,
+                at,
+            ));
+            moved_ids.insert(m.appliance.id);
+        }
         insert_batched!(conn, e::appliance_events, events);
     }
     Ok(moved_ids)
