@@ -143,6 +143,65 @@ pub struct TestApp {
     handle: actix_web::dev::ServerHandle,
     db: Db,
     counter: AtomicU32,
+    spec: Documented,
+}
+
+/// The statuses the OpenAPI document lists per operation: every answer a test sees through
+/// [`TestApp::call`] must be one of them, so an undocumented status fails the test that met it.
+struct Documented(Vec<(Method, Vec<String>, Vec<String>)>);
+
+impl Documented {
+    fn of(doc: &Value) -> Documented {
+        let mut ops = Vec::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            let segments = path.split('/').map(str::to_owned).collect::<Vec<_>>();
+            for (method, op) in item.as_object().expect("path item") {
+                let Ok(m) = Method::from_bytes(method.to_uppercase().as_bytes()) else {
+                    continue;
+                };
+                let statuses = op["responses"]
+                    .as_object()
+                    .map(|r| r.keys().cloned().collect())
+                    .unwrap_or_default();
+                ops.push((m, segments.clone(), statuses));
+            }
+        }
+        Documented(ops)
+    }
+
+    /// The documented statuses of the operation `method path` names, the one with the most literal
+    /// segments when templates overlap; `None` for paths the document does not describe.
+    fn statuses(&self, method: &Method, path: &str) -> Option<&[String]> {
+        let path = path.split('?').next().unwrap_or(path);
+        let want = path.split('/').collect::<Vec<_>>();
+        self.0
+            .iter()
+            .filter(|(m, segs, _)| {
+                m == method
+                    && segs.len() == want.len()
+                    && segs
+                        .iter()
+                        .zip(&want)
+                        .all(|(s, w)| s.starts_with('{') || s == w)
+            })
+            .max_by_key(|(_, segs, _)| segs.iter().filter(|s| !s.starts_with('{')).count())
+            .map(|(_, _, st)| st.as_slice())
+    }
+
+    fn check(&self, method: &Method, path: &str, status: StatusCode, text: &str) {
+        let Some(statuses) = self.statuses(method, path) else {
+            return;
+        };
+        let code = status.as_str();
+        let class = format!("{}XX", &code[..1]);
+        assert!(
+            statuses
+                .iter()
+                .any(|s| s == code || s.eq_ignore_ascii_case(&class) || s == "default"),
+            "{method} {path} answered {code}, which its OpenAPI operation does not document \
+             (documented: {statuses:?}); body: {text}"
+        );
+    }
 }
 
 impl TestApp {
@@ -191,6 +250,15 @@ impl TestApp {
         let shutdown = running.shutdown.clone();
         tokio::spawn(running.wait());
         let client = reqwest::Client::builder().build().expect("client");
+        let doc: Value = client
+            .get(format!("{base}/api/openapi.json"))
+            .send()
+            .await
+            .expect("openapi document")
+            .json()
+            .await
+            .expect("openapi json");
+        let spec = Documented::of(&doc);
         TestApp {
             base,
             agent_base,
@@ -202,6 +270,7 @@ impl TestApp {
             handle,
             db,
             counter: AtomicU32::new(0),
+            spec,
         }
     }
 
@@ -220,14 +289,16 @@ impl TestApp {
     ) -> Resp {
         let mut rb = self
             .client
-            .request(method, format!("{}{}", self.base, path));
+            .request(method.clone(), format!("{}{}", self.base, path));
         if let Some(t) = token {
             rb = rb.bearer_auth(t);
         }
         if let Some(b) = body {
             rb = rb.json(&b);
         }
-        read(rb.send().await.expect("request sent")).await
+        let resp = read(rb.send().await.expect("request sent")).await;
+        self.spec.check(&method, path, resp.status, &resp.text);
+        resp
     }
 
     /// Send a raw request (custom headers and body).

@@ -112,7 +112,9 @@ async fn me(auth: Auth<Anyone>, state: web::Data<AppState>) -> ApiResult<web::Js
     responses(
         (status = 200, description = "Password changed; new tokens", body = TokenResponse),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The password was changed meanwhile", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Wrong current password or weak new one", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many password changes; retry after the given delay", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/auth/password")]

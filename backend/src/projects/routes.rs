@@ -76,9 +76,10 @@ async fn update_project(
     ))
 }
 
-/// Delete a project.
+/// Delete a project. Refused while any of its applications is deployed or has appliances not yet terminated.
 #[utoipa::path(tag = "projects", security(("bearer" = ["operator", "admin"])),
-    responses((status = 204, description = "Deleted"), Unauthenticated, Forbidden, NotFound))]
+    responses((status = 204, description = "Deleted"), Unauthenticated, Forbidden, NotFound,
+        (status = 409, description = "Applications still deployed or appliances not yet terminated", body = Problem, content_type = "application/problem+json")))]
 #[delete("/projects/{project_id}")]
 async fn delete_project(
     auth: Auth<Admin>,

@@ -80,7 +80,7 @@ async fn update_tenant(
 /// Delete a customer tenant and everything it owns.
 #[utoipa::path(tag = "tenants", security(("bearer" = ["operator"])),
     responses((status = 204, description = "Deleted"), Unauthenticated, Forbidden, NotFound,
-        (status = 409, description = "The provider tenant", body = Problem, content_type = "application/problem+json")))]
+        (status = 409, description = "The provider tenant, or applications still deployed", body = Problem, content_type = "application/problem+json")))]
 #[delete("/tenants/{tenant_id}")]
 async fn delete_tenant(
     auth: Auth<Operator>,
@@ -94,7 +94,7 @@ async fn delete_tenant(
 /// Suspend a customer tenant: its users cannot log in and their tokens stop working at once.
 #[utoipa::path(tag = "tenants", security(("bearer" = ["operator"])),
     responses((status = 200, body = TenantResponse), Unauthenticated, Forbidden, NotFound,
-        (status = 409, description = "The provider tenant", body = Problem, content_type = "application/problem+json")))]
+        (status = 409, description = "The provider tenant, or applications still deployed", body = Problem, content_type = "application/problem+json")))]
 #[post("/tenants/{tenant_id}/suspend")]
 async fn suspend_tenant(
     auth: Auth<Operator>,
@@ -109,7 +109,7 @@ async fn suspend_tenant(
 /// Reactivate a suspended tenant.
 #[utoipa::path(tag = "tenants", security(("bearer" = ["operator"])),
     responses((status = 200, body = TenantResponse), Unauthenticated, Forbidden, NotFound,
-        (status = 409, description = "The provider tenant", body = Problem, content_type = "application/problem+json")))]
+        (status = 409, description = "The provider tenant, or applications still deployed", body = Problem, content_type = "application/problem+json")))]
 #[post("/tenants/{tenant_id}/reactivate")]
 async fn reactivate_tenant(
     auth: Auth<Operator>,
