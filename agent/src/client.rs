@@ -2,7 +2,7 @@
 
 use crate::identity::Identity;
 use common::agent::{
-    AnnounceRequest, AnnounceResponse, HeartbeatRequest, JobsResponse, MetricsReport,
+    AnnounceRequest, AnnounceResponse, HeartbeatRequest, JobResult, JobsResponse, MetricsReport,
 };
 use std::time::Duration;
 
@@ -84,5 +84,51 @@ impl Client {
         r.body_mut()
             .read_json()
             .map_err(|e| CallError::Retry(e.to_string()))
+    }
+
+    /// Reports how job `id` ended. A job the orchestrator no longer knows (404) or already has a
+    /// result for (409) needs nothing more, so those count as done.
+    pub fn report(&self, id: &str, result: &JobResult) -> Result<(), CallError> {
+        let r = self
+            .agent
+            .post(&format!(
+                "{}/agent/v1/jobs/{}/result",
+                self.id.url,
+                path_segment(id)
+            ))
+            .header("Authorization", &format!("Bearer {}", self.id.token))
+            .send_json(result)
+            .map_err(|e| CallError::Retry(e.to_string()))?;
+        match r.status().as_u16() {
+            404 | 409 => Ok(()),
+            s => Self::check(s),
+        }
+    }
+}
+
+/// `id` as one URL path segment: `[A-Za-z0-9-]` as is, every other byte percent-encoded (dots too, so
+/// an id can never read as `..`).
+fn path_segment(id: &str) -> String {
+    use std::fmt::Write;
+    id.bytes()
+        .fold(String::with_capacity(id.len()), |mut s, b| {
+            if b.is_ascii_alphanumeric() || b == b'-' {
+                s.push(char::from(b));
+            } else {
+                let _ = write!(s, "%{b:02X}");
+            }
+            s
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_ids_become_one_path_segment() {
+        assert_eq!(path_segment("0190-abC"), "0190-abC");
+        assert_eq!(path_segment("../x y/é"), "%2E%2E%2Fx%20y%2F%C3%A9");
+        assert_eq!(path_segment("?#%"), "%3F%23%25");
     }
 }

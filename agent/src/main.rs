@@ -3,8 +3,11 @@
 
 use common::agent::{AnnounceRequest, HeartbeatRequest};
 use scaleinfra_agent::client::{CallError, Client};
-use scaleinfra_agent::{identity, metrics};
+use scaleinfra_agent::worker::{self, RECENT_IDS, RecentIds};
+use scaleinfra_agent::{identity, jobs, metrics};
 use std::process::ExitCode;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 const CUSTOM_METRICS: &str = "/run/scaleinfra/metrics";
@@ -22,6 +25,17 @@ fn local_ip(url: &str) -> Option<String> {
     let sock = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
     sock.connect(host).ok()?;
     Some(sock.local_addr().ok()?.ip().to_string())
+}
+
+/// The worker stopped taking jobs: it ends only when the appliance is revoked (or on a panic).
+fn worker_gone(worker: JoinHandle<()>) -> ExitCode {
+    if worker.join().is_ok() {
+        eprintln!("scaleinfra-agent: the job worker stopped; exiting");
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("scaleinfra-agent: the job worker panicked; exiting");
+        ExitCode::FAILURE
+    }
 }
 
 fn main() -> ExitCode {
@@ -55,6 +69,21 @@ fn main() -> ExitCode {
     let every_metrics =
         u64::from(plan.metrics_secs.max(1)).div_ceil(u64::from(plan.heartbeat_secs.max(1)));
     let mut sampler = metrics::Sampler::new(CUSTOM_METRICS);
+    // Jobs run on their own thread so that a long script never stops the heartbeats.
+    let (to_worker, from_main) = mpsc::channel();
+    let worker_client = Client::new(id.clone());
+    let workdir = jobs::workdir();
+    let worker = match std::thread::Builder::new()
+        .name("jobs".into())
+        .spawn(move || worker::work(&worker_client, from_main, &workdir))
+    {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("scaleinfra-agent: cannot start the job worker: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut handed_over = RecentIds::new(RECENT_IDS);
     let mut tick: u64 = 0;
     loop {
         std::thread::sleep(heartbeat);
@@ -65,8 +94,14 @@ fn main() -> ExitCode {
         if outcome.is_ok() && tick.is_multiple_of(every_metrics) {
             outcome = client.metrics(&sampler.sample());
         }
+        let mut pulled = Vec::new();
         if outcome.is_ok() {
-            outcome = client.jobs().map(|_| ());
+            outcome = client.jobs().map(|r| pulled = r.jobs);
+        }
+        for job in pulled {
+            if handed_over.insert(&job.id) && to_worker.send(job).is_err() {
+                return worker_gone(worker);
+            }
         }
         match outcome {
             Ok(()) => {}

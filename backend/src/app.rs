@@ -5,8 +5,8 @@ use crate::config::Config;
 use crate::error;
 use crate::state::AppState;
 use crate::{
-    agent, appliances, applications, audit, auth, bootstrap, catalog, compute, health, images,
-    openapi::ApiDoc, projects, telemetry, tenants, users,
+    agent, appliances, applications, audit, auth, bootstrap, catalog, cloudscripts, compute,
+    health, images, openapi::ApiDoc, projects, rules, telemetry, tenants, users,
 };
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse};
@@ -60,7 +60,9 @@ pub fn build(
                 .configure(catalog::routes::configure)
                 .configure(images::routes::configure)
                 .configure(applications::routes::configure)
-                .configure(appliances::routes::configure),
+                .configure(appliances::routes::configure)
+                .configure(cloudscripts::routes::configure)
+                .configure(rules::routes::configure),
         )
         .service(utoipa_actix_web::scope("/agent/v1").configure(agent::routes::configure))
         .configure(health::configure)
@@ -176,6 +178,8 @@ pub fn orchestrator_config(config: &Config) -> OrchestratorConfig {
         heartbeat_secs: u32::try_from(config.heartbeat_ms.div_ceil(1000)).unwrap_or(5),
         metrics_secs: u32::try_from((config.heartbeat_ms * 2).div_ceil(1000)).unwrap_or(10),
         heartbeat: ms(config.heartbeat_ms),
+        automation_tick: ms(config.automation_tick_ms.max(1)),
+        webhook_allow_internal: config.webhook_allow_internal,
         ..OrchestratorConfig::default()
     };
     o.timeouts.boot = Duration::from_secs(config.boot_timeout_secs);
@@ -230,6 +234,7 @@ async fn seed(store: &Store, config: &Config) -> anyhow::Result<()> {
         };
         orchestrator::catalog::seed_sim_pool(store, config.sim_hosts, capacity).await?;
     }
+    orchestrator::automation::library::load(store).await?;
     orchestrator::catalog::seed_catalog(store).await?;
     Ok(())
 }

@@ -91,6 +91,11 @@ pub struct Config {
     pub libvirt_call_timeout_secs: u64,
     /// How often the orchestrator looks for work, in milliseconds.
     pub orchestrator_tick_ms: u64,
+    /// How often the automation engine looks for events, runs and jobs, in milliseconds.
+    pub automation_tick_ms: u64,
+    /// Let rule webhooks reach loopback, private and link-local addresses (off: tenants cannot
+    /// reach the control plane's network through a webhook).
+    pub webhook_allow_internal: bool,
     /// How often hosts are checked, in milliseconds.
     pub host_check_ms: u64,
     /// Missed checks after which a host is down and its appliances lost.
@@ -138,6 +143,8 @@ impl Default for Config {
             libvirt_agent_forward: None,
             libvirt_call_timeout_secs: 60,
             orchestrator_tick_ms: 250,
+            automation_tick_ms: 200,
+            webhook_allow_internal: false,
             host_check_ms: 5000,
             host_down_after: 3,
             limits: crate::limits::Limits::default(),

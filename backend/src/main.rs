@@ -141,6 +141,7 @@ async fn run_orchestrator(mut config: Config) -> anyhow::Result<()> {
     }
     config.sim_hosts = 0;
     let store = app::open_store(&config).await?;
+    orchestrator::automation::library::load(&store).await?;
     orchestrator::catalog::seed_catalog(&store).await?;
     let (_, drivers) = app::drivers(&config);
     let o =

@@ -22,6 +22,7 @@ use utoipa::{Modify, OpenApi};
         (name = "catalog", description = "Appliance templates"),
         (name = "applications", description = "Applications, layers and appliance groups"),
         (name = "appliances", description = "Appliances, their transitions and events"),
+        (name = "automation", description = "CloudScripts, event rules, their runs and script jobs"),
         (name = "sim", description = "Fault injection and load in the simulated pool"),
         (name = "agent", description = "The appliance agent protocol (per-appliance tokens)"),
         (name = "ops", description = "Health, readiness and metrics"),

@@ -18,6 +18,9 @@ pub enum SimCommand {
         /// New domains crash instead of booting.
         #[arg(long)]
         fail_boots: bool,
+        /// CloudScripts fail (exit 1).
+        #[arg(long)]
+        fail_scripts: bool,
         /// Slow-down factor for boots and driver calls (1 = normal).
         #[arg(long, default_value_t = 1.0)]
         slow: f64,
@@ -134,11 +137,15 @@ pub fn run(target: &SimTarget, command: &SimCommand) -> anyhow::Result<()> {
             api.call("POST", &format!("/sim/appliances/{id}/kill"), None)?;
             println!("appliance {id} killed");
         }
-        SimCommand::Faults { fail_boots, slow } => {
+        SimCommand::Faults {
+            fail_boots,
+            fail_scripts,
+            slow,
+        } => {
             let f = api.call(
                 "PUT",
                 "/sim/faults",
-                Some(json!({"fail_boots": fail_boots, "slow": slow})),
+                Some(json!({"fail_boots": fail_boots, "fail_scripts": fail_scripts, "slow": slow})),
             )?;
             println!("faults: {f}");
         }

@@ -108,18 +108,52 @@ pub struct MetricsReport {
     pub custom: BTreeMap<String, f64>,
 }
 
-/// Work for the agent (CloudScripts; filled by the events issue).
+/// The most output of one stream (stdout or stderr) a job result carries; the agent keeps the first
+/// bytes up to this bound and says it truncated.
+pub const JOB_OUTPUT_MAX: usize = 64 * 1024;
+/// The longest a job may run.
+pub const JOB_TIMEOUT_MAX_SECS: u32 = 3600;
+
+/// Work for the agent: rendered CloudScripts to run, oldest first.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobsResponse {
     pub jobs: Vec<Job>,
 }
 
+/// One CloudScript run on this appliance. The script is run as an executable file, so its shebang
+/// chooses the interpreter (a script without one runs with `/bin/sh`); `env` holds the script's
+/// variables; the agent kills the script (and its process group) after `timeout_secs`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Job {
     pub id: String,
     pub script: String,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    pub timeout_secs: u32,
+}
+
+/// How a job ended, as the agent saw it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct JobResult {
+    /// The exit code; `None` when the script was killed (timeout or signal) or could not start.
+    pub exit_code: Option<i32>,
+    /// Killed after its timeout.
+    #[serde(default)]
+    pub timed_out: bool,
+    #[validate(length(max = 65536))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 65536))]
+    pub stdout: String,
+    #[validate(length(max = 65536))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 65536))]
+    pub stderr: String,
+    /// Output beyond [`JOB_OUTPUT_MAX`] was dropped.
+    #[serde(default)]
+    pub truncated: bool,
+    pub duration_ms: u64,
 }
 
 #[cfg(test)]

@@ -76,6 +76,14 @@ typed_id!(
     ApplianceId,
     /// A durable domain event.
     EventId,
+    /// A CloudScript (its versions are numbered 1, 2, …).
+    ScriptId,
+    /// An event rule of an application.
+    RuleId,
+    /// One run of a rule's chain of actions, for one event.
+    RunId,
+    /// One CloudScript run on one appliance.
+    JobId,
 );
 
 #[cfg(test)]

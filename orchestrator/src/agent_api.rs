@@ -5,9 +5,10 @@ use crate::agent_buffer::{AgentBuffer, steady};
 use crate::tokens::TokenKey;
 use async_trait::async_trait;
 use common::agent::{
-    AnnounceRequest, AnnounceResponse, HeartbeatRequest, JobsResponse, MetricsReport,
+    AnnounceRequest, AnnounceResponse, HeartbeatRequest, Job, JobResult, JobsResponse,
+    MetricsReport,
 };
-use common::{ApplianceId, ApplianceState};
+use common::{ApplianceId, ApplianceState, JobId};
 use store::repo::events::Subject;
 use store::repo::unscoped;
 use store::repo::{appliances, events, metrics};
@@ -44,7 +45,12 @@ pub trait AgentEndpoint: Send + Sync {
     async fn heartbeat(&self, token: &str, req: HeartbeatRequest) -> Result<(), AgentError>;
     async fn metrics(&self, token: &str, report: MetricsReport) -> Result<(), AgentError>;
     async fn jobs(&self, token: &str) -> Result<JobsResponse, AgentError>;
+    /// How a job ended; `Ok(false)` when the appliance has no such job.
+    async fn report(&self, token: &str, job: JobId, result: JobResult) -> Result<bool, AgentError>;
 }
+
+/// Jobs handed to an agent at once.
+const JOBS_PER_PULL: i64 = 16;
 
 /// The agent protocol over the store.
 #[derive(Clone, Debug)]
@@ -251,10 +257,8 @@ fn came_alive(c: &mut store::DbConn, a: &Appliance, hostname: &str) -> Result<bo
             &subject(&moved),
             &detail,
         )?;
-        // install CloudScripts run here once the events issue provides them
-        if advance(c, &moved, ApplianceState::Running, "configured")?.is_some() {
-            events::record(c, a.tenant_id, "appliance.configured", &subject(&moved), "")?;
-        }
+        // the template's install scripts run now, one after another (none: running at once)
+        crate::automation::jobs::install_progress(c, &moved)?;
     }
     Ok(moved_any)
 }
@@ -346,6 +350,38 @@ impl AgentEndpoint for AgentService {
         let id = self.id(token)?;
         // work goes only to an appliance the database says is live, never on a cached word
         self.load(id).await?;
-        Ok(JobsResponse { jobs: Vec::new() })
+        let jobs = self
+            .store
+            .write(move |c| unscoped::automation::take_jobs(c, id, now(), JOBS_PER_PULL))
+            .await?;
+        Ok(JobsResponse {
+            jobs: jobs
+                .into_iter()
+                .map(|j| Job {
+                    id: j.id.to_string(),
+                    script: j.body,
+                    env: j.env,
+                    timeout_secs: j.timeout_secs,
+                })
+                .collect(),
+        })
+    }
+
+    async fn report(&self, token: &str, job: JobId, result: JobResult) -> Result<bool, AgentError> {
+        let id = self.id(token)?;
+        validator::Validate::validate(&result)?;
+        let a = self.load(id).await?;
+        let found = self
+            .store
+            .write(move |c| crate::automation::jobs::report(c, &a, job, &result))
+            .await?;
+        if let Some(a) = self
+            .store
+            .read(move |c| unscoped::appliances::get(c, id))
+            .await?
+        {
+            self.buffer.learn(a.id, a.tenant_id, a.state);
+        }
+        Ok(found.is_some())
     }
 }

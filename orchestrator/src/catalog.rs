@@ -16,6 +16,7 @@ pub const SIM_BASE_FILE: &str = "debian-12-base.qcow2";
 /// The name of the simulated pool.
 pub const SIM_POOL: &str = "sim";
 
+#[allow(clippy::too_many_arguments)] // one seed template per call, read as a table
 fn template(
     base: &Image,
     name: &str,
@@ -24,6 +25,7 @@ fn template(
     flavor: Flavor,
     ports: &[u16],
     metrics: &[&str],
+    install: &str,
 ) -> Template {
     Template {
         id: TemplateId::new(),
@@ -37,7 +39,7 @@ fn template(
         initrd_image_id: None,
         flavor,
         ports: ports.to_vec(),
-        install_scripts: Vec::new(),
+        install_scripts: vec![install.to_owned()],
         metrics: metrics.iter().map(|m| (*m).to_owned()).collect(),
         created_at: now(),
     }
@@ -59,6 +61,7 @@ pub fn seed_templates(base: &Image) -> Vec<Template> {
             f(1, 1024, 10),
             &[80, 443],
             &["haproxy_sessions", "haproxy_backend_up"],
+            "install-haproxy",
         ),
         template(
             base,
@@ -68,6 +71,7 @@ pub fn seed_templates(base: &Image) -> Vec<Template> {
             f(2, 4096, 50),
             &[3306],
             &["mysql_connections", "mysql_qps"],
+            "install-mysql",
         ),
         template(
             base,
@@ -77,6 +81,7 @@ pub fn seed_templates(base: &Image) -> Vec<Template> {
             f(2, 2048, 20),
             &[3000],
             &["http_requests", "http_latency_ms"],
+            "install-rails",
         ),
         template(
             base,
@@ -86,6 +91,7 @@ pub fn seed_templates(base: &Image) -> Vec<Template> {
             f(1, 1024, 20),
             &[80],
             &["http_requests", "php_fpm_active"],
+            "install-php",
         ),
         template(
             base,
@@ -95,6 +101,7 @@ pub fn seed_templates(base: &Image) -> Vec<Template> {
             f(1, 512, 10),
             &[80],
             &["http_requests"],
+            "install-nginx-static",
         ),
     ]
 }

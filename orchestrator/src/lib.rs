@@ -4,6 +4,7 @@
 
 pub mod agent_api;
 pub mod agent_buffer;
+pub mod automation;
 pub mod catalog;
 pub mod drivers;
 pub mod error;
@@ -11,6 +12,7 @@ mod execute;
 pub mod monitor;
 pub mod placement;
 pub mod plan;
+pub mod quota;
 pub mod reconcile;
 pub mod supervise;
 pub mod tokens;
@@ -58,6 +60,10 @@ pub struct OrchestratorConfig {
     pub heartbeat: Duration,
     /// Tests: stop dead (as if killed) after this many actions.
     pub crash_after: Option<u32>,
+    /// How often the automation engine looks for events, runs and jobs.
+    pub automation_tick: Duration,
+    /// Rule webhooks may reach internal addresses.
+    pub webhook_allow_internal: bool,
 }
 
 impl Default for OrchestratorConfig {
@@ -77,6 +83,8 @@ impl Default for OrchestratorConfig {
             metrics_secs: 10,
             heartbeat: Duration::from_secs(5),
             crash_after: None,
+            automation_tick: Duration::from_millis(200),
+            webhook_allow_internal: false,
         }
     }
 }
@@ -159,6 +167,15 @@ impl Orchestrator {
                 .await
             })
         };
+        let automation = {
+            let (this, stop) = (self.clone(), shutdown.clone());
+            tokio::spawn(async move {
+                supervise::supervise(&this.health.clone(), "automation", &stop, || {
+                    this.clone().run_automation(stop.clone())
+                })
+                .await
+            })
+        };
         let this = self.clone();
         let stop = shutdown.clone();
         let result =
@@ -168,18 +185,22 @@ impl Orchestrator {
             .await
             .unwrap_or(Ok(()));
         if result.is_err() {
-            // an injected crash: the process "dies", the monitor with it
+            // an injected crash: the process "dies", the monitor and the engine with it
             monitor.abort();
+            automation.abort();
         } else {
             shutdown.cancel();
             let _ = monitor.await;
-            let owner = self.config.owner.clone();
-            if let Err(e) = self
-                .store
-                .write(move |c| leases::release(c, monitor::LEASE, &owner))
-                .await
-            {
-                tracing::warn!(error = %store::Chain(&e), "releasing the monitor lease");
+            let _ = automation.await;
+            for lease in [monitor::LEASE, automation::engine::LEASE] {
+                let owner = self.config.owner.clone();
+                if let Err(e) = self
+                    .store
+                    .write(move |c| leases::release(c, lease, &owner))
+                    .await
+                {
+                    tracing::warn!(error = %store::Chain(&e), lease, "releasing a lease");
+                }
             }
         }
         result
@@ -263,6 +284,68 @@ impl Orchestrator {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = tokio::time::sleep(self.config.host_check) => {}
+            }
+        }
+    }
+
+    /// The automation engine: while this orchestrator holds the engine's lease, go round (see
+    /// [`automation::engine`]); at once again when a round found work, else after the tick.
+    async fn run_automation(self: Arc<Self>, shutdown: CancellationToken) {
+        let engine =
+            automation::engine::Engine::new(self.store.clone(), self.config.webhook_allow_internal);
+        let lease = (self.config.automation_tick * 10).max(Duration::from_secs(10));
+        let mut held_until = tokio::time::Instant::now();
+        loop {
+            if shutdown.is_cancelled() {
+                return;
+            }
+            self.health.beat("automation");
+            let mut pause = self.config.automation_tick;
+            let renew = tokio::time::Instant::now() + lease / 3 >= held_until;
+            let held = if renew {
+                let owner = self.config.owner.clone();
+                let taken = self
+                    .store
+                    .write(move |c| {
+                        let at = now();
+                        leases::acquire(
+                            c,
+                            automation::engine::LEASE,
+                            &owner,
+                            at,
+                            at + ChronoDuration::from_std(lease).unwrap_or_default(),
+                        )
+                    })
+                    .await;
+                match taken {
+                    Ok(true) => {
+                        held_until = tokio::time::Instant::now() + lease;
+                        true
+                    }
+                    Ok(false) => false,
+                    Err(e) => {
+                        tracing::warn!(error = %store::Chain(&e), "taking the automation lease");
+                        false
+                    }
+                }
+            } else {
+                true
+            };
+            if held {
+                match engine.round().await {
+                    Ok(true) => pause = Duration::ZERO,
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %store::Chain(&e), "an automation round failed")
+                    }
+                }
+            }
+            if pause.is_zero() {
+                continue;
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(pause) => {}
             }
         }
     }

@@ -175,6 +175,7 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        wired -> Bool,
     }
 }
 
@@ -255,6 +256,98 @@ diesel::table! {
         host_id -> Nullable<Text>,
         detail -> Text,
         at -> Timestamp,
+        dispatched -> Bool,
+    }
+}
+
+diesel::table! {
+    cloudscripts (id) {
+        id -> Text,
+        tenant_id -> Nullable<Text>,
+        scope -> Text,
+        name -> Text,
+        description -> Text,
+        latest_version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    cloudscript_versions (script_id, version) {
+        script_id -> Text,
+        version -> Integer,
+        body -> Text,
+        variables -> Text,
+        timeout_secs -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    event_rules (id) {
+        id -> Text,
+        tenant_id -> Text,
+        application_id -> Text,
+        name -> Text,
+        event_type -> Text,
+        filter -> Text,
+        condition -> Nullable<Text>,
+        cooldown_secs -> Integer,
+        schedule -> Nullable<Text>,
+        steps -> Text,
+        enabled -> Bool,
+        origin -> Text,
+        last_fired_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    action_runs (id) {
+        id -> Text,
+        tenant_id -> Text,
+        application_id -> Text,
+        rule_id -> Text,
+        event_id -> Text,
+        event_type -> Text,
+        appliance_id -> Nullable<Text>,
+        status -> Text,
+        step -> Integer,
+        chain -> Text,
+        steps -> Text,
+        next_at -> Timestamp,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    script_jobs (id) {
+        id -> Text,
+        tenant_id -> Text,
+        application_id -> Text,
+        appliance_id -> Text,
+        run_id -> Nullable<Text>,
+        step -> Nullable<Integer>,
+        purpose -> Text,
+        script_id -> Text,
+        script_name -> Text,
+        version -> Integer,
+        body -> Text,
+        env -> Text,
+        secrets -> Text,
+        shown -> Text,
+        timeout_secs -> Integer,
+        status -> Text,
+        exit_code -> Nullable<Integer>,
+        stdout -> Text,
+        stderr -> Text,
+        created_at -> Timestamp,
+        started_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
     }
 }
 
@@ -305,4 +398,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     events,
     appliance_metrics,
     leases,
+    cloudscripts,
+    cloudscript_versions,
+    event_rules,
+    action_runs,
+    script_jobs,
 );

@@ -11,6 +11,50 @@ pub struct Deployed {
     pub layer: String,
     pub group: String,
     pub appliance: String,
+    /// A CloudScript of the admin's tenant (the library's for an operator).
+    pub script: String,
+    /// A rule of the application that ran the script when the appliance came alive …
+    pub rule: String,
+    /// … its run …
+    pub run: String,
+    /// … and the run's script job on the appliance.
+    pub job: String,
+}
+
+/// A CloudScript greeting its appliance; returns its id.
+pub async fn script(app: &TestApp, token: &str) -> String {
+    let r = app
+        .post(
+            token,
+            "/api/v1/cloudscripts",
+            json!({
+                "name": format!("hello-{}", app.unique()),
+                "body": "#!/bin/sh\necho {{ vars.greeting }} from {{ appliance.name }}\n",
+                "variables": [{"name": "greeting", "type": "string", "default": "hello"}],
+                "timeout_secs": 60
+            }),
+        )
+        .await;
+    r.assert_status(201);
+    r.body["id"].as_str().unwrap().to_owned()
+}
+
+/// A rule running `script` on the appliance that came alive; returns its id.
+pub async fn rule(app: &TestApp, token: &str, application: &str, script: &str) -> String {
+    let r = app
+        .post(
+            token,
+            &format!("/api/v1/applications/{application}/rules"),
+            json!({
+                "name": format!("greet-{}", app.unique()),
+                "event_type": "appliance.came_alive",
+                "steps": [{"action": {"type": "run_script", "script_id": script,
+                    "target": {"kind": "event_appliance"}}}]
+            }),
+        )
+        .await;
+    r.assert_status(201);
+    r.body["id"].as_str().unwrap().to_owned()
 }
 
 /// The id of the simulated pool's base disk image (seeded on first start).
@@ -160,6 +204,8 @@ pub async fn deploy_one(app: &TestApp, admin: &Session, project: &str) -> Deploy
     let application = application(app, &admin.token, project, "Shop").await;
     let layer = layer(app, &admin.token, &application, "web").await;
     let group = group(app, &admin.token, &layer, "web", &template, 1, 3).await;
+    let script = script(app, &admin.token).await;
+    let rule = rule(app, &admin.token, &application, &script).await;
     app.post(
         &admin.token,
         &format!("/api/v1/applications/{application}/deploy"),
@@ -169,11 +215,26 @@ pub async fn deploy_one(app: &TestApp, admin: &Session, project: &str) -> Deploy
     .assert_status(202);
     let up = running(app, &admin.token, &application, None, 1).await;
     let appliance = up[0]["id"].as_str().unwrap().to_owned();
+    let (run, job) = app
+        .eventually(30, "the rule's run with its job", || async {
+            let r = app
+                .get(&admin.token, &format!("/api/v1/rules/{rule}/runs"))
+                .await;
+            let run = &r.body["items"][0];
+            let job = run["steps"][0]["jobs"][0].as_str()?;
+            (run["status"] == "succeeded")
+                .then(|| (run["id"].as_str().unwrap().to_owned(), job.to_owned()))
+        })
+        .await;
     Deployed {
         template,
         application,
         layer,
         group,
         appliance,
+        script,
+        rule,
+        run,
+        job,
     }
 }

@@ -188,6 +188,7 @@ async fn the_host_monitor_never_reverts_an_operators_state() {
     // every driver call takes ~0.5 s: a round reads the hosts, waits on them, then judges
     sim.set_faults(orchestrator::Faults {
         fail_boots: false,
+        fail_scripts: false,
         slow: 50.0,
     });
     let pools = app.get(&op.token, "/api/v1/pools").await;

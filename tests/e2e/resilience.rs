@@ -384,6 +384,7 @@ async fn a_pass_longer_than_its_lease_keeps_the_application() {
     let sim = app.state.sim.clone().unwrap();
     sim.set_faults(orchestrator::Faults {
         fail_boots: false,
+        fail_scripts: false,
         slow: 200.0,
     });
     let east = Orchestrator::new(app.store.clone(), drivers(&app), config(&app, "east", None))
@@ -454,6 +455,7 @@ async fn two_orchestrators_with_slow_hosts_never_double_create() {
     let sim = app.state.sim.clone().unwrap();
     sim.set_faults(orchestrator::Faults {
         fail_boots: false,
+        fail_scripts: false,
         slow: 40.0,
     });
     let stop = CancellationToken::new();

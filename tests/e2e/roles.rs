@@ -160,6 +160,11 @@ async fn every_admitted_role_succeeds_on_real_objects() {
                     "pool_id" => pool.clone(),
                     "host_id" => host.clone(),
                     "image_id" => image.clone(),
+                    "script_id" => w.deployed.script.clone(),
+                    "version" => "1".into(),
+                    "rule_id" => w.deployed.rule.clone(),
+                    "run_id" => w.deployed.run.clone(),
+                    "job_id" => w.deployed.job.clone(),
                     other => panic!("no {other} for {}", o.path),
                 }
             });
@@ -519,6 +524,72 @@ async fn every_admitted_role_succeeds_on_real_objects() {
         ("POST", "/api/v1/appliances/{appliance_id}/start"),
         ("POST", "/api/v1/appliances/{appliance_id}/reboot"),
         ("POST", "/api/v1/appliances/{appliance_id}/terminate"),
+    ] {
+        done(m, p);
+    }
+
+    // CloudScripts and rules: everyone who works on projects (operators on the library)
+    for role in ["operator", "admin", "user"] {
+        let w = &worlds[role];
+        let t = &w.session.token;
+        let sc = crate::fixtures::script(&app, t).await;
+        let r = app
+            .post(
+                t,
+                &format!("/api/v1/cloudscripts/{sc}/versions"),
+                json!({"body": "#!/bin/sh\necho v2 {{ vars.greeting }}\n",
+                    "variables": [{"name": "greeting", "type": "string", "default": "hi"}]}),
+            )
+            .await;
+        ok(&r, &format!("{role} saves a version"));
+        assert_eq!(r.body["latest_version"], 2);
+        // the appliances above are terminated by now: a fresh one
+        let appliance = deploy_more(&app, &w.session, &w.project, &w.template).await;
+        let r = app
+            .post(
+                t,
+                &format!("/api/v1/cloudscripts/{sc}/render"),
+                json!({"appliance_id": appliance, "variables": {"greeting": "howdy"}}),
+            )
+            .await;
+        ok(&r, &format!("{role} renders"));
+        assert!(
+            r.body["script"].as_str().unwrap().contains("echo v2 howdy"),
+            "{}",
+            r.text
+        );
+        let r = app
+            .post(
+                t,
+                &format!("/api/v1/cloudscripts/{sc}/run"),
+                json!({"appliance_ids": [appliance]}),
+            )
+            .await;
+        ok(&r, &format!("{role} runs a script"));
+        let rl = crate::fixtures::rule(&app, t, &w.deployed.application, &sc).await;
+        ok(
+            &app.patch(t, &format!("/api/v1/rules/{rl}"), json!({"enabled": false}))
+                .await,
+            &format!("{role} changes a rule"),
+        );
+        ok(
+            &app.delete(t, &format!("/api/v1/rules/{rl}")).await,
+            &format!("{role} removes a rule"),
+        );
+        ok(
+            &app.delete(t, &format!("/api/v1/cloudscripts/{sc}")).await,
+            &format!("{role} deletes a script"),
+        );
+    }
+    for (m, p) in [
+        ("POST", "/api/v1/cloudscripts"),
+        ("POST", "/api/v1/cloudscripts/{script_id}/versions"),
+        ("POST", "/api/v1/cloudscripts/{script_id}/render"),
+        ("POST", "/api/v1/cloudscripts/{script_id}/run"),
+        ("DELETE", "/api/v1/cloudscripts/{script_id}"),
+        ("POST", "/api/v1/applications/{application_id}/rules"),
+        ("PATCH", "/api/v1/rules/{rule_id}"),
+        ("DELETE", "/api/v1/rules/{rule_id}"),
     ] {
         done(m, p);
     }

@@ -229,6 +229,8 @@ impl TestApp {
             heartbeat_ms: 100,
             heartbeat_timeout_secs: 2,
             orchestrator_tick_ms: 20,
+            automation_tick_ms: 20,
+            webhook_allow_internal: true,
             host_check_ms: 100,
             host_down_after: 2,
             ..Config::default()

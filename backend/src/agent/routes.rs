@@ -8,7 +8,7 @@ use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, get, post, web};
 use common::Problem;
 use common::agent::{
-    AnnounceRequest, AnnounceResponse, HeartbeatRequest, JobsResponse, MetricsReport,
+    AnnounceRequest, AnnounceResponse, HeartbeatRequest, JobResult, JobsResponse, MetricsReport,
 };
 use orchestrator::agent_api::AgentEndpoint;
 use std::future::{Ready, ready};
@@ -17,7 +17,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(announce)
         .service(heartbeat)
         .service(metrics)
-        .service(jobs);
+        .service(jobs)
+        .service(report_job);
 }
 
 /// The agent token of the request.
@@ -98,4 +99,28 @@ async fn metrics(
 #[get("/jobs")]
 async fn jobs(token: AgentToken, state: web::Data<AppState>) -> ApiResult<web::Json<JobsResponse>> {
     Ok(web::Json(state.agent.jobs(&token.0).await?))
+}
+
+/// The agent reports how a job ended (exit code, bounded output). A job reported twice keeps its
+/// first result.
+#[utoipa::path(tag = "agent", security(("agent" = [])), request_body = JobResult,
+    responses((status = 204, description = "Recorded"), Unauthenticated,
+        (status = 404, description = "This appliance has no such job", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "The appliance is terminated", body = Problem, content_type = "application/problem+json"), Invalid))]
+#[post("/jobs/{job_id}/result")]
+async fn report_job(
+    token: AgentToken,
+    state: web::Data<AppState>,
+    job_id: web::Path<common::JobId>,
+    body: crate::body::Body<JobResult>,
+) -> ApiResult<HttpResponse> {
+    if state
+        .agent
+        .report(&token.0, *job_id, body.into_inner())
+        .await?
+    {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(ApiError::NotFound)
+    }
 }

@@ -61,6 +61,7 @@ pub async fn create_group(
             if app.deployed {
                 check_quota(c, ctx.tenant_id, &HashMap::new(), None)?;
             }
+            orchestrator::automation::wire_defaults(c, ctx.tenant_id, app.id)?;
             unscoped::applications::touch(c, app.id)?;
             audit::Entry::new(ctx.tenant_id, &ctx.actor(), "group.create")
                 .object("application", app.id)

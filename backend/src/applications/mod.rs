@@ -1,6 +1,5 @@
 //! Applications in projects: layers, appliance groups, deploy and scale.
 
 pub mod groups;
-pub mod quota;
 pub mod routes;
 pub mod service;

@@ -3,7 +3,6 @@
 //! deploying or growing must stay within the tenant's quotas; every change makes the orchestrator
 //! reconcile the application.
 
-use super::quota::{self, Demand};
 use crate::auth::AuthCtx;
 use crate::error::{ApiError, ApiResult};
 use crate::pagination;
@@ -14,6 +13,7 @@ use common::api::{
     LayerResponse, Page, PageQuery, UpdateApplicationRequest, UpdateLayerRequest,
 };
 use common::{ApplianceId, ApplianceState, ApplicationId, GroupId, LayerId, ProjectId, TenantId};
+use orchestrator::quota;
 use serde_json::json;
 use std::collections::HashMap;
 use store::repo::unscoped;
@@ -61,32 +61,8 @@ pub(super) fn check_quota(
     desired: &HashMap<GroupId, u32>,
     deploying: Option<ApplicationId>,
 ) -> ApiResult<()> {
-    let t = tenants::get(c, tenant)?.ok_or(ApiError::NotFound)?;
-    let mut ids = apps::deployed_of_tenant(c, tenant)?;
-    if let Some(d) = deploying
-        && !ids.contains(&d)
-    {
-        ids.push(d);
-    }
-    let mut demand = Demand::default();
-    let mut flavors = HashMap::new();
-    for app in ids {
-        for g in unscoped::applications::groups(c, app)? {
-            let flavor = match flavors.get(&g.template_id) {
-                Some(f) => *f,
-                None => {
-                    let f = unscoped::templates::get(c, g.template_id)?
-                        .map(|t| t.flavor)
-                        .ok_or(ApiError::NotFound)?;
-                    flavors.insert(g.template_id, f);
-                    f
-                }
-            };
-            let count = desired.get(&g.id).copied().unwrap_or(g.size.desired);
-            demand.add(count, flavor.vcpus, flavor.memory_mib);
-        }
-    }
-    if let Some((name, limit, want)) = quota::exceeded(&t.quotas, &demand) {
+    tenants::get(c, tenant)?.ok_or(ApiError::NotFound)?;
+    if let Some((name, limit, want)) = quota::over_quota(c, tenant, desired, deploying)? {
         return Err(ApiError::Quota {
             quota: name,
             limit,
@@ -304,6 +280,7 @@ pub async fn set_deployed(
             let mut app = visible_app(c, &ctx, id)?;
             if deployed {
                 check_quota(c, ctx.tenant_id, &HashMap::new(), Some(id))?;
+                orchestrator::automation::wire_defaults(c, ctx.tenant_id, id)?;
             }
             app.deployed = deployed;
             app.updated_at = now();

@@ -256,6 +256,7 @@ async fn get_faults(
     let f = sim(&state)?.faults();
     Ok(web::Json(SimFaults {
         fail_boots: f.fail_boots,
+        fail_scripts: f.fail_scripts,
         slow: f.slow,
     }))
 }
@@ -273,6 +274,7 @@ async fn set_faults(
     body.validate()?;
     sim(&state)?.set_faults(orchestrator::Faults {
         fail_boots: body.fail_boots,
+        fail_scripts: body.fail_scripts,
         slow: body.slow,
     });
     Ok(web::Json(body.into_inner()))

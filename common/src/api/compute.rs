@@ -248,6 +248,9 @@ pub struct Usage {
 pub struct SimFaults {
     /// New domains crash instead of booting.
     pub fail_boots: bool,
+    /// CloudScripts the simulated agents run fail (exit 1).
+    #[serde(default)]
+    pub fail_scripts: bool,
     /// Slow-down factor for boots and driver calls (1 = normal).
     #[validate(range(min = 1.0, max = 100.0))]
     #[cfg_attr(feature = "openapi", schema(minimum = 1.0, maximum = 100.0))]

@@ -4,6 +4,7 @@
 pub mod applications;
 pub mod audit;
 pub mod auth;
+pub mod automation;
 pub mod catalog;
 pub mod compute;
 pub mod images;
@@ -15,6 +16,7 @@ pub mod users;
 pub use applications::*;
 pub use audit::*;
 pub use auth::*;
+pub use automation::*;
 pub use catalog::*;
 pub use compute::*;
 pub use images::*;

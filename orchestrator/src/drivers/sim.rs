@@ -52,6 +52,8 @@ impl Default for SimConfig {
 pub struct Faults {
     /// New domains crash instead of booting.
     pub fail_boots: bool,
+    /// CloudScripts the simulated agents run exit with 1.
+    pub fail_scripts: bool,
     /// Multiplies boot time and delays every driver call by `(slow - 1) × 10 ms`.
     pub slow: f64,
 }
@@ -60,6 +62,7 @@ impl Default for Faults {
     fn default() -> Self {
         Faults {
             fail_boots: false,
+            fail_scripts: false,
             slow: 1.0,
         }
     }
@@ -90,6 +93,8 @@ pub struct SimCloud {
     loads: Arc<Mutex<HashMap<GroupId, u32>>>,
     endpoint: OnceLock<Arc<dyn AgentEndpoint>>,
     panic_next: std::sync::atomic::AtomicBool,
+    /// Read by the simulated agents as they run jobs.
+    fail_scripts: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for SimCloud {
@@ -120,6 +125,7 @@ impl SimCloud {
             loads: Arc::new(Mutex::new(HashMap::new())),
             endpoint: OnceLock::new(),
             panic_next: std::sync::atomic::AtomicBool::new(false),
+            fail_scripts: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         })
     }
 
@@ -208,6 +214,8 @@ impl SimCloud {
     }
 
     pub fn set_faults(&self, faults: Faults) {
+        self.fail_scripts
+            .store(faults.fail_scripts, std::sync::atomic::Ordering::Relaxed);
         self.lock().faults = faults;
     }
 
@@ -281,6 +289,7 @@ impl SimCloud {
         );
         let (heartbeat, metrics_every) = (self.config.heartbeat, self.config.metrics);
         let loads = self.loads.clone();
+        let fail_scripts = self.fail_scripts.clone();
         let ip = fake_ip(spec.appliance_id);
         Some(tokio::spawn(async move {
             tokio::time::sleep(boot).await;
@@ -303,6 +312,10 @@ impl SimCloud {
                 if let Err(AgentError::Revoked) = endpoint.heartbeat(&token, hb).await {
                     return;
                 }
+                let fail = fail_scripts.load(std::sync::atomic::Ordering::Relaxed);
+                if let Err(AgentError::Revoked) = run_jobs(endpoint.as_ref(), &token, fail).await {
+                    return;
+                }
                 since_metrics += heartbeat;
                 if since_metrics >= metrics_every {
                     since_metrics = Duration::ZERO;
@@ -321,6 +334,35 @@ impl SimCloud {
             }
         }))
     }
+}
+
+/// A simulated agent runs its jobs: nothing executes on the control plane; the script is recorded
+/// with the job (its rendered text is stored) and a simulated result is reported.
+async fn run_jobs(endpoint: &dyn AgentEndpoint, token: &str, fail: bool) -> Result<(), AgentError> {
+    for job in endpoint.jobs(token).await?.jobs {
+        let Ok(id) = job.id.parse::<common::JobId>() else {
+            continue;
+        };
+        let interpreter = crate::automation::render::interpreter(&job.script);
+        let result = common::agent::JobResult {
+            exit_code: Some(if fail { 1 } else { 0 }),
+            timed_out: false,
+            stdout: format!(
+                "simulated: {} bytes run by {interpreter} with {} variables\n",
+                job.script.len(),
+                job.env.len()
+            ),
+            stderr: if fail {
+                "simulated failure (fault injected)\n".into()
+            } else {
+                String::new()
+            },
+            truncated: false,
+            duration_ms: 1,
+        };
+        endpoint.report(token, id, result).await?;
+    }
+    Ok(())
 }
 
 /// A stable private address for a simulated appliance.

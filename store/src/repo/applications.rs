@@ -273,3 +273,21 @@ pub fn count_groups(
         .count()
         .get_result(conn)?)
 }
+
+/// Mark the application as having had its default rules made, if it had not: returns whether this
+/// call marked it (so the defaults are made once, even by concurrent callers).
+pub fn mark_wired(
+    conn: &mut DbConn,
+    tenant: TenantId,
+    id: ApplicationId,
+) -> Result<bool, StoreError> {
+    let n = diesel::update(
+        a::applications
+            .filter(a::tenant_id.eq(tenant.to_string()))
+            .filter(a::id.eq(id.to_string()))
+            .filter(a::wired.eq(false)),
+    )
+    .set(a::wired.eq(true))
+    .execute(conn)?;
+    Ok(n > 0)
+}

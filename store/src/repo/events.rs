@@ -84,3 +84,15 @@ pub fn of_type(conn: &mut DbConn, type_: &str) -> Result<Vec<Event>, StoreError>
             .load(conn)?,
     )
 }
+
+/// One of a tenant's events.
+pub fn get(conn: &mut DbConn, tenant: TenantId, id: EventId) -> Result<Option<Event>, StoreError> {
+    ev::events
+        .find(id.to_string())
+        .filter(ev::tenant_id.eq(tenant.to_string()))
+        .select(EventRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Event::try_from)
+        .transpose()
+}

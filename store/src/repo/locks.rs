@@ -22,6 +22,9 @@ pub enum Table {
     Pools,
     Applications,
     Groups,
+    Scripts,
+    Rules,
+    Runs,
 }
 
 impl Table {
@@ -34,6 +37,9 @@ impl Table {
             Table::Pools => "SELECT 1 FROM compute_pools WHERE id = $1 FOR NO KEY UPDATE",
             Table::Applications => "SELECT 1 FROM applications WHERE id = $1 FOR NO KEY UPDATE",
             Table::Groups => "SELECT 1 FROM appliance_groups WHERE id = $1 FOR NO KEY UPDATE",
+            Table::Scripts => "SELECT 1 FROM cloudscripts WHERE id = $1 FOR NO KEY UPDATE",
+            Table::Rules => "SELECT 1 FROM event_rules WHERE id = $1 FOR NO KEY UPDATE",
+            Table::Runs => "SELECT 1 FROM action_runs WHERE id = $1 FOR NO KEY UPDATE",
         }
     }
 }

@@ -10,5 +10,6 @@
 
 pub mod appliances;
 pub mod applications;
+pub mod automation;
 pub mod templates;
 pub mod users;

@@ -3,7 +3,7 @@
 use crate::models_compute::{Template, TemplateRow};
 use crate::schema::appliance_templates::dsl as t;
 use crate::{DbConn, StoreError};
-use common::TemplateId;
+use common::{TemplateId, TenantId};
 use diesel::prelude::*;
 
 /// A template by id whatever its owner (the orchestrator builds domains from it).
@@ -37,4 +37,27 @@ pub fn pools_of(
             ))
         })
         .collect()
+}
+
+/// Whether a template installs with the script `name` of `owner` (`None`: a library script, which
+/// any template may name; a tenant's script only that tenant's templates).
+pub fn uses_script(
+    conn: &mut DbConn,
+    name: &str,
+    owner: Option<TenantId>,
+) -> Result<bool, StoreError> {
+    let mut q = t::appliance_templates
+        .select(t::install_scripts)
+        .into_boxed();
+    if let Some(tenant) = owner {
+        q = q.filter(t::tenant_id.eq(tenant.to_string()));
+    }
+    let lists: Vec<String> = q.load(conn)?;
+    for l in lists {
+        let names: Vec<String> = crate::models_compute::json_of("install scripts", &l)?;
+        if names.iter().any(|n| n == name) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }

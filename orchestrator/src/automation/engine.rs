@@ -1,0 +1,352 @@
+//! The automation engine: one loop, run by the orchestrator holding the `automation` lease, that
+//! - dispatches new events to the rules they fire (one run per event and rule: the unique key on
+//!   `(event_id, rule_id)` makes a second delivery a no-op), in the transaction that marks them
+//!   dispatched;
+//! - fires schedules (`schedule.fired`, cron in UTC);
+//! - moves runs on, each application's runs one at a time in event order;
+//! - ends jobs whose timeout passed or whose appliance went away.
+//!
+//! Guarantees: every event is dispatched once it is committed (at least once: a crash before the
+//! commit dispatches it again, and the unique key keeps one run); a run's progress is stored at each
+//! step's start and end, so a restarted engine resumes it. Assumptions: one engine at a time (the
+//! lease); webhooks may be delivered twice after a crash mid-call (each carries a delivery id).
+
+use super::chain::{self, Outside};
+use super::context::{World, live};
+use super::rules::{self, Subject};
+use chrono::{DateTime, Utc};
+use common::api::{JobStatus, RunStatus, StepRun, StepStatus};
+use common::{ApplicationId, RunId};
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+use store::repo::{events, unscoped};
+use store::time::now;
+use store::{DbConn, Event, Rule, Run, Store, StoreError};
+
+/// The lease the engine's loop holds.
+pub const LEASE: &str = "automation";
+/// Events dispatched per transaction.
+const DISPATCH_BATCH: i64 = 500;
+/// Runs moved on per round.
+const RUNS_PER_ROUND: i64 = 64;
+/// A job may run this long past its own timeout (the agent kills it at the timeout and reports).
+const JOB_GRACE_SECS: i64 = 30;
+
+/// Dispatch up to one batch of events; returns how many were dispatched.
+pub fn dispatch(c: &mut DbConn) -> Result<usize, StoreError> {
+    let batch = unscoped::automation::undispatched(c, DISPATCH_BATCH)?;
+    if batch.is_empty() {
+        return Ok(0);
+    }
+    let apps: Vec<ApplicationId> = batch
+        .iter()
+        .filter_map(|e| e.application_id)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let mut by_app: HashMap<ApplicationId, Vec<Rule>> = HashMap::new();
+    for r in unscoped::automation::rules_of(c, &apps)? {
+        by_app.entry(r.application_id).or_default().push(r);
+    }
+    let mut worlds: HashMap<ApplicationId, Option<World>> = HashMap::new();
+    for e in &batch {
+        let Some(app) = e.application_id else {
+            continue;
+        };
+        let Some(rules) = by_app.get_mut(&app) else {
+            continue;
+        };
+        if !rules.iter().any(|r| r.event_type == e.type_) {
+            continue;
+        }
+        let world = match worlds.get(&app) {
+            Some(w) => w.clone(),
+            None => {
+                let w = World::load(c, e.tenant_id, app, e.appliance_id)?;
+                worlds.insert(app, w.clone());
+                w
+            }
+        };
+        let Some(world) = world else { continue };
+        let subject = e
+            .appliance_id
+            .and_then(|id| world.appliance(id))
+            .map(|a| Subject {
+                layer: world.layer_of(a),
+                group: world.group_of(a),
+                role: world.role_of(a),
+            });
+        for r in rules.iter_mut() {
+            if !rules::fires(r, e, subject.as_ref())
+                || !rules::cooled(r.last_fired_at, r.cooldown_secs, e.at)
+            {
+                continue;
+            }
+            let at = now();
+            let run = Run {
+                id: RunId::new(),
+                tenant_id: r.tenant_id,
+                application_id: app,
+                rule_id: r.id,
+                event_id: e.id,
+                event_type: e.type_.clone(),
+                appliance_id: e.appliance_id,
+                status: RunStatus::Pending,
+                step: 0,
+                chain: r.steps.clone(),
+                steps: r.steps.iter().map(|_| StepRun::pending()).collect(),
+                next_at: at,
+                created_at: at,
+                updated_at: at,
+                finished_at: None,
+            };
+            if unscoped::automation::insert_run(c, &run)? {
+                r.last_fired_at = Some(e.at);
+                unscoped::automation::set_fired(c, r.id, e.at)?;
+            }
+        }
+    }
+    unscoped::automation::mark_dispatched(c, &batch.iter().map(|e| e.id).collect::<Vec<_>>())?;
+    Ok(batch.len())
+}
+
+/// The next time a cron expression fires after `after` (none if it never does).
+pub fn next_fire(expr: &str, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let cron = croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Required)
+        .build()
+        .parse(expr)
+        .ok()?;
+    cron.find_next_occurrence(&after, false).ok()
+}
+
+/// Record `schedule.fired` for each schedule rule whose next time (after it last fired, or was
+/// made) has come. Returns how many fired.
+pub fn fire_schedules(c: &mut DbConn, at: DateTime<Utc>) -> Result<usize, StoreError> {
+    let mut fired = 0;
+    for r in unscoped::automation::rules_of_type(c, "schedule.fired")? {
+        let Some(expr) = &r.schedule else { continue };
+        let since = r.last_fired_at.unwrap_or(r.created_at);
+        let Some(next) = next_fire(expr, since) else {
+            continue;
+        };
+        if next > at {
+            continue;
+        }
+        let detail = serde_json::json!({"rule_id": r.id, "scheduled_for": next}).to_string();
+        let subject = events::Subject {
+            application: Some(r.application_id),
+            ..Default::default()
+        };
+        events::record(c, r.tenant_id, "schedule.fired", &subject, &detail)?;
+        // the firing moves the schedule on even if the event is held back by a cooldown
+        unscoped::automation::set_fired(c, r.id, at)?;
+        fired += 1;
+    }
+    Ok(fired)
+}
+
+/// End jobs that outlived their timeout, or whose appliance is no longer live.
+pub fn sweep_jobs(c: &mut DbConn, at: DateTime<Utc>) -> Result<usize, StoreError> {
+    let open = unscoped::automation::open_jobs(c, 1000)?;
+    let ids: Vec<_> = open
+        .iter()
+        .map(|j| j.appliance_id)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let appliances: HashMap<_, _> = unscoped::appliances::get_many(c, &ids)?
+        .into_iter()
+        .map(|a| (a.id, a))
+        .collect();
+    let mut ended = 0;
+    for j in open {
+        let gone = appliances
+            .get(&j.appliance_id)
+            .is_none_or(|a| !live(a.state));
+        let late = j.started_at.is_some_and(|s| {
+            at > s + chrono::Duration::seconds(i64::from(j.timeout_secs) + JOB_GRACE_SECS)
+        });
+        if gone {
+            super::jobs::abandon(c, &j, JobStatus::Cancelled, "the appliance is no longer up")?;
+            ended += 1;
+        } else if late {
+            let why = format!("no result within the {} s timeout", j.timeout_secs);
+            super::jobs::abandon(c, &j, JobStatus::TimedOut, &why)?;
+            ended += 1;
+        }
+    }
+    Ok(ended)
+}
+
+/// Move one run on by one step start or end, in one transaction; returns the HTTP call to make.
+fn advance(
+    c: &mut DbConn,
+    id: RunId,
+    at: DateTime<Utc>,
+) -> Result<Option<(Run, Outside)>, StoreError> {
+    let Some(mut run) = unscoped::automation::get_run(c, id)? else {
+        return Ok(None);
+    };
+    if matches!(run.status, RunStatus::Succeeded | RunStatus::Failed) || run.next_at > at {
+        return Ok(None);
+    }
+    let i = run.step as usize;
+    let Some(sr) = run.steps.get(i).cloned() else {
+        chain::skip(&mut run, "", at);
+        unscoped::automation::save_run(c, &run)?;
+        return Ok(None);
+    };
+    let event = events_get(c, &run)?;
+    let outside = match (sr.status, run.chain.get(i).map(|s| &s.action)) {
+        (StepStatus::Running, Some(common::api::Action::RunScript { .. })) => {
+            chain::check_jobs(c, &mut run, at)?;
+            Outside::Nothing
+        }
+        // a webhook found running was cut off by a restart: it is sent again (same delivery id)
+        (StepStatus::Running, Some(common::api::Action::Webhook { .. }))
+        | (StepStatus::Pending, _) => {
+            if sr.status == StepStatus::Running
+                && let Some(s) = run.steps.get_mut(i)
+            {
+                s.status = StepStatus::Pending;
+                s.attempts = s.attempts.saturating_sub(1);
+            }
+            chain::start(c, &mut run, event.as_ref(), at)?
+        }
+        _ => {
+            chain::conclude(&mut run, false, "the step was interrupted".into(), at);
+            Outside::Nothing
+        }
+    };
+    run.updated_at = at;
+    unscoped::automation::save_run(c, &run)?;
+    Ok(Some((run, outside)))
+}
+
+fn events_get(c: &mut DbConn, run: &Run) -> Result<Option<Event>, StoreError> {
+    events::get(c, run.tenant_id, run.event_id)
+}
+
+/// The engine's side effects outside the database.
+#[derive(Clone, Debug)]
+pub struct Engine {
+    pub store: Store,
+    http: reqwest::Client,
+    /// Webhooks may reach internal addresses.
+    allow_internal: bool,
+}
+
+impl Engine {
+    pub fn new(store: Store, allow_internal: bool) -> Engine {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
+        Engine {
+            store,
+            http,
+            allow_internal,
+        }
+    }
+
+    /// One round: schedules, dispatch, runs, job sweep. Returns whether there was work (the loop
+    /// goes again at once) .
+    pub async fn round(&self) -> Result<bool, StoreError> {
+        let at = now();
+        let (fired, dispatched) = self
+            .store
+            .write(move |c| -> Result<(usize, usize), StoreError> {
+                let fired = fire_schedules(c, at)?;
+                Ok((fired, dispatch(c)?))
+            })
+            .await?;
+        let due = self
+            .store
+            .read(move |c| unscoped::automation::runnable(c, at, RUNS_PER_ROUND))
+            .await?;
+        let mut moved = 0;
+        for run in due {
+            let id = run.id;
+            let out = self.store.write(move |c| advance(c, id, at)).await?;
+            if let Some((run, outside)) = out {
+                moved += 1;
+                self.outside(run, outside).await?;
+            }
+        }
+        let swept = self.store.write(move |c| sweep_jobs(c, at)).await?;
+        Ok(fired + dispatched + moved + swept > 0)
+    }
+
+    async fn outside(&self, run: Run, outside: Outside) -> Result<(), StoreError> {
+        let Outside::Webhook {
+            url,
+            secret,
+            body,
+            attempt,
+        } = outside
+        else {
+            return Ok(());
+        };
+        let result = super::webhook::send(
+            &self.http,
+            self.allow_internal,
+            &url,
+            secret.as_deref(),
+            &body,
+            &format!("{}-{}-{attempt}", run.id, run.step),
+        )
+        .await;
+        let (ok, output) = match result {
+            Ok(status) => (true, format!("delivered: HTTP {status}")),
+            Err(why) => (false, why),
+        };
+        let (id, step) = (run.id, run.step);
+        self.store
+            .write(move |c| -> Result<(), StoreError> {
+                let Some(mut run) = unscoped::automation::get_run(c, id)? else {
+                    return Ok(());
+                };
+                if run.step != step
+                    || run.steps.get(step as usize).map(|s| s.status) != Some(StepStatus::Running)
+                {
+                    return Ok(());
+                }
+                let at = now();
+                chain::conclude(&mut run, ok, output, at);
+                run.updated_at = at;
+                unscoped::automation::save_run(c, &run)
+            })
+            .await
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cron_schedules_fire_at_their_times() {
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let table = [
+            (
+                "0 */5 * * * *",
+                "2026-01-01T00:01:00Z",
+                Some("2026-01-01T00:05:00Z"),
+            ),
+            (
+                "30 0 12 * * *",
+                "2026-01-01T12:00:30Z",
+                Some("2026-01-02T12:00:30Z"),
+            ),
+            // February 30th never comes
+            ("0 0 0 30 2 *", "2026-01-01T00:00:00Z", None),
+            ("not cron", "2026-01-01T00:00:00Z", None),
+        ];
+        for (expr, after, want) in table {
+            assert_eq!(next_fire(expr, t(after)), want.map(t), "{expr}");
+        }
+    }
+}

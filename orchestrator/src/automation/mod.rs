@@ -1,0 +1,111 @@
+//! Automation: CloudScripts rendered with Script Variables (`render`, `context`), run through the
+//! appliances' agents as jobs (`jobs`), and system events that fire rules whose chains of actions
+//! the engine runs (`rules`, `chain`, `engine`, `webhook`); the provider's library (`library`) and
+//! the default load-balancer wiring of an application (`wire_defaults`).
+
+pub mod chain;
+pub mod context;
+pub mod engine;
+pub mod jobs;
+pub mod library;
+pub mod render;
+pub mod rules;
+pub mod webhook;
+
+use common::api::{Action, ApplianceRole, OnFailure, RuleFilter, RuleOrigin, Step, Target};
+use common::{ApplicationId, RuleId, TenantId};
+use std::collections::BTreeMap;
+use store::repo::{applications, rules as rule_repo, scripts, unscoped};
+use store::time::now;
+use store::{DbConn, Rule, StoreError};
+
+/// The default rules of an application with a load-balancer group and an app-server group: the
+/// load balancer gets an app server once its agent is up, and loses it when it is terminated or
+/// goes down. Made once per application (a user may change or remove them); returns how many were
+/// made. Without the library scripts (an installation that removed them) nothing is made.
+pub fn wire_defaults(
+    c: &mut DbConn,
+    tenant: TenantId,
+    app: ApplicationId,
+) -> Result<usize, StoreError> {
+    let groups = unscoped::applications::groups(c, app)?;
+    let mut roles = Vec::new();
+    for g in &groups {
+        if let Some(t) = unscoped::templates::get(c, g.template_id)? {
+            roles.push(t.role);
+        }
+    }
+    if !roles.contains(&ApplianceRole::LoadBalancer) || !roles.contains(&ApplianceRole::AppServer) {
+        return Ok(0);
+    }
+    let (Some(add), Some(remove)) = (
+        scripts::by_name(c, Some(tenant), library::HAPROXY_ADD)?,
+        scripts::by_name(c, Some(tenant), library::HAPROXY_REMOVE)?,
+    ) else {
+        return Ok(0);
+    };
+    if !applications::mark_wired(c, tenant, app)? {
+        return Ok(0);
+    }
+    let vars = BTreeMap::from([(
+        "backend_layer".to_owned(),
+        serde_json::Value::String("{{ event.appliance.layer }}".into()),
+    )]);
+    let step = |script| Step {
+        action: Action::RunScript {
+            script_id: script,
+            version: None,
+            target: Target::Role {
+                role: ApplianceRole::LoadBalancer,
+            },
+            variables: vars.clone(),
+        },
+        timeout_secs: 600,
+        retries: 2,
+        on_failure: OnFailure::Stop,
+    };
+    let defaults = [
+        (
+            "Add app servers to the load balancer",
+            "appliance.came_alive",
+            add.id,
+        ),
+        (
+            "Remove terminated app servers from the load balancer",
+            "appliance.terminated",
+            remove.id,
+        ),
+        (
+            "Remove app servers that went down from the load balancer",
+            "appliance.went_down",
+            remove.id,
+        ),
+    ];
+    let at = now();
+    for (name, event_type, script) in defaults {
+        rule_repo::insert(
+            c,
+            &Rule {
+                id: RuleId::new(),
+                tenant_id: tenant,
+                application_id: app,
+                name: name.into(),
+                event_type: event_type.into(),
+                filter: RuleFilter {
+                    role: Some(ApplianceRole::AppServer),
+                    ..Default::default()
+                },
+                condition: None,
+                cooldown_secs: 0,
+                schedule: None,
+                steps: vec![step(script)],
+                enabled: true,
+                origin: RuleOrigin::Default,
+                last_fired_at: None,
+                created_at: at,
+                updated_at: at,
+            },
+        )?;
+    }
+    Ok(defaults.len())
+}

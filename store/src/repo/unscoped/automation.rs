@@ -1,0 +1,267 @@
+//! The automation engine's own reads and writes: events to dispatch (their ids come from the events
+//! table), the rules of those events' applications, runs due, and the jobs an agent's verified token
+//! names.
+
+use crate::models_apps::{Event, EventRow};
+use crate::models_automation::{Job, JobRow, Rule, RuleRow, Run, RunRow, name_of};
+use crate::repo::convert;
+use crate::schema::{action_runs as ar, event_rules as r, events as ev, script_jobs as j};
+use crate::time::to_db;
+use crate::{DbConn, StoreError};
+use chrono::{DateTime, Utc};
+use common::api::{JobStatus, RunStatus};
+use common::{ApplianceId, ApplicationId, EventId, JobId, RuleId, RunId};
+use diesel::prelude::*;
+
+/// Up to `limit` events not yet dispatched to rules, oldest first.
+pub fn undispatched(conn: &mut DbConn, limit: i64) -> Result<Vec<Event>, StoreError> {
+    convert(
+        ev::table
+            .filter(ev::dispatched.eq(false))
+            .order(ev::id.asc())
+            .limit(limit)
+            .select(EventRow::as_select())
+            .load(conn)?,
+    )
+}
+
+pub fn mark_dispatched(conn: &mut DbConn, ids: &[EventId]) -> Result<(), StoreError> {
+    for chunk in ids.chunks(500) {
+        let chunk: Vec<String> = chunk.iter().map(|x| x.to_string()).collect();
+        diesel::update(ev::table.filter(ev::id.eq_any(chunk)))
+            .set(ev::dispatched.eq(true))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// The enabled rules of these applications.
+pub fn rules_of(conn: &mut DbConn, apps: &[ApplicationId]) -> Result<Vec<Rule>, StoreError> {
+    let mut out = Vec::new();
+    for chunk in apps.chunks(500) {
+        let chunk: Vec<String> = chunk.iter().map(|x| x.to_string()).collect();
+        out.extend(convert::<_, Rule>(
+            r::table
+                .filter(r::application_id.eq_any(chunk))
+                .filter(r::enabled.eq(true))
+                .select(RuleRow::as_select())
+                .load(conn)?,
+        )?);
+    }
+    Ok(out)
+}
+
+/// Every enabled rule of one event type (schedules, metric conditions).
+pub fn rules_of_type(conn: &mut DbConn, event_type: &str) -> Result<Vec<Rule>, StoreError> {
+    convert(
+        r::table
+            .filter(r::event_type.eq(event_type))
+            .filter(r::enabled.eq(true))
+            .select(RuleRow::as_select())
+            .load(conn)?,
+    )
+}
+
+pub fn set_fired(conn: &mut DbConn, rule: RuleId, at: DateTime<Utc>) -> Result<(), StoreError> {
+    diesel::update(r::table.find(rule.to_string()))
+        .set(r::last_fired_at.eq(to_db(at)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Insert a run unless one exists for its (event, rule): returns whether it was inserted.
+pub fn insert_run(conn: &mut DbConn, run: &Run) -> Result<bool, StoreError> {
+    let row = RunRow::from(run);
+    let q = diesel::insert_into(ar::table)
+        .values(&row)
+        .on_conflict((ar::event_id, ar::rule_id))
+        .do_nothing();
+    let n = match conn {
+        DbConn::Pg(c) => q.execute(c)?,
+        DbConn::Sqlite(c) => q.execute(c)?,
+    };
+    Ok(n > 0)
+}
+
+/// The runs that may go on now: of each application only its oldest unfinished run (runs of one
+/// application go in event order), and of those the ones due by `at`.
+pub fn runnable(conn: &mut DbConn, at: DateTime<Utc>, limit: i64) -> Result<Vec<Run>, StoreError> {
+    let open = [name_of(RunStatus::Pending), name_of(RunStatus::Running)];
+    let rows: Vec<Run> = convert(
+        ar::table
+            .filter(ar::status.eq_any(open))
+            .order(ar::id.asc())
+            .limit(limit * 8)
+            .select(RunRow::as_select())
+            .load(conn)?,
+    )?;
+    let mut seen = std::collections::HashSet::new();
+    Ok(rows
+        .into_iter()
+        .filter(|r| seen.insert(r.application_id))
+        .filter(|r| r.next_at <= at)
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        .collect())
+}
+
+pub fn get_run(conn: &mut DbConn, id: RunId) -> Result<Option<Run>, StoreError> {
+    super::super::locks::lock(conn, super::super::locks::Table::Runs, &id.to_string())?;
+    ar::table
+        .find(id.to_string())
+        .select(RunRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Run::try_from)
+        .transpose()
+}
+
+/// Write a run back (read under its lock with [`get_run`]).
+pub fn save_run(conn: &mut DbConn, run: &Run) -> Result<(), StoreError> {
+    let row = RunRow::from(run);
+    diesel::update(ar::table.find(&row.id))
+        .set((
+            ar::status.eq(&row.status),
+            ar::step.eq(row.step),
+            ar::steps.eq(&row.steps),
+            ar::next_at.eq(row.next_at),
+            ar::updated_at.eq(row.updated_at),
+            ar::finished_at.eq(row.finished_at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn insert_jobs(conn: &mut DbConn, jobs: &[Job]) -> Result<(), StoreError> {
+    for job in jobs {
+        diesel::insert_into(j::table)
+            .values(JobRow::from(job))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn jobs(conn: &mut DbConn, ids: &[JobId]) -> Result<Vec<Job>, StoreError> {
+    let ids: Vec<String> = ids.iter().map(|x| x.to_string()).collect();
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        out.extend(convert::<_, Job>(
+            j::table
+                .filter(j::id.eq_any(chunk))
+                .select(JobRow::as_select())
+                .load(conn)?,
+        )?);
+    }
+    Ok(out)
+}
+
+/// An appliance's install jobs, oldest first.
+pub fn install_jobs(conn: &mut DbConn, appliance: ApplianceId) -> Result<Vec<Job>, StoreError> {
+    convert(
+        j::table
+            .filter(j::appliance_id.eq(appliance.to_string()))
+            .filter(j::purpose.eq("install"))
+            .order(j::id.asc())
+            .select(JobRow::as_select())
+            .load(conn)?,
+    )
+}
+
+/// Hand an appliance's jobs to its agent: the queued ones become running (oldest first, at most
+/// `limit`), and the running ones it was given before come again (an agent that restarted, or
+/// whose answer was lost, gets them again; it runs a job id once).
+pub fn take_jobs(
+    conn: &mut DbConn,
+    appliance: ApplianceId,
+    at: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<Job>, StoreError> {
+    let open = [name_of(JobStatus::Queued), name_of(JobStatus::Running)];
+    let jobs: Vec<Job> = convert(
+        j::table
+            .filter(j::appliance_id.eq(appliance.to_string()))
+            .filter(j::status.eq_any(open))
+            .order(j::id.asc())
+            .limit(limit)
+            .select(JobRow::as_select())
+            .load(conn)?,
+    )?;
+    let queued: Vec<String> = jobs
+        .iter()
+        .filter(|x| x.status == JobStatus::Queued)
+        .map(|x| x.id.to_string())
+        .collect();
+    if !queued.is_empty() {
+        diesel::update(j::table.filter(j::id.eq_any(&queued)))
+            .set((
+                j::status.eq(name_of(JobStatus::Running)),
+                j::started_at.eq(to_db(at)),
+            ))
+            .execute(conn)?;
+    }
+    Ok(jobs)
+}
+
+/// The job `id` of `appliance` (a verified agent token names it).
+pub fn job_of(
+    conn: &mut DbConn,
+    appliance: ApplianceId,
+    id: JobId,
+) -> Result<Option<Job>, StoreError> {
+    j::table
+        .find(id.to_string())
+        .filter(j::appliance_id.eq(appliance.to_string()))
+        .select(JobRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Job::try_from)
+        .transpose()
+}
+
+/// Record how a job ended if it has not yet (returns whether this call ended it). The clear-text
+/// script, environment and secret list are dropped: only the masked text stays.
+pub fn finish_job(
+    conn: &mut DbConn,
+    id: JobId,
+    status: JobStatus,
+    exit_code: Option<i32>,
+    stdout: &str,
+    stderr: &str,
+    at: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let open = [name_of(JobStatus::Queued), name_of(JobStatus::Running)];
+    let n = diesel::update(j::table.find(id.to_string()).filter(j::status.eq_any(open)))
+        .set((
+            j::status.eq(name_of(status)),
+            j::exit_code.eq(exit_code),
+            j::stdout.eq(stdout),
+            j::stderr.eq(stderr),
+            j::finished_at.eq(to_db(at)),
+            j::body.eq(""),
+            j::env.eq("{}"),
+            j::secrets.eq("[]"),
+        ))
+        .execute(conn)?;
+    Ok(n > 0)
+}
+
+/// Jobs that are running longer than their timeout allows (plus `grace`), or queued/running on
+/// appliances that are gone: the engine ends them.
+pub fn open_jobs(conn: &mut DbConn, limit: i64) -> Result<Vec<Job>, StoreError> {
+    let open = [name_of(JobStatus::Queued), name_of(JobStatus::Running)];
+    convert(
+        j::table
+            .filter(j::status.eq_any(open))
+            .order(j::id.asc())
+            .limit(limit)
+            .select(JobRow::as_select())
+            .load(conn)?,
+    )
+}
+
+/// Make a run due now (one of its jobs ended).
+pub fn wake_run(conn: &mut DbConn, id: RunId, at: DateTime<Utc>) -> Result<(), StoreError> {
+    diesel::update(ar::table.find(id.to_string()))
+        .set(ar::next_at.eq(to_db(at)))
+        .execute(conn)?;
+    Ok(())
+}
