@@ -27,6 +27,17 @@ impl<T> std::ops::Deref for Body<T> {
     }
 }
 
+/// A body read whole as JSON: an object, its integral numbers made integers, then a `T`.
+fn decode<T: DeserializeOwned>(mut value: serde_json::Value) -> Result<T, actix_web::Error> {
+    // every body is an object (serde would also read a struct from an array)
+    if !value.is_object() {
+        return Err(ApiError::field("body", "not_an_object", "must be a JSON object").into());
+    }
+    integral_numbers(&mut value);
+    serde_json::from_value::<T>(value)
+        .map_err(|e| ApiError::field("body", "invalid", e.to_string()).into())
+}
+
 impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
     type Error = actix_web::Error;
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
@@ -34,17 +45,37 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let json = web::Json::<serde_json::Value>::from_request(req, payload);
         Box::pin(async move {
-            let web::Json(mut value) = json.await?;
-            // every body is an object (serde would also read a struct from an array)
-            if !value.is_object() {
-                return Err(
-                    ApiError::field("body", "not_an_object", "must be a JSON object").into(),
-                );
-            }
-            integral_numbers(&mut value);
-            serde_json::from_value::<T>(value)
-                .map(Body)
-                .map_err(|e| ApiError::field("body", "invalid", e.to_string()).into())
+            let web::Json(value) = json.await?;
+            decode(value).map(Body)
+        })
+    }
+}
+
+/// The most a CloudScript save's body may hold: the script (JSON-escaped, up to twice its size)
+/// and its declarations.
+pub const SCRIPT_BODY_MAX: usize = 2 * common::api::SCRIPT_MAX_BYTES + 64 * 1024;
+
+/// A request body that carries a CloudScript: like [`Body`], with room for the script.
+#[derive(Debug)]
+pub struct ScriptBody<T>(pub T);
+
+impl<T> ScriptBody<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for ScriptBody<T> {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json = web::JsonBody::<serde_json::Value>::new(req, payload, None, true)
+            .limit(SCRIPT_BODY_MAX);
+        let req = req.clone();
+        Box::pin(async move {
+            let value = json.await.map_err(|e| crate::error::json_error(e, &req))?;
+            decode(value).map(ScriptBody)
         })
     }
 }

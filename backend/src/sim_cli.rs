@@ -21,6 +21,9 @@ pub enum SimCommand {
         /// CloudScripts fail (exit 1).
         #[arg(long)]
         fail_scripts: bool,
+        /// CloudScripts never end (no result is reported).
+        #[arg(long)]
+        hang_scripts: bool,
         /// Slow-down factor for boots and driver calls (1 = normal).
         #[arg(long, default_value_t = 1.0)]
         slow: f64,
@@ -140,12 +143,16 @@ pub fn run(target: &SimTarget, command: &SimCommand) -> anyhow::Result<()> {
         SimCommand::Faults {
             fail_boots,
             fail_scripts,
+            hang_scripts,
             slow,
         } => {
             let f = api.call(
                 "PUT",
                 "/sim/faults",
-                Some(json!({"fail_boots": fail_boots, "fail_scripts": fail_scripts, "slow": slow})),
+                Some(
+                    json!({"fail_boots": fail_boots, "fail_scripts": fail_scripts,
+                    "hang_scripts": hang_scripts, "slow": slow}),
+                ),
             )?;
             println!("faults: {f}");
         }

@@ -164,8 +164,13 @@ impl Orchestrator {
                 {
                     self.remove_domain(&a).await?;
                 }
-                self.move_to(&a, ApplianceState::Terminated, &reason, None)
-                    .await?;
+                self.move_to(
+                    &a,
+                    ApplianceState::Terminated,
+                    &reason,
+                    Some("appliance.terminated"),
+                )
+                .await?;
                 Ok(())
             }
             Action::Stop(id) => {

@@ -4,7 +4,9 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)] // tests: a failed expectation is a failed test
 
 mod auth;
+mod automation;
 mod bad_input;
+mod chains;
 mod fixtures;
 mod flows;
 mod matrix;

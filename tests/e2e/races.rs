@@ -189,6 +189,7 @@ async fn the_host_monitor_never_reverts_an_operators_state() {
     sim.set_faults(orchestrator::Faults {
         fail_boots: false,
         fail_scripts: false,
+        hang_scripts: false,
         slow: 50.0,
     });
     let pools = app.get(&op.token, "/api/v1/pools").await;

@@ -385,6 +385,7 @@ async fn a_pass_longer_than_its_lease_keeps_the_application() {
     sim.set_faults(orchestrator::Faults {
         fail_boots: false,
         fail_scripts: false,
+        hang_scripts: false,
         slow: 200.0,
     });
     let east = Orchestrator::new(app.store.clone(), drivers(&app), config(&app, "east", None))
@@ -456,6 +457,7 @@ async fn two_orchestrators_with_slow_hosts_never_double_create() {
     sim.set_faults(orchestrator::Faults {
         fail_boots: false,
         fail_scripts: false,
+        hang_scripts: false,
         slow: 40.0,
     });
     let stop = CancellationToken::new();

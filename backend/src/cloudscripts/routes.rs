@@ -48,7 +48,7 @@ async fn list_scripts(
 async fn create_script(
     a: Auth<Member>,
     state: web::Data<AppState>,
-    body: crate::body::Body<CreateScriptRequest>,
+    body: crate::body::ScriptBody<CreateScriptRequest>,
 ) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Created().json(service::create(&state, &a, body.into_inner()).await?))
 }
@@ -100,7 +100,7 @@ async fn add_version(
     a: Auth<Member>,
     state: web::Data<AppState>,
     script_id: web::Path<ScriptId>,
-    body: crate::body::Body<ScriptVersionRequest>,
+    body: crate::body::ScriptBody<ScriptVersionRequest>,
 ) -> ApiResult<HttpResponse> {
     let saved = service::add_version(&state, &a, *script_id, body.into_inner()).await?;
     Ok(HttpResponse::Created().json(saved))

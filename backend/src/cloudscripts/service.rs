@@ -119,7 +119,16 @@ pub async fn create(
     ctx: &AuthCtx,
     req: CreateScriptRequest,
 ) -> ApiResult<ScriptResponse> {
-    req.validate()?;
+    // the version's fields are flattened into the body: errors name them as the body does
+    req.validate().map_err(|e| {
+        let mut errors = common::validate::field_errors(&e);
+        for f in &mut errors {
+            if let Some(rest) = f.field.strip_prefix("version.") {
+                f.field = rest.to_owned();
+            }
+        }
+        ApiError::Validation(errors)
+    })?;
     checked(&req.version)?;
     let ctx = ctx.clone();
     state

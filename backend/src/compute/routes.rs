@@ -257,6 +257,7 @@ async fn get_faults(
     Ok(web::Json(SimFaults {
         fail_boots: f.fail_boots,
         fail_scripts: f.fail_scripts,
+        hang_scripts: f.hang_scripts,
         slow: f.slow,
     }))
 }
@@ -275,6 +276,7 @@ async fn set_faults(
     sim(&state)?.set_faults(orchestrator::Faults {
         fail_boots: body.fail_boots,
         fail_scripts: body.fail_scripts,
+        hang_scripts: body.hang_scripts,
         slow: body.slow,
     });
     Ok(web::Json(body.into_inner()))

@@ -251,6 +251,9 @@ pub struct SimFaults {
     /// CloudScripts the simulated agents run fail (exit 1).
     #[serde(default)]
     pub fail_scripts: bool,
+    /// CloudScripts the simulated agents take never report a result (a hung script).
+    #[serde(default)]
+    pub hang_scripts: bool,
     /// Slow-down factor for boots and driver calls (1 = normal).
     #[validate(range(min = 1.0, max = 100.0))]
     #[cfg_attr(feature = "openapi", schema(minimum = 1.0, maximum = 100.0))]

@@ -22,7 +22,7 @@ pub struct World {
     pub layers: Vec<Layer>,
     pub groups: Vec<Group>,
     pub templates: HashMap<TemplateId, Template>,
-    /// Every appliance of the application that is not terminated.
+    /// Every appliance of the application that is not terminated (and the `also` of [`World::load`]).
     pub appliances: Vec<Appliance>,
 }
 
@@ -50,10 +50,14 @@ impl World {
                 templates.insert(t.id, t);
             }
         }
-        let appliances = unscoped::appliances::of_application(c, id)?
-            .into_iter()
-            .filter(|a| a.state != ApplianceState::Terminated || Some(a.id) == also)
-            .collect();
+        let mut appliances = unscoped::appliances::of_application(c, id)?;
+        if let Some(extra) = also
+            && !appliances.iter().any(|a| a.id == extra)
+            && let Some(a) = unscoped::appliances::get(c, extra)?
+            && a.application_id == id
+        {
+            appliances.push(a);
+        }
         Ok(Some(World {
             tenant: Named {
                 id: tenant.to_string(),

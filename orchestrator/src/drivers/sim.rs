@@ -54,6 +54,8 @@ pub struct Faults {
     pub fail_boots: bool,
     /// CloudScripts the simulated agents run exit with 1.
     pub fail_scripts: bool,
+    /// CloudScripts the simulated agents take never end (a hung script): no result is reported.
+    pub hang_scripts: bool,
     /// Multiplies boot time and delays every driver call by `(slow - 1) × 10 ms`.
     pub slow: f64,
 }
@@ -63,6 +65,7 @@ impl Default for Faults {
         Faults {
             fail_boots: false,
             fail_scripts: false,
+            hang_scripts: false,
             slow: 1.0,
         }
     }
@@ -95,6 +98,7 @@ pub struct SimCloud {
     panic_next: std::sync::atomic::AtomicBool,
     /// Read by the simulated agents as they run jobs.
     fail_scripts: Arc<std::sync::atomic::AtomicBool>,
+    hang_scripts: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for SimCloud {
@@ -126,6 +130,7 @@ impl SimCloud {
             endpoint: OnceLock::new(),
             panic_next: std::sync::atomic::AtomicBool::new(false),
             fail_scripts: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            hang_scripts: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         })
     }
 
@@ -216,6 +221,8 @@ impl SimCloud {
     pub fn set_faults(&self, faults: Faults) {
         self.fail_scripts
             .store(faults.fail_scripts, std::sync::atomic::Ordering::Relaxed);
+        self.hang_scripts
+            .store(faults.hang_scripts, std::sync::atomic::Ordering::Relaxed);
         self.lock().faults = faults;
     }
 
@@ -289,7 +296,7 @@ impl SimCloud {
         );
         let (heartbeat, metrics_every) = (self.config.heartbeat, self.config.metrics);
         let loads = self.loads.clone();
-        let fail_scripts = self.fail_scripts.clone();
+        let (fail_scripts, hang_scripts) = (self.fail_scripts.clone(), self.hang_scripts.clone());
         let ip = fake_ip(spec.appliance_id);
         Some(tokio::spawn(async move {
             tokio::time::sleep(boot).await;
@@ -313,7 +320,11 @@ impl SimCloud {
                     return;
                 }
                 let fail = fail_scripts.load(std::sync::atomic::Ordering::Relaxed);
-                if let Err(AgentError::Revoked) = run_jobs(endpoint.as_ref(), &token, fail).await {
+                let hang = hang_scripts.load(std::sync::atomic::Ordering::Relaxed);
+                if !hang
+                    && let Err(AgentError::Revoked) =
+                        run_jobs(endpoint.as_ref(), &token, fail).await
+                {
                     return;
                 }
                 since_metrics += heartbeat;

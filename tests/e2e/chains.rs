@@ -1,0 +1,607 @@
+//! Chains of actions: resuming after a crash between steps, step timeouts with hung scripts,
+//! signed and retried webhooks, schedules, secrets kept out of every answer, the agent's reach, and
+//! bad rules and scripts refused with nothing stored.
+
+use crate::fixtures::{application, group, layer, running};
+use scaleinfra_tests::*;
+use serde_json::{Value, json};
+
+/// A tenant whose application of one tiny appliance is deployed and running, with a CloudScript:
+/// (admin, application, script, appliance).
+async fn world(app: &TestApp, slug: &str) -> (Session, String, String, String) {
+    let op = app.operator().await;
+    let t = app.tenant(&op, slug).await;
+    let s = t.admin.clone();
+    let project = app.project(&s, "P").await;
+    let a = application(app, &s.token, &project, "A").await;
+    let l = layer(app, &s.token, &a, "web").await;
+    let tpl = crate::fixtures::template(app, &s, "Tiny", 1, 256).await;
+    group(app, &s.token, &l, "web", &tpl, 1, 4).await;
+    let script = crate::fixtures::script(app, &s.token).await;
+    app.post(
+        &s.token,
+        &format!("/api/v1/applications/{a}/deploy"),
+        json!({}),
+    )
+    .await
+    .assert_status(202);
+    let up = running(app, &s.token, &a, None, 1).await;
+    (s, a, script, up[0]["id"].as_str().unwrap().to_owned())
+}
+
+async fn add_rule(app: &TestApp, token: &str, a: &str, body: Value) -> String {
+    let r = app
+        .post(token, &format!("/api/v1/applications/{a}/rules"), body)
+        .await;
+    r.assert_status(201);
+    r.body["id"].as_str().unwrap().to_owned()
+}
+
+async fn ended_run(app: &TestApp, token: &str, rule: &str) -> Value {
+    app.eventually(30, "the rule's run ended", || async {
+        let r = app.get(token, &format!("/api/v1/rules/{rule}/runs")).await;
+        let run = r.body["items"][0].clone();
+        matches!(run["status"].as_str(), Some("succeeded" | "failed")).then_some(run)
+    })
+    .await
+}
+
+async fn jobs_of(app: &TestApp, token: &str, appliance: &str) -> Vec<Value> {
+    app.get(
+        token,
+        &format!("/api/v1/appliances/{appliance}/jobs?limit=100"),
+    )
+    .await
+    .body["items"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+async fn faults(app: &TestApp, body: Value) {
+    let op = app.operator().await;
+    app.call(
+        reqwest::Method::PUT,
+        "/api/v1/sim/faults",
+        Some(&op.token),
+        Some(body),
+    )
+    .await
+    .assert_status(200);
+}
+
+fn run_on_all(script: &str) -> Value {
+    json!({"action": {"type": "run_script", "script_id": script, "target": {"kind": "all"}}})
+}
+
+#[tokio::test]
+async fn a_run_cut_off_between_two_steps_resumes_at_the_second() {
+    let app = TestApp::spawn().await;
+    let (s, a, script, appliance) = world(&app, "resume").await;
+    // a schedule that fires once a year: this test makes its run by hand
+    let rule = add_rule(
+        &app,
+        &s.token,
+        &a,
+        json!({"name": "two steps", "event_type": "schedule.fired",
+        "schedule": "0 0 0 1 1 *", "steps": [run_on_all(&script), run_on_all(&script)]}),
+    )
+    .await;
+    let before = jobs_of(&app, &s.token, &appliance).await.len();
+    // the state a crash right after the first step's end leaves: step 0 done with its job, step 1
+    // pending, the run still running
+    let (tid, aid, rid) = (
+        s.tenant_id.parse::<common::TenantId>().unwrap(),
+        a.parse::<common::ApplicationId>().unwrap(),
+        rule.parse::<common::RuleId>().unwrap(),
+    );
+    let run_id = app
+        .store
+        .write(move |c| -> Result<common::RunId, store::StoreError> {
+            let rule = store::repo::rules::get(c, tid, rid)?.unwrap();
+            let event = store::repo::events::record(
+                c,
+                tid,
+                "schedule.fired",
+                &store::repo::events::Subject {
+                    application: Some(aid),
+                    ..Default::default()
+                },
+                "{}",
+            )?;
+            store::repo::unscoped::automation::mark_dispatched(c, &[event.id])?;
+            let at = store::time::now();
+            let mut done = common::api::StepRun::pending();
+            done.status = common::api::StepStatus::Succeeded;
+            done.attempts = 1;
+            done.started_at = Some(at);
+            done.finished_at = Some(at);
+            done.output = "done before the crash".into();
+            let run = store::Run {
+                id: common::RunId::new(),
+                tenant_id: tid,
+                application_id: aid,
+                rule_id: rid,
+                event_id: event.id,
+                event_type: event.type_.clone(),
+                appliance_id: None,
+                status: common::api::RunStatus::Running,
+                step: 1,
+                steps: vec![done, common::api::StepRun::pending()],
+                chain: rule.steps.clone(),
+                next_at: at,
+                created_at: at,
+                updated_at: at,
+                finished_at: None,
+            };
+            store::repo::unscoped::automation::insert_run(c, &run)?;
+            Ok(run.id)
+        })
+        .await
+        .unwrap();
+    let run = app
+        .eventually(30, "the resumed run ended", || async {
+            let r = app.get(&s.token, &format!("/api/v1/runs/{run_id}")).await;
+            (r.body["status"] == "succeeded").then_some(r.body)
+        })
+        .await;
+    assert_eq!(
+        run["steps"][0]["output"], "done before the crash",
+        "step 0 was not run again"
+    );
+    assert_eq!(run["steps"][0]["attempts"], 1);
+    assert_eq!(run["steps"][1]["status"], "succeeded");
+    assert_eq!(run["steps"][1]["jobs"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        jobs_of(&app, &s.token, &appliance).await.len(),
+        before + 1,
+        "only the second step made a job"
+    );
+}
+
+#[tokio::test]
+async fn a_hung_script_times_its_step_out_and_the_chain_stops() {
+    let app = TestApp::spawn().await;
+    let (s, a, script, appliance) = world(&app, "hung").await;
+    faults(
+        &app,
+        json!({"fail_boots": false, "hang_scripts": true, "slow": 1.0}),
+    )
+    .await;
+    let mut first = run_on_all(&script);
+    first["timeout_secs"] = json!(1);
+    let rule = add_rule(
+        &app,
+        &s.token,
+        &a,
+        json!({"name": "hangs", "event_type": "appliance.came_alive",
+        "steps": [first, run_on_all(&script)]}),
+    )
+    .await;
+    // a second appliance comes alive: the rule fires for it
+    app.call(
+        reqwest::Method::PUT,
+        &format!(
+            "/api/v1/groups/{}/desired",
+            app.get(&s.token, &format!("/api/v1/applications/{a}"))
+                .await
+                .body["layers"][0]["groups"][0]["id"]
+                .as_str()
+                .unwrap()
+        ),
+        Some(&s.token),
+        Some(json!({"desired": 2})),
+    )
+    .await
+    .assert_status(202);
+    let run = ended_run(&app, &s.token, &rule).await;
+    assert_eq!(run["status"], "failed", "{run}");
+    assert!(
+        run["steps"][0]["output"]
+            .as_str()
+            .unwrap()
+            .starts_with("timed out after 1 s"),
+        "{run}"
+    );
+    assert_eq!(run["steps"][1]["status"], "skipped");
+    let jobs = jobs_of(&app, &s.token, &appliance).await;
+    assert!(
+        jobs.iter().any(|j| j["status"] == "cancelled"),
+        "the hung job was cancelled: {jobs:?}"
+    );
+}
+
+#[tokio::test]
+async fn webhooks_are_signed_retried_and_their_secret_never_shown() {
+    use std::sync::{Arc, Mutex};
+    let app = TestApp::spawn().await;
+    let got: Arc<Mutex<Vec<(String, String, String)>>> = Arc::default();
+    let seen = got.clone();
+    let server = actix_web::HttpServer::new(move || {
+        let seen = seen.clone();
+        actix_web::App::new().default_service(actix_web::web::to(
+            move |req: actix_web::HttpRequest, body: actix_web::web::Bytes| {
+                let seen = seen.clone();
+                async move {
+                    let h = |n: &str| {
+                        req.headers()
+                            .get(n)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default()
+                            .to_owned()
+                    };
+                    let mut all = seen.lock().unwrap();
+                    all.push((
+                        h("x-scaleinfra-signature"),
+                        h("x-scaleinfra-delivery"),
+                        String::from_utf8_lossy(&body).into_owned(),
+                    ));
+                    // the first delivery fails: the step is retried
+                    if all.len() == 1 {
+                        actix_web::HttpResponse::InternalServerError().finish()
+                    } else {
+                        actix_web::HttpResponse::Ok().finish()
+                    }
+                }
+            },
+        ))
+    })
+    .workers(1)
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let addr = server.addrs()[0];
+    let running_server = server.run();
+    let handle = running_server.handle();
+    tokio::spawn(running_server);
+
+    let (s, a, _script, _appliance) = world(&app, "hooks").await;
+    let rule = add_rule(&app, &s.token, &a, json!({"name": "hook", "event_type": "schedule.fired",
+        "schedule": "* * * * * *",
+        "steps": [{"action": {"type": "webhook", "url": format!("http://{addr}/hook"), "secret": "s3cret-k3y"},
+            "retries": 2}]})).await;
+    let r = app.get(&s.token, &format!("/api/v1/rules/{rule}")).await;
+    assert_eq!(r.body["steps"][0]["action"]["secret"], "********");
+    assert!(!r.text.contains("s3cret-k3y"));
+    // the schedule fires every second: the first run is the one whose delivery met the 500
+    let run = app
+        .eventually(30, "the first run ended", || async {
+            let r = app
+                .get(&s.token, &format!("/api/v1/rules/{rule}/runs?limit=100"))
+                .await;
+            let first = r.body["items"].as_array()?.last()?.clone();
+            matches!(first["status"].as_str(), Some("succeeded" | "failed")).then_some(first)
+        })
+        .await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["steps"][0]["attempts"], 2, "one retry after the 500");
+    // stop the schedule; sending the masked secret back keeps it
+    let steps = r.body["steps"].clone();
+    app.patch(
+        &s.token,
+        &format!("/api/v1/rules/{rule}"),
+        json!({"enabled": false, "steps": steps}),
+    )
+    .await
+    .assert_status(200);
+    let stored = app
+        .store
+        .read({
+            let (tid, rid) = (
+                s.tenant_id.parse::<common::TenantId>().unwrap(),
+                rule.parse::<common::RuleId>().unwrap(),
+            );
+            move |c| store::repo::rules::get(c, tid, rid)
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(&stored.steps[0].action,
+        common::api::Action::Webhook { secret: Some(k), .. } if k == "s3cret-k3y"));
+    let all = got.lock().unwrap().clone();
+    assert!(all.len() >= 2);
+    for (signature, delivery, body) in &all[..2] {
+        assert_eq!(
+            *signature,
+            orchestrator::automation::webhook::signature("s3cret-k3y", body),
+            "signed with HMAC-SHA256 of the body"
+        );
+        assert!(delivery.starts_with(run["id"].as_str().unwrap()));
+        let v: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(v["rule_id"], json!(rule));
+        assert_eq!(v["event"]["type"], "schedule.fired");
+    }
+    assert_ne!(all[0].1, all[1].1, "each attempt has its own delivery id");
+    handle.stop(true).await;
+}
+
+#[tokio::test]
+async fn secrets_stay_out_of_answers_and_stored_output() {
+    let app = TestApp::spawn().await;
+    let (s, _a, _script, appliance) = world(&app, "secrets").await;
+    let r = app
+        .post(&s.token, "/api/v1/cloudscripts", json!({
+            "name": "db-login",
+            "body": "#!/bin/sh\nmysql -u app -p'{{ vars.password }}' -e 'select 1'\n",
+            "variables": [{"name": "password", "type": "string", "required": true, "secret": true}]
+        }))
+        .await;
+    r.assert_status(201);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let secret = "Corr3ct-Horse-Battery";
+    let preview = app
+        .post(
+            &s.token,
+            &format!("/api/v1/cloudscripts/{id}/render"),
+            json!({"appliance_id": appliance, "variables": {"password": secret}}),
+        )
+        .await;
+    preview.assert_status(200);
+    assert!(!preview.text.contains(secret), "{}", preview.text);
+    assert!(
+        preview.body["script"]
+            .as_str()
+            .unwrap()
+            .contains("-p'********'")
+    );
+    assert_eq!(preview.body["env"]["PASSWORD"], "********");
+
+    // the agent takes the job but its script hangs; then it reports output that echoes the secret
+    faults(
+        &app,
+        json!({"fail_boots": false, "hang_scripts": true, "slow": 1.0}),
+    )
+    .await;
+    let run = app
+        .post(
+            &s.token,
+            &format!("/api/v1/cloudscripts/{id}/run"),
+            json!({"appliance_ids": [appliance], "variables": {"password": secret}}),
+        )
+        .await;
+    run.assert_status(202);
+    assert!(!run.text.contains(secret));
+    let job = run.body[0]["id"].as_str().unwrap().to_owned();
+    let token = app.state.agent.key.issue(appliance.parse().unwrap());
+    let pulled = app
+        .eventually(10, "the job is handed to an agent", || async {
+            let r = app
+                .raw(
+                    app.client
+                        .get(app.url("/agent/v1/jobs"))
+                        .bearer_auth(&token),
+                )
+                .await;
+            r.body["jobs"]
+                .as_array()?
+                .iter()
+                .find(|j| j["id"] == job.as_str())
+                .cloned()
+        })
+        .await;
+    assert!(
+        pulled["script"].as_str().unwrap().contains(secret),
+        "the agent gets it in clear"
+    );
+    assert_eq!(pulled["env"]["PASSWORD"], secret);
+    let report = |token: &str, job: &str| {
+        app.client
+            .post(app.url(&format!("/agent/v1/jobs/{job}/result")))
+            .bearer_auth(token)
+            .json(
+                &json!({"exit_code": 0, "stdout": format!("connected with {secret}\n"),
+                "stderr": "", "duration_ms": 12}),
+            )
+    };
+    // another appliance's agent cannot report it
+    let other = app.state.agent.key.issue(common::ApplianceId::new());
+    let r = app.raw(report(&other, &job)).await;
+    assert!(
+        matches!(r.status.as_u16(), 401 | 404),
+        "{} {}",
+        r.status,
+        r.text
+    );
+    app.raw(report(&token, &job)).await.assert_status(204);
+    let j = app.get(&s.token, &format!("/api/v1/jobs/{job}")).await;
+    assert_eq!(j.body["status"], "succeeded");
+    assert_eq!(j.body["stdout"], "connected with ********\n");
+    assert!(!j.text.contains(secret));
+    // nothing of the secret is stored once the job ended
+    let jid: common::JobId = job.parse().unwrap();
+    let aid: common::ApplianceId = appliance.parse().unwrap();
+    let row = app
+        .store
+        .read(move |c| store::repo::unscoped::automation::job_of(c, aid, jid))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        row.body.is_empty() && row.env.is_empty() && row.secrets.is_empty(),
+        "{row:?}"
+    );
+    assert!(!row.stdout.contains(secret) && !row.shown.contains(secret));
+}
+
+#[tokio::test]
+async fn bad_scripts_and_rules_are_refused_and_nothing_is_stored() {
+    let app = TestApp::spawn().await;
+    let (s, a, script, _appliance) = world(&app, "picky").await;
+    let scripts_before = app
+        .get(&s.token, "/api/v1/cloudscripts?limit=100")
+        .await
+        .body["items"]
+        .as_array()
+        .unwrap()
+        .len();
+    let table = [
+        (
+            json!({"name": "bad1", "body": "#!/bin/sh\necho ok\necho {{ vars.nope }}\n"}),
+            "body",
+            "line 3",
+        ),
+        (
+            json!({"name": "bad2", "body": "#!/bin/sh\n{% for x in %}\n"}),
+            "body",
+            "line 2",
+        ),
+        (
+            json!({"name": "bad3", "body": "echo {{ hostname }}"}),
+            "body",
+            "unknown variable hostname",
+        ),
+        (
+            json!({"name": "bad4", "body": "x", "variables": [{"name": "port", "type": "int", "default": "80"}]}),
+            "variables",
+            "not a int",
+        ),
+        (
+            json!({"name": "bad5", "body": "x".repeat(300 * 1024)}),
+            "body",
+            "1 to 262144 bytes",
+        ),
+    ];
+    for (body, field, message) in table {
+        let r = app.post(&s.token, "/api/v1/cloudscripts", body).await;
+        r.assert_status(422);
+        let errors: Vec<(String, String)> = r.body["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["field"].as_str().unwrap().to_owned(),
+                    e["message"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        assert!(
+            errors
+                .iter()
+                .any(|(f, m)| f.starts_with(field) && m.contains(message)),
+            "{field} {message}: {errors:?}"
+        );
+    }
+    // a body past what any script save may carry is refused before it is read
+    let huge = app
+        .post(
+            &s.token,
+            "/api/v1/cloudscripts",
+            json!({"name": "huge", "body": "x".repeat(5 << 20)}),
+        )
+        .await;
+    huge.assert_status(413);
+    let scripts_after = app
+        .get(&s.token, "/api/v1/cloudscripts?limit=100")
+        .await
+        .body["items"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(scripts_before, scripts_after, "no script was stored");
+
+    let step = |extra: Value| {
+        let mut s = json!({"type": "run_script", "script_id": script, "target": {"kind": "all"}});
+        for (k, v) in extra.as_object().unwrap() {
+            s[k] = v.clone();
+        }
+        json!([{"action": s}])
+    };
+    let rules = [
+        (
+            json!({"event_type": "appliance.exploded", "steps": step(json!({}))}),
+            "event_type",
+        ),
+        (
+            json!({"event_type": "appliance.came_alive", "steps": step(json!({"version": 7}))}),
+            "steps[0].action.version",
+        ),
+        (
+            json!({"event_type": "appliance.came_alive", "steps": step(json!({"variables": {"greeting": 5}}))}),
+            "steps[0].action.variables.greeting",
+        ),
+        (
+            json!({"event_type": "appliance.came_alive", "steps": step(json!({"variables": {"colour": "red"}}))}),
+            "steps[0].action.variables.colour",
+        ),
+        (
+            json!({"event_type": "appliance.came_alive",
+            "steps": step(json!({"variables": {"greeting": "{{ layer('nope').ips }} {{ oops }}"}}))}),
+            "steps[0].action.variables.greeting",
+        ),
+        (
+            json!({"event_type": "appliance.came_alive", "steps": step(json!({"script_id": uuid::Uuid::now_v7()}))}),
+            "steps[0].action.script_id",
+        ),
+        (
+            json!({"event_type": "schedule.fired", "schedule": "0 0 0 30 2 *", "steps": step(json!({}))}),
+            "schedule",
+        ),
+        (
+            json!({"event_type": "schedule.fired", "steps": step(json!({}))}),
+            "schedule",
+        ),
+        (
+            json!({"event_type": "metric.threshold", "steps": step(json!({}))}),
+            "condition",
+        ),
+        (
+            json!({"event_type": "appliance.came_alive",
+            "steps": [{"action": {"type": "scale", "group": "nope", "by": 1}}]}),
+            "steps[0].action.group",
+        ),
+        (
+            json!({"event_type": "appliance.came_alive",
+            "steps": [{"action": {"type": "webhook", "url": "file:///etc/passwd"}}]}),
+            "steps[0].action.url",
+        ),
+        (
+            json!({"event_type": "appliance.came_alive", "steps": []}),
+            "steps",
+        ),
+    ];
+    for (mut body, field) in rules {
+        body["name"] = json!("bad");
+        let r = app
+            .post(
+                &s.token,
+                &format!("/api/v1/applications/{a}/rules"),
+                body.clone(),
+            )
+            .await;
+        r.assert_status(422);
+        let errors = r.field_errors();
+        assert!(
+            errors.iter().any(|(f, _)| f == field),
+            "{body}: {field} not in {errors:?}"
+        );
+    }
+    let left = app
+        .get(&s.token, &format!("/api/v1/applications/{a}/rules"))
+        .await;
+    assert_eq!(
+        left.body["items"].as_array().unwrap().len(),
+        0,
+        "no rule was stored"
+    );
+
+    // a user of the tenant who is not assigned to the project sees none of it
+    let rule = add_rule(
+        &app,
+        &s.token,
+        &a,
+        json!({"name": "ok", "event_type": "appliance.came_alive",
+        "steps": step(json!({}))}),
+    )
+    .await;
+    let stranger = app.user(&s, "user").await;
+    for path in [
+        format!("/api/v1/rules/{rule}"),
+        format!("/api/v1/applications/{a}/rules"),
+        format!("/api/v1/rules/{rule}/runs"),
+        format!("/api/v1/applications/{a}/runs"),
+    ] {
+        app.get(&stranger.token, &path)
+            .await
+            .assert_problem(404, "not_found");
+    }
+}
