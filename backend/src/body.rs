@@ -51,11 +51,12 @@ impl<T: DeserializeOwned + 'static> FromRequest for Body<T> {
     }
 }
 
-/// The most a CloudScript save's body may hold: the script (JSON-escaped, up to twice its size)
-/// and its declarations.
+/// The most a body carrying a CloudScript or a job's output may hold: the text (JSON-escaped, up to
+/// twice its size) and the rest.
 pub const SCRIPT_BODY_MAX: usize = 2 * common::api::SCRIPT_MAX_BYTES + 64 * 1024;
 
-/// A request body that carries a CloudScript: like [`Body`], with room for the script.
+/// A request body that carries a CloudScript or a job's result: like [`Body`], with room for the
+/// script or the output.
 #[derive(Debug)]
 pub struct ScriptBody<T>(pub T);
 

@@ -49,9 +49,6 @@ pub trait AgentEndpoint: Send + Sync {
     async fn report(&self, token: &str, job: JobId, result: JobResult) -> Result<bool, AgentError>;
 }
 
-/// Jobs handed to an agent at once.
-const JOBS_PER_PULL: i64 = 16;
-
 /// The agent protocol over the store.
 #[derive(Clone, Debug)]
 pub struct AgentService {
@@ -352,7 +349,7 @@ impl AgentEndpoint for AgentService {
         self.load(id).await?;
         let jobs = self
             .store
-            .write(move |c| unscoped::automation::take_jobs(c, id, now(), JOBS_PER_PULL))
+            .write(move |c| unscoped::automation::take_jobs(c, id, now()))
             .await?;
         Ok(JobsResponse {
             jobs: jobs

@@ -293,7 +293,8 @@ impl Orchestrator {
     async fn run_automation(self: Arc<Self>, shutdown: CancellationToken) {
         let engine =
             automation::engine::Engine::new(self.store.clone(), self.config.webhook_allow_internal);
-        let lease = (self.config.automation_tick * 10).max(Duration::from_secs(10));
+        // long enough for a round with slow webhooks (each has 15 s at most) between renewals
+        let lease = (self.config.automation_tick * 10).max(Duration::from_secs(45));
         let mut held_until = tokio::time::Instant::now();
         loop {
             if shutdown.is_cancelled() {

@@ -342,6 +342,30 @@ impl Store {
 
 /// Roll back the manual SQLite transaction on `c`; should that fail, mark `c` broken so the pool
 /// discards it rather than hand out a connection still inside a transaction.
+/// Run `f` inside the current write transaction as one unit of its own (a SQL savepoint, on both
+/// engines): if `f` fails, what it wrote is undone and the rest of the transaction stays. Lets one
+/// transaction do many independent pieces of work without one failure losing the others.
+pub fn savepoint<T, E, F>(c: &mut DbConn, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    E: From<StoreError>,
+{
+    c.batch_execute("SAVEPOINT si_unit")
+        .map_err(|e| E::from(StoreError::from(e)))?;
+    match f(c) {
+        Ok(v) => {
+            c.batch_execute("RELEASE SAVEPOINT si_unit")
+                .map_err(|e| E::from(StoreError::from(e)))?;
+            Ok(v)
+        }
+        Err(e) => {
+            c.batch_execute("ROLLBACK TO SAVEPOINT si_unit; RELEASE SAVEPOINT si_unit")
+                .map_err(|e| E::from(StoreError::from(e)))?;
+            Err(e)
+        }
+    }
+}
+
 fn rollback(c: &mut DbConn) {
     use diesel::connection::TransactionManager;
     if c.batch_execute("ROLLBACK").is_err() {

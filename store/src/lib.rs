@@ -14,7 +14,7 @@ pub mod repo;
 pub mod schema;
 pub mod time;
 
-pub use conn::{Backend, DbConn, PoolOptions, Store};
+pub use conn::{Backend, DbConn, PoolOptions, Store, savepoint};
 pub use error::{Chain, StoreError, error_chain};
 pub use models::*;
 pub use models_apps::*;

@@ -310,7 +310,10 @@ async fn webhooks_are_signed_retried_and_their_secret_never_shown() {
         assert_eq!(v["rule_id"], json!(rule));
         assert_eq!(v["event"]["type"], "schedule.fired");
     }
-    assert_ne!(all[0].1, all[1].1, "each attempt has its own delivery id");
+    assert_eq!(
+        all[0].1, all[1].1,
+        "a retry is the same delivery: one id a receiver deduplicates on"
+    );
     handle.stop(true).await;
 }
 
@@ -345,6 +348,46 @@ async fn secrets_stay_out_of_answers_and_stored_output() {
     );
     assert_eq!(preview.body["env"]["PASSWORD"], "********");
 
+    // a rule's value for a secret variable is never shown again; sending the mask back keeps it
+    let r = app
+        .post(
+            &s.token,
+            &format!("/api/v1/applications/{_a}/rules"),
+            json!({
+            "name": "login", "event_type": "appliance.came_alive",
+            "steps": [{"action": {"type": "run_script", "script_id": id, "target": {"kind": "all"},
+                "variables": {"password": secret}}}]}),
+        )
+        .await;
+    r.assert_status(201);
+    assert!(!r.text.contains(secret), "{}", r.text);
+    assert_eq!(
+        r.body["steps"][0]["action"]["variables"]["password"],
+        "********"
+    );
+    let rule = r.body["id"].as_str().unwrap().to_owned();
+    let steps = r.body["steps"].clone();
+    let r = app
+        .patch(
+            &s.token,
+            &format!("/api/v1/rules/{rule}"),
+            json!({"steps": steps, "enabled": false}),
+        )
+        .await;
+    r.assert_status(200);
+    let (tid, rid) = (
+        s.tenant_id.parse::<common::TenantId>().unwrap(),
+        rule.parse::<common::RuleId>().unwrap(),
+    );
+    let stored = app
+        .store
+        .read(move |c| store::repo::rules::get(c, tid, rid))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(&stored.steps[0].action,
+        common::api::Action::RunScript { variables, .. } if variables["password"] == secret));
+
     // the agent takes the job but its script hangs; then it reports output that echoes the secret
     faults(
         &app,
@@ -371,6 +414,11 @@ async fn secrets_stay_out_of_answers_and_stored_output() {
                         .bearer_auth(&token),
                 )
                 .await;
+            eprintln!(
+                "pulled: {} {}",
+                r.status,
+                r.text.chars().take(400).collect::<String>()
+            );
             r.body["jobs"]
                 .as_array()?
                 .iter()
@@ -481,6 +529,15 @@ async fn bad_scripts_and_rules_are_refused_and_nothing_is_stored() {
             "{field} {message}: {errors:?}"
         );
     }
+    // a tenant script may not take a library script's name (installs and defaults use the library's)
+    let r = app
+        .post(
+            &s.token,
+            "/api/v1/cloudscripts",
+            json!({"name": "haproxy-add-app-servers", "body": "echo"}),
+        )
+        .await;
+    r.assert_problem(409, "conflict");
     // a body past what any script save may carry is refused before it is read
     let huge = app
         .post(

@@ -532,10 +532,12 @@ async fn every_admitted_role_succeeds_on_real_objects() {
     for role in ["operator", "admin", "user"] {
         let w = &worlds[role];
         let t = &w.session.token;
-        let sc = crate::fixtures::script(&app, t).await;
+        // users run their tenant's scripts; admins (and operators, for the library) change them
+        let owner = if role == "user" { &acme.admin.token } else { t };
+        let sc = crate::fixtures::script(&app, owner).await;
         let r = app
             .post(
-                t,
+                owner,
                 &format!("/api/v1/cloudscripts/{sc}/versions"),
                 json!({"body": "#!/bin/sh\necho v2 {{ vars.greeting }}\n",
                     "variables": [{"name": "greeting", "type": "string", "default": "hi"}]}),
@@ -577,8 +579,9 @@ async fn every_admitted_role_succeeds_on_real_objects() {
             &format!("{role} removes a rule"),
         );
         ok(
-            &app.delete(t, &format!("/api/v1/cloudscripts/{sc}")).await,
-            &format!("{role} deletes a script"),
+            &app.delete(owner, &format!("/api/v1/cloudscripts/{sc}"))
+                .await,
+            &format!("{role}'s script deleted"),
         );
     }
     for (m, p) in [

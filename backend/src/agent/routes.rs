@@ -112,7 +112,7 @@ async fn report_job(
     token: AgentToken,
     state: web::Data<AppState>,
     job_id: web::Path<common::JobId>,
-    body: crate::body::Body<JobResult>,
+    body: crate::body::ScriptBody<JobResult>,
 ) -> ApiResult<HttpResponse> {
     if state
         .agent

@@ -1,7 +1,7 @@
 //! `/api/v1/cloudscripts/*`.
 
 use super::service;
-use crate::auth::{Auth, Member};
+use crate::auth::{Admin, Auth, Member};
 use crate::error::ApiResult;
 use crate::openapi::{Forbidden, Invalid, NotFound, Unauthenticated};
 use crate::state::AppState;
@@ -36,17 +36,19 @@ async fn list_scripts(
     Ok(web::Json(service::list(&state, &a, &q).await?))
 }
 
-/// Create a CloudScript (its version 1); operators add to the provider's library.
+/// Create a CloudScript (its version 1): admins for their tenant (its scripts run in every project, so
+/// users use them but do not change them), operators for the provider's library. A tenant script
+/// may not take a library script's name.
 ///
 /// The body is a minijinja template over `{tenant, project, app, layers, layer, group, appliance,
 /// event, vars, now}` and `layer(name)`; a name it uses that the context does not give, a variable
 /// it does not declare, or a syntax error is refused with its line.
-#[utoipa::path(tag = "automation", security(("bearer" = ["operator", "admin", "user"])), request_body = CreateScriptRequest,
+#[utoipa::path(tag = "automation", security(("bearer" = ["operator", "admin"])), request_body = CreateScriptRequest,
     responses((status = 201, body = ScriptResponse), Unauthenticated, Forbidden,
         (status = 409, description = "Name taken", body = Problem, content_type = "application/problem+json"), Invalid))]
 #[post("/cloudscripts")]
 async fn create_script(
-    a: Auth<Member>,
+    a: Auth<Admin>,
     state: web::Data<AppState>,
     body: crate::body::ScriptBody<CreateScriptRequest>,
 ) -> ApiResult<HttpResponse> {
@@ -66,12 +68,12 @@ async fn get_script(
 }
 
 /// Delete a CloudScript and its versions; refused while rules run it or templates install with it.
-#[utoipa::path(tag = "automation", security(("bearer" = ["operator", "admin", "user"])),
+#[utoipa::path(tag = "automation", security(("bearer" = ["operator", "admin"])),
     responses((status = 204, description = "Deleted"), Unauthenticated, Forbidden, NotFound,
         (status = 409, description = "Rules or templates use the script", body = Problem, content_type = "application/problem+json")))]
 #[delete("/cloudscripts/{script_id}")]
 async fn delete_script(
-    a: Auth<Member>,
+    a: Auth<Admin>,
     state: web::Data<AppState>,
     script_id: web::Path<ScriptId>,
 ) -> ApiResult<HttpResponse> {
@@ -92,12 +94,12 @@ async fn list_versions(
 }
 
 /// Save a new version (earlier versions stay as they were, for rules that pin them).
-#[utoipa::path(tag = "automation", security(("bearer" = ["operator", "admin", "user"])), request_body = ScriptVersionRequest,
+#[utoipa::path(tag = "automation", security(("bearer" = ["operator", "admin"])), request_body = ScriptVersionRequest,
     responses((status = 201, body = ScriptResponse), Unauthenticated, Forbidden, NotFound,
         (status = 409, description = "Another version was saved meanwhile", body = Problem, content_type = "application/problem+json"), Invalid))]
 #[post("/cloudscripts/{script_id}/versions")]
 async fn add_version(
-    a: Auth<Member>,
+    a: Auth<Admin>,
     state: web::Data<AppState>,
     script_id: web::Path<ScriptId>,
     body: crate::body::ScriptBody<ScriptVersionRequest>,

@@ -40,12 +40,34 @@ pub fn invalid(e: RenderError) -> ApiError {
     }])
 }
 
+/// Secret variables' defaults as every answer shows them.
+fn masked_defaults(mut vars: Vec<common::api::VariableDecl>) -> Vec<common::api::VariableDecl> {
+    for d in vars.iter_mut().filter(|d| d.secret) {
+        if d.default.is_some() {
+            d.default = Some(serde_json::Value::String(common::api::MASK.into()));
+        }
+    }
+    vars
+}
+
+/// A new version's secret defaults sent back masked keep the previous version's.
+fn keep_secret_defaults(new: &mut [common::api::VariableDecl], old: &[common::api::VariableDecl]) {
+    for d in new.iter_mut().filter(|d| d.secret) {
+        if d.default.as_ref().and_then(|v| v.as_str()) == Some(common::api::MASK) {
+            d.default = old
+                .iter()
+                .find(|o| o.name == d.name && o.secret)
+                .and_then(|o| o.default.clone());
+        }
+    }
+}
+
 pub fn version_response(v: ScriptVersion) -> ScriptVersionResponse {
     ScriptVersionResponse {
         version: v.version,
         interpreter: render::interpreter(&v.body),
         body: v.body,
-        variables: v.variables,
+        variables: masked_defaults(v.variables),
         timeout_secs: v.timeout_secs,
         created_at: v.created_at,
     }
@@ -152,6 +174,9 @@ pub async fn create(
                 timeout_secs: req.version.timeout_secs,
                 created_at: at,
             };
+            if script.tenant_id.is_some() && scripts::by_name(c, None, &script.name)?.is_some() {
+                return Err(ApiError::Conflict { field: "name" });
+            }
             scripts::insert(c, &script, &v)?;
             audit::Entry::new(ctx.tenant_id, &ctx.actor(), "cloudscript.create")
                 .object("cloudscript", script.id)
@@ -176,11 +201,13 @@ pub async fn add_version(
             store::repo::locks::lock(c, store::repo::locks::Table::Scripts, &id.to_string())?;
             let mut s = owned(c, &ctx, id)?;
             let at = now();
+            let mut variables = req.variables;
+            keep_secret_defaults(&mut variables, &latest(c, &s)?.variables);
             let v = ScriptVersion {
                 script_id: s.id,
                 version: s.latest_version + 1,
                 body: req.body,
-                variables: req.variables,
+                variables,
                 timeout_secs: req.timeout_secs,
                 created_at: at,
             };

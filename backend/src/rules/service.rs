@@ -47,8 +47,43 @@ fn masked(steps: &[Step]) -> Vec<Step> {
         .collect()
 }
 
-pub fn respond(r: Rule) -> RuleResponse {
-    RuleResponse {
+/// The names of the secret variables a `run_script` step's script declares (none for other steps,
+/// or when the script is gone).
+fn secret_vars(c: &mut DbConn, tenant: common::TenantId, step: &Step) -> ApiResult<Vec<String>> {
+    let Action::RunScript {
+        script_id, version, ..
+    } = &step.action
+    else {
+        return Ok(Vec::new());
+    };
+    let Some(s) = scripts::get(c, tenant, *script_id)? else {
+        return Ok(Vec::new());
+    };
+    let v = scripts::version(c, s.id, version.unwrap_or(s.latest_version))?;
+    Ok(v.map(|v| {
+        v.variables
+            .into_iter()
+            .filter(|d| d.secret)
+            .map(|d| d.name)
+            .collect()
+    })
+    .unwrap_or_default())
+}
+
+/// A rule as answers show it: webhook secrets and the values of secret script variables masked.
+pub fn respond(c: &mut DbConn, r: Rule) -> ApiResult<RuleResponse> {
+    let mut steps = masked(&r.steps);
+    for step in steps.iter_mut() {
+        let secret = secret_vars(c, r.tenant_id, step)?;
+        if let Action::RunScript { variables, .. } = &mut step.action {
+            for (k, v) in variables.iter_mut() {
+                if secret.contains(k) {
+                    *v = serde_json::Value::String(MASK.into());
+                }
+            }
+        }
+    }
+    Ok(RuleResponse {
         id: r.id,
         application_id: r.application_id,
         name: r.name,
@@ -57,12 +92,44 @@ pub fn respond(r: Rule) -> RuleResponse {
         condition: r.condition,
         cooldown_secs: r.cooldown_secs,
         schedule: r.schedule,
-        steps: masked(&r.steps),
+        steps,
         enabled: r.enabled,
         origin: r.origin,
         last_fired_at: r.last_fired_at,
         created_at: r.created_at,
         updated_at: r.updated_at,
+    })
+}
+
+/// Secret variable values sent back masked keep the stored ones (same step, same script).
+fn keep_secret_values(new: &mut [Step], old: &[Step]) {
+    for (i, s) in new.iter_mut().enumerate() {
+        let Action::RunScript {
+            script_id,
+            variables,
+            ..
+        } = &mut s.action
+        else {
+            continue;
+        };
+        let Some(Action::RunScript {
+            script_id: was,
+            variables: kept,
+            ..
+        }) = old.get(i).map(|o| &o.action)
+        else {
+            continue;
+        };
+        if was != script_id {
+            continue;
+        }
+        for (k, v) in variables.iter_mut() {
+            if v.as_str() == Some(MASK)
+                && let Some(k_old) = kept.get(k)
+            {
+                *v = k_old.clone();
+            }
+        }
     }
 }
 
@@ -82,18 +149,29 @@ fn run_response(r: Run) -> RunResponse {
     }
 }
 
-/// Webhook secrets sent back masked keep the stored ones (by step position).
-fn keep_secrets(new: &mut [Step], old: &[Step]) {
+/// Webhook secrets sent back masked keep the stored ones: only for the same step position and the
+/// same URL (a masked secret cannot follow a webhook to another receiver).
+fn keep_secrets(new: &mut [Step], old: &[Step]) -> ApiResult<()> {
     for (i, s) in new.iter_mut().enumerate() {
-        if let Action::Webhook { secret, .. } = &mut s.action
+        if let Action::Webhook { secret, url } = &mut s.action
             && secret.as_deref() == Some(MASK)
         {
-            *secret = match old.get(i).map(|o| &o.action) {
-                Some(Action::Webhook { secret: kept, .. }) => kept.clone(),
-                _ => None,
-            };
+            match old.get(i).map(|o| &o.action) {
+                Some(Action::Webhook {
+                    secret: kept,
+                    url: was,
+                }) if was == url => *secret = kept.clone(),
+                _ => {
+                    return Err(field(
+                        format!("steps[{i}].action.secret"),
+                        "masked_secret",
+                        "send the secret itself: this step's URL is not the one the secret was given for",
+                    ));
+                }
+            }
         }
     }
+    Ok(())
 }
 
 /// Check a rule as it would be stored, against its application.
@@ -283,7 +361,7 @@ pub async fn create(
                 .object("rule", rule.id)
                 .detail(json!({"application_id": app, "name": rule.name, "event_type": rule.event_type}))
                 .record(c)?;
-            Ok(respond(rule))
+            respond(c, rule)
         })
         .await
 }
@@ -303,7 +381,10 @@ pub async fn get(state: &AppState, ctx: &AuthCtx, id: RuleId) -> ApiResult<RuleR
     let ctx = ctx.clone();
     state
         .store
-        .read(move |c| Ok(respond(visible_rule(c, &ctx, id, false)?)))
+        .read(move |c| {
+            let r = visible_rule(c, &ctx, id, false)?;
+            respond(c, r)
+        })
         .await
 }
 
@@ -319,10 +400,15 @@ pub async fn list(
         .store
         .read(move |c| -> ApiResult<Page<RuleResponse>> {
             visible_app(c, &ctx, app)?;
-            Ok(pagination::respond_map(
-                rules::list(c, ctx.tenant_id, app, &page)?,
-                respond,
-            ))
+            let found = rules::list(c, ctx.tenant_id, app, &page)?;
+            let mut items = Vec::with_capacity(found.items.len());
+            for r in found.items {
+                items.push(respond(c, r)?);
+            }
+            Ok(pagination::respond(store::repo::Page {
+                items,
+                next_after: found.next_after,
+            }))
         })
         .await
 }
@@ -355,7 +441,8 @@ pub async fn update(
                 rule.schedule = req.schedule;
             }
             if let Some(mut steps) = req.steps {
-                keep_secrets(&mut steps, &rule.steps);
+                keep_secrets(&mut steps, &rule.steps)?;
+                keep_secret_values(&mut steps, &rule.steps);
                 rule.steps = steps;
             }
             if let Some(e) = req.enabled {
@@ -367,7 +454,7 @@ pub async fn update(
             audit::Entry::new(ctx.tenant_id, &ctx.actor(), "rule.update")
                 .object("rule", rule.id)
                 .record(c)?;
-            Ok(respond(rule))
+            respond(c, rule)
         })
         .await
 }

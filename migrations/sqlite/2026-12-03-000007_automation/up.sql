@@ -68,7 +68,7 @@ CREATE TABLE action_runs (
     finished_at TIMESTAMP,
     UNIQUE (event_id, rule_id)
 );
-CREATE INDEX action_runs_due_idx ON action_runs (status, next_at);
+CREATE INDEX action_runs_open_idx ON action_runs (status, application_id, id);
 CREATE INDEX action_runs_app_idx ON action_runs (application_id, id);
 CREATE INDEX action_runs_rule_idx ON action_runs (rule_id, id);
 

@@ -91,7 +91,6 @@ pub enum Outside {
         url: String,
         secret: Option<String>,
         body: String,
-        attempt: u32,
     },
 }
 
@@ -200,12 +199,10 @@ pub fn start(
                 "step": run.step,
             })
             .to_string();
-            let attempt = run.steps.get(i).map_or(1, |s| s.attempts);
             Ok(Outside::Webhook {
                 url: url.clone(),
                 secret: secret.clone(),
                 body,
-                attempt,
             })
         }
     }

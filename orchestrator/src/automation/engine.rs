@@ -18,7 +18,6 @@ use chrono::{DateTime, Utc};
 use common::api::{JobStatus, RunStatus, StepRun, StepStatus};
 use common::{ApplicationId, RunId};
 use std::collections::{HashMap, HashSet};
-use std::time::Duration;
 use store::repo::{events, unscoped};
 use store::time::now;
 use store::{DbConn, Event, Rule, Run, Store, StoreError};
@@ -29,6 +28,8 @@ pub const LEASE: &str = "automation";
 const DISPATCH_BATCH: i64 = 500;
 /// Runs moved on per round.
 const RUNS_PER_ROUND: i64 = 64;
+/// Transactions that move runs on at once (PostgreSQL runs them side by side; SQLite one by one).
+const WRITERS: usize = 4;
 /// A job may run this long past its own timeout (the agent kills it at the timeout and reports).
 const JOB_GRACE_SECS: i64 = 30;
 
@@ -59,15 +60,24 @@ pub fn dispatch(c: &mut DbConn) -> Result<usize, StoreError> {
         if !rules.iter().any(|r| r.event_type == e.type_) {
             continue;
         }
-        let world = match worlds.get(&app) {
-            Some(w) => w.clone(),
-            None => {
-                let w = World::load(c, e.tenant_id, app, e.appliance_id)?;
-                worlds.insert(app, w.clone());
-                w
+        let world = match worlds.entry(app) {
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(World::load(c, e.tenant_id, app, e.appliance_id)?)
             }
         };
-        let Some(world) = world else { continue };
+        let Some(world) = world else {
+            continue;
+        };
+        // the event's appliance, loaded on its own when the cached world lacks it (a second
+        // terminated appliance of one batch)
+        if let Some(id) = e.appliance_id
+            && world.appliance(id).is_none()
+            && let Some(a) = unscoped::appliances::get(c, id)?
+            && a.application_id == app
+        {
+            world.appliances.push(a);
+        }
         let subject = e
             .appliance_id
             .and_then(|id| world.appliance(id))
@@ -77,9 +87,12 @@ pub fn dispatch(c: &mut DbConn) -> Result<usize, StoreError> {
                 role: world.role_of(a),
             });
         for r in rules.iter_mut() {
-            if !rules::fires(r, e, subject.as_ref())
-                || !rules::cooled(r.last_fired_at, r.cooldown_secs, e.at)
-            {
+            // a schedule keeps its own cadence; a cooldown of 0 never holds an event back (one
+            // committed late, with an earlier time, included)
+            let held = r.cooldown_secs > 0
+                && e.type_ != "schedule.fired"
+                && !rules::cooled(r.last_fired_at, r.cooldown_secs, e.at);
+            if !rules::fires(r, e, subject.as_ref()) || held {
                 continue;
             }
             let at = now();
@@ -200,7 +213,13 @@ fn advance(
     let event = events_get(c, &run)?;
     let outside = match (sr.status, run.chain.get(i).map(|s| &s.action)) {
         (StepStatus::Running, Some(common::api::Action::RunScript { .. })) => {
-            chain::check_jobs(c, &mut run, at)?;
+            if !chain::check_jobs(c, &mut run, at)? {
+                // its jobs are still running: look again at the step's deadline (or when a job
+                // ends, which wakes the run), not every round
+                let started = run.steps.get(i).and_then(|s| s.started_at).unwrap_or(at);
+                let timeout = run.chain.get(i).map_or(300, |s| s.timeout_secs);
+                run.next_at = started + chrono::Duration::seconds(i64::from(timeout));
+            }
             Outside::Nothing
         }
         // a webhook found running was cut off by a restart: it is sent again (same delivery id)
@@ -232,21 +251,14 @@ fn events_get(c: &mut DbConn, run: &Run) -> Result<Option<Event>, StoreError> {
 #[derive(Clone, Debug)]
 pub struct Engine {
     pub store: Store,
-    http: reqwest::Client,
     /// Webhooks may reach internal addresses.
     allow_internal: bool,
 }
 
 impl Engine {
     pub fn new(store: Store, allow_internal: bool) -> Engine {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default();
         Engine {
             store,
-            http,
             allow_internal,
         }
     }
@@ -266,36 +278,56 @@ impl Engine {
             .store
             .read(move |c| unscoped::automation::runnable(c, at, RUNS_PER_ROUND))
             .await?;
-        let mut moved = 0;
-        for run in due {
-            let id = run.id;
-            let out = self.store.write(move |c| advance(c, id, at)).await?;
-            if let Some((run, outside)) = out {
-                moved += 1;
-                self.outside(run, outside).await?;
+        // the due runs move on in a few concurrent transactions (each application's at most once a
+        // round, so their order holds), each run in a savepoint of its own: one run's failure is
+        // logged and leaves the others' progress
+        let ids: Vec<RunId> = due.iter().map(|r| r.id).collect();
+        let chunk = ids.len().div_ceil(WRITERS).max(1);
+        let batches = ids.chunks(chunk).map(|part| {
+            let part = part.to_vec();
+            self.store
+                .write(move |c| -> Result<Vec<(Run, Outside)>, StoreError> {
+                    let mut out = Vec::with_capacity(part.len());
+                    for id in part {
+                        match store::savepoint(c, |c| advance(c, id, at)) {
+                            Ok(Some(m)) => out.push(m),
+                            Ok(None) => {}
+                            Err(e) => {
+                                tracing::warn!(run = %id, error = %store::Chain(&e), "a run could not move on");
+                            }
+                        }
+                    }
+                    Ok(out)
+                })
+        });
+        let mut moved = Vec::new();
+        for batch in futures_util::future::join_all(batches).await {
+            moved.extend(batch?);
+        }
+        let moved_n = moved.len();
+        // webhooks go out side by side (each has its own deadline)
+        let calls = moved
+            .into_iter()
+            .map(|(run, outside)| self.outside(run, outside));
+        for done in futures_util::future::join_all(calls).await {
+            if let Err(e) = done {
+                tracing::warn!(error = %store::Chain(&e), "recording a webhook's end");
             }
         }
         let swept = self.store.write(move |c| sweep_jobs(c, at)).await?;
-        Ok(fired + dispatched + moved + swept > 0)
+        Ok(fired + dispatched + moved_n + swept > 0)
     }
 
     async fn outside(&self, run: Run, outside: Outside) -> Result<(), StoreError> {
-        let Outside::Webhook {
-            url,
-            secret,
-            body,
-            attempt,
-        } = outside
-        else {
+        let Outside::Webhook { url, secret, body } = outside else {
             return Ok(());
         };
         let result = super::webhook::send(
-            &self.http,
             self.allow_internal,
             &url,
             secret.as_deref(),
             &body,
-            &format!("{}-{}-{attempt}", run.id, run.step),
+            &format!("{}-{}", run.id, run.step),
         )
         .await;
         let (ok, output) = match result {

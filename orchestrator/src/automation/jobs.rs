@@ -172,9 +172,11 @@ pub fn install_progress(c: &mut DbConn, a: &Appliance) -> Result<(), StoreError>
     if a.state != ApplianceState::Configuring {
         return Ok(());
     }
-    let wanted = unscoped::templates::get(c, a.template_id)?
-        .map(|t| t.install_scripts)
-        .unwrap_or_default();
+    let template = unscoped::templates::get(c, a.template_id)?;
+    // a global template installs with the library's scripts only; a tenant's template with its
+    // tenant's scripts first, then the library's
+    let owner = template.as_ref().and_then(|t| t.tenant_id);
+    let wanted = template.map(|t| t.install_scripts).unwrap_or_default();
     let done = unscoped::automation::install_jobs(c, a.id)?;
     if let Some(bad) = done
         .iter()
@@ -205,7 +207,7 @@ pub fn install_progress(c: &mut DbConn, a: &Appliance) -> Result<(), StoreError>
         return Ok(());
     };
     let made = (|| -> Result<Vec<Job>, String> {
-        let script = scripts::by_name(c, Some(a.tenant_id), next)
+        let script = scripts::by_name(c, owner, next)
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("no CloudScript named {next}"))?;
         let version = scripts::version(c, script.id, script.latest_version)

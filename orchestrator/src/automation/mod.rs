@@ -15,6 +15,7 @@ pub mod webhook;
 use common::api::{Action, ApplianceRole, OnFailure, RuleFilter, RuleOrigin, Step, Target};
 use common::{ApplicationId, RuleId, TenantId};
 use std::collections::BTreeMap;
+use store::StoreError as E;
 use store::repo::{applications, rules as rule_repo, scripts, unscoped};
 use store::time::now;
 use store::{DbConn, Rule, StoreError};
@@ -39,8 +40,8 @@ pub fn wire_defaults(
         return Ok(0);
     }
     let (Some(add), Some(remove)) = (
-        scripts::by_name(c, Some(tenant), library::HAPROXY_ADD)?,
-        scripts::by_name(c, Some(tenant), library::HAPROXY_REMOVE)?,
+        scripts::by_name(c, None, library::HAPROXY_ADD)?,
+        scripts::by_name(c, None, library::HAPROXY_REMOVE)?,
     ) else {
         return Ok(0);
     };
@@ -82,30 +83,35 @@ pub fn wire_defaults(
         ),
     ];
     let at = now();
+    let mut made = 0;
     for (name, event_type, script) in defaults {
-        rule_repo::insert(
-            c,
-            &Rule {
-                id: RuleId::new(),
-                tenant_id: tenant,
-                application_id: app,
-                name: name.into(),
-                event_type: event_type.into(),
-                filter: RuleFilter {
-                    role: Some(ApplianceRole::AppServer),
-                    ..Default::default()
-                },
-                condition: None,
-                cooldown_secs: 0,
-                schedule: None,
-                steps: vec![step(script)],
-                enabled: true,
-                origin: RuleOrigin::Default,
-                last_fired_at: None,
-                created_at: at,
-                updated_at: at,
+        let rule = Rule {
+            id: RuleId::new(),
+            tenant_id: tenant,
+            application_id: app,
+            name: name.into(),
+            event_type: event_type.into(),
+            filter: RuleFilter {
+                role: Some(ApplianceRole::AppServer),
+                ..Default::default()
             },
-        )?;
+            condition: None,
+            cooldown_secs: 0,
+            schedule: None,
+            steps: vec![step(script)],
+            enabled: true,
+            origin: RuleOrigin::Default,
+            last_fired_at: None,
+            created_at: at,
+            updated_at: at,
+        };
+        // in a savepoint: on PostgreSQL a refused insert would spoil the rest of the transaction
+        match store::savepoint(c, |c| rule_repo::insert(c, &rule)) {
+            Ok(()) => made += 1,
+            // a rule of the user's has this name: theirs stays, this default is not made
+            Err(E::Conflict { .. }) => {}
+            Err(e) => return Err(e),
+        }
     }
-    Ok(defaults.len())
+    Ok(made)
 }

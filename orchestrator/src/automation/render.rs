@@ -13,7 +13,7 @@ use std::sync::Arc;
 /// The most text a render may produce.
 pub const OUTPUT_MAX: usize = 1024 * 1024;
 /// Template instructions a render may run (bounds loops).
-const FUEL: u64 = 2_000_000;
+const FUEL: u64 = 500_000;
 /// Names the context gives a script, besides `vars` and minijinja's own functions.
 const CONTEXT_NAMES: [&str; 10] = [
     "tenant",
@@ -312,23 +312,43 @@ fn template_context(ctx: &Context, vars: &BTreeMap<String, Value>, lenient: bool
     JValue::from(map)
 }
 
+/// A writer that refuses to grow past [`OUTPUT_MAX`]: a render stops there, however it got so long.
+struct Bounded(Vec<u8>);
+
+impl std::io::Write for Bounded {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.0.len() + buf.len() > OUTPUT_MAX {
+            return Err(std::io::Error::other("output limit"));
+        }
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 fn render_text(
     env: &Environment<'static>,
     field: &str,
     source: &str,
     ctx: &JValue,
 ) -> Result<String, RenderError> {
-    let out = env
-        .render_str(source, ctx)
+    let too_long = || RenderError {
+        field: field.to_owned(),
+        line: None,
+        message: format!("renders to more than {OUTPUT_MAX} bytes"),
+    };
+    let tmpl = env
+        .template_from_str(source)
         .map_err(|e| RenderError::template(field, &e))?;
-    if out.len() > OUTPUT_MAX {
-        return Err(RenderError {
-            field: field.to_owned(),
-            line: None,
-            message: format!("renders to more than {OUTPUT_MAX} bytes"),
-        });
+    let mut out = Bounded(Vec::new());
+    match tmpl.render_captured_to(ctx, &mut out) {
+        Ok(_) => String::from_utf8(out.0).map_err(|_| too_long()),
+        Err(e) if e.kind() == ErrorKind::WriteFailure => Err(too_long()),
+        Err(e) => Err(RenderError::template(field, &e)),
     }
-    Ok(out)
 }
 
 fn is_template(s: &str) -> bool {
@@ -337,7 +357,8 @@ fn is_template(s: &str) -> bool {
 
 /// A rendered string value as a variable of type `t`.
 fn coerce(name: &str, t: VarType, s: &str) -> Result<Value, RenderError> {
-    let bad = || RenderError::var(name, format!("{s:?} is not a {}", t.as_str()));
+    // the value is not repeated in the message: it may be a secret
+    let bad = || RenderError::var(name, format!("the value is not a {}", t.as_str()));
     Ok(match t {
         VarType::String => Value::String(s.to_owned()),
         VarType::Int => Value::from(s.trim().parse::<i64>().map_err(|_| bad())?),
@@ -594,6 +615,15 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.message.contains("too long"), "{e}");
+        // output stops at the bound as it is written
+        let e = render(
+            "{% for x in range(100) %}{{ 'x' * 100000 }}{% endfor %}",
+            &[],
+            &c,
+            &BTreeMap::new(),
+        )
+        .unwrap_err();
+        assert!(e.message.contains("renders to more than"), "{e}");
     }
 
     #[test]
@@ -648,7 +678,7 @@ mod tests {
         assert_eq!(r.env["PORT"], "80");
         let table: [(&str, Value, &str); 4] = [
             ("servers", json!(null), "is required"),
-            ("port", json!("eighty"), "is not a int"),
+            ("port", json!("eighty"), "the value is not a int"),
             ("tls", json!(3), "must be a bool"),
             ("colour", json!("red"), "declares no such variable"),
         ];

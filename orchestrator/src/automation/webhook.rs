@@ -16,8 +16,9 @@ pub fn signature(secret: &str, body: &str) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-/// Whether an address is internal: loopback, private, link-local, unspecified, CGNAT, multicast,
-/// broadcast, documentation, unique-local IPv6 or an IPv4-mapped internal address.
+/// Whether an address is internal: loopback, private, link-local, unspecified, CGNAT, benchmark
+/// (198.18/15), reserved (240/4), multicast, broadcast, documentation, unique-local IPv6, or an IPv6
+/// address that carries an IPv4 one (mapped, compatible, NAT64 64:ff9b::/96, 6to4 2002::/16) that is.
 pub fn internal(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
@@ -30,13 +31,30 @@ pub fn internal(ip: IpAddr) -> bool {
                 || v4.is_multicast()
                 || v4.is_documentation()
                 || (o[0] == 100 && (64..128).contains(&o[1]))
+                || (o[0] == 198 && (o[1] == 18 || o[1] == 19))
+                || o[0] >= 240
                 || o[0] == 0
         }
         IpAddr::V6(v6) => {
+            let s = v6.segments();
+            let embedded = |hi: u16, lo: u16| {
+                let [a, b] = hi.to_be_bytes();
+                let [c, d] = lo.to_be_bytes();
+                internal(IpAddr::V4(std::net::Ipv4Addr::new(a, b, c, d)))
+            };
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return internal(IpAddr::V4(v4));
             }
-            let s = v6.segments();
+            // ::a.b.c.d (IPv4-compatible), 64:ff9b::a.b.c.d (NAT64), 2002:AABB:CCDD::/48 (6to4)
+            if s[..6] == [0, 0, 0, 0, 0, 0] && !v6.is_loopback() && !v6.is_unspecified() {
+                return embedded(s[6], s[7]);
+            }
+            if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                return embedded(s[6], s[7]);
+            }
+            if s[0] == 0x2002 {
+                return embedded(s[1], s[2]);
+            }
             v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
@@ -55,8 +73,10 @@ pub fn valid_url(url: &str) -> bool {
 
 /// Send one delivery; `Ok(status)` for a 2xx answer, `Err(why)` otherwise. `allow_internal`: the
 /// installation lets webhooks reach internal addresses (tests, single-network installations).
+/// The name is resolved once (within 5 s), every address it gives is checked, and the request goes
+/// to exactly the checked address: a name that answers differently the second time (DNS rebinding)
+/// cannot lead it elsewhere. No redirects are followed; the whole call has 10 s.
 pub async fn send(
-    http: &reqwest::Client,
     allow_internal: bool,
     url: &str,
     secret: Option<&str>,
@@ -66,20 +86,31 @@ pub async fn send(
     let parsed = reqwest::Url::parse(url).map_err(|e| format!("invalid URL: {e}"))?;
     let host = parsed.host_str().ok_or("the URL has no host")?.to_owned();
     let port = parsed.port_or_known_default().unwrap_or(443);
-    if !allow_internal {
-        let addrs = tokio::net::lookup_host((host.trim_matches(['[', ']']), port))
-            .await
-            .map_err(|e| format!("cannot resolve {host}: {e}"))?;
-        for a in addrs {
-            if internal(a.ip()) {
-                return Err(format!(
-                    "{host} resolves to an internal address ({}), which webhooks may not reach",
-                    a.ip()
-                ));
-            }
-        }
+    let bare = host.trim_matches(['[', ']']).to_owned();
+    let addrs: Vec<std::net::SocketAddr> = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        tokio::net::lookup_host((bare.as_str(), port)),
+    )
+    .await
+    .map_err(|_| format!("resolving {host} took longer than 5 s"))?
+    .map_err(|e| format!("cannot resolve {host}: {e}"))?
+    .collect();
+    let Some(addr) = addrs.first().copied() else {
+        return Err(format!("{host} resolves to no address"));
+    };
+    if !allow_internal && let Some(bad) = addrs.iter().find(|a| internal(a.ip())) {
+        return Err(format!(
+            "{host} resolves to an internal address ({}), which webhooks may not reach",
+            bad.ip()
+        ));
     }
-    let mut req = http
+    let pinned = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve(&bare, addr)
+        .build()
+        .map_err(|e| format!("no HTTP client: {e}"))?;
+    let mut req = pinned
         .post(parsed)
         .header("Content-Type", "application/json")
         .header("User-Agent", "ScaleInfra-Webhook/1")
@@ -127,6 +158,12 @@ mod tests {
             ("fd00::1", true),
             ("fe80::1", true),
             ("::ffff:127.0.0.1", true),
+            ("::10.0.0.1", true),
+            ("64:ff9b::a9fe:a9fe", true),
+            ("2002:7f00:1::", true),
+            ("198.18.0.1", true),
+            ("240.0.0.1", true),
+            ("2002:5db8:d822::", false),
             ("93.184.216.34", false),
             ("2606:4700::1111", false),
         ];

@@ -319,11 +319,8 @@ impl SimCloud {
                 if let Err(AgentError::Revoked) = endpoint.heartbeat(&token, hb).await {
                     return;
                 }
-                let fail = fail_scripts.load(std::sync::atomic::Ordering::Relaxed);
-                let hang = hang_scripts.load(std::sync::atomic::Ordering::Relaxed);
-                if !hang
-                    && let Err(AgentError::Revoked) =
-                        run_jobs(endpoint.as_ref(), &token, fail).await
+                let faults = (fail_scripts.as_ref(), hang_scripts.as_ref());
+                if let Err(AgentError::Revoked) = run_jobs(endpoint.as_ref(), &token, faults).await
                 {
                     return;
                 }
@@ -349,8 +346,26 @@ impl SimCloud {
 
 /// A simulated agent runs its jobs: nothing executes on the control plane; the script is recorded
 /// with the job (its rendered text is stored) and a simulated result is reported.
-async fn run_jobs(endpoint: &dyn AgentEndpoint, token: &str, fail: bool) -> Result<(), AgentError> {
+/// `faults`: (fail, hang), read again as each job is run, so a fault set while a pull was under
+/// way applies to what it brought.
+async fn run_jobs(
+    endpoint: &dyn AgentEndpoint,
+    token: &str,
+    faults: (
+        &std::sync::atomic::AtomicBool,
+        &std::sync::atomic::AtomicBool,
+    ),
+) -> Result<(), AgentError> {
+    use std::sync::atomic::Ordering::Relaxed;
+    if faults.1.load(Relaxed) {
+        return Ok(());
+    }
     for job in endpoint.jobs(token).await?.jobs {
+        // a hung script never ends: the job stays handed out
+        if faults.1.load(Relaxed) {
+            return Ok(());
+        }
+        let fail = faults.0.load(Relaxed);
         let Ok(id) = job.id.parse::<common::JobId>() else {
             continue;
         };

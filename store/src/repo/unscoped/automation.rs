@@ -84,24 +84,30 @@ pub fn insert_run(conn: &mut DbConn, run: &Run) -> Result<bool, StoreError> {
 }
 
 /// The runs that may go on now: of each application only its oldest unfinished run (runs of one
-/// application go in event order), and of those the ones due by `at`.
+/// application go in event order), and of those the ones due by `at`, soonest first. Every
+/// application with open runs is considered, however many open runs another one has.
 pub fn runnable(conn: &mut DbConn, at: DateTime<Utc>, limit: i64) -> Result<Vec<Run>, StoreError> {
+    use diesel::dsl::min;
     let open = [name_of(RunStatus::Pending), name_of(RunStatus::Running)];
-    let rows: Vec<Run> = convert(
-        ar::table
-            .filter(ar::status.eq_any(open))
-            .order(ar::id.asc())
-            .limit(limit * 8)
-            .select(RunRow::as_select())
-            .load(conn)?,
-    )?;
-    let mut seen = std::collections::HashSet::new();
-    Ok(rows
-        .into_iter()
-        .filter(|r| seen.insert(r.application_id))
-        .filter(|r| r.next_at <= at)
-        .take(usize::try_from(limit).unwrap_or(usize::MAX))
-        .collect())
+    let heads: Vec<Option<String>> = ar::table
+        .filter(ar::status.eq_any(&open))
+        .group_by(ar::application_id)
+        .select(min(ar::id))
+        .load(conn)?;
+    let heads: Vec<String> = heads.into_iter().flatten().collect();
+    let mut due: Vec<Run> = Vec::new();
+    for chunk in heads.chunks(500) {
+        due.extend(convert::<_, Run>(
+            ar::table
+                .filter(ar::id.eq_any(chunk))
+                .filter(ar::next_at.le(to_db(at)))
+                .select(RunRow::as_select())
+                .load(conn)?,
+        )?);
+    }
+    due.sort_by_key(|r| r.next_at);
+    due.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    Ok(due)
 }
 
 pub fn get_run(conn: &mut DbConn, id: RunId) -> Result<Option<Run>, StoreError> {
@@ -166,14 +172,14 @@ pub fn install_jobs(conn: &mut DbConn, appliance: ApplianceId) -> Result<Vec<Job
     )
 }
 
-/// Hand an appliance's jobs to its agent: the queued ones become running (oldest first, at most
-/// `limit`), and the running ones it was given before come again (an agent that restarted, or
-/// whose answer was lost, gets them again; it runs a job id once).
+/// Hand an appliance's agent its job: the one running (again: an agent that restarted, or whose
+/// answer was lost, gets it again and runs a job id once), else the oldest queued, which becomes
+/// running now. One at a time, as agents run them: a job's `started_at` is when it starts, so its
+/// timeout counts from there.
 pub fn take_jobs(
     conn: &mut DbConn,
     appliance: ApplianceId,
     at: DateTime<Utc>,
-    limit: i64,
 ) -> Result<Vec<Job>, StoreError> {
     let open = [name_of(JobStatus::Queued), name_of(JobStatus::Running)];
     let jobs: Vec<Job> = convert(
@@ -181,24 +187,24 @@ pub fn take_jobs(
             .filter(j::appliance_id.eq(appliance.to_string()))
             .filter(j::status.eq_any(open))
             .order(j::id.asc())
-            .limit(limit)
             .select(JobRow::as_select())
             .load(conn)?,
     )?;
-    let queued: Vec<String> = jobs
-        .iter()
-        .filter(|x| x.status == JobStatus::Queued)
-        .map(|x| x.id.to_string())
-        .collect();
-    if !queued.is_empty() {
-        diesel::update(j::table.filter(j::id.eq_any(&queued)))
-            .set((
-                j::status.eq(name_of(JobStatus::Running)),
-                j::started_at.eq(to_db(at)),
-            ))
-            .execute(conn)?;
+    if let Some(running) = jobs.iter().find(|x| x.status == JobStatus::Running) {
+        return Ok(vec![running.clone()]);
     }
-    Ok(jobs)
+    let Some(mut next) = jobs.into_iter().next() else {
+        return Ok(Vec::new());
+    };
+    diesel::update(j::table.find(next.id.to_string()))
+        .set((
+            j::status.eq(name_of(JobStatus::Running)),
+            j::started_at.eq(to_db(at)),
+        ))
+        .execute(conn)?;
+    next.status = JobStatus::Running;
+    next.started_at = Some(at);
+    Ok(vec![next])
 }
 
 /// The job `id` of `appliance` (a verified agent token names it).
@@ -244,18 +250,26 @@ pub fn finish_job(
     Ok(n > 0)
 }
 
-/// Jobs that are running longer than their timeout allows (plus `grace`), or queued/running on
-/// appliances that are gone: the engine ends them.
+/// Jobs the engine may have to end: running ones (oldest start first) and queued ones (oldest
+/// first), at most `limit` of each, so queued jobs never crowd out the running ones' timeouts.
 pub fn open_jobs(conn: &mut DbConn, limit: i64) -> Result<Vec<Job>, StoreError> {
-    let open = [name_of(JobStatus::Queued), name_of(JobStatus::Running)];
-    convert(
+    let mut out: Vec<Job> = convert(
         j::table
-            .filter(j::status.eq_any(open))
+            .filter(j::status.eq(name_of(JobStatus::Running)))
+            .order(j::started_at.asc())
+            .limit(limit)
+            .select(JobRow::as_select())
+            .load(conn)?,
+    )?;
+    out.extend(convert::<_, Job>(
+        j::table
+            .filter(j::status.eq(name_of(JobStatus::Queued)))
             .order(j::id.asc())
             .limit(limit)
             .select(JobRow::as_select())
             .load(conn)?,
-    )
+    )?);
+    Ok(out)
 }
 
 /// Make a run due now (one of its jobs ended).
