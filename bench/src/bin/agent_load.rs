@@ -9,16 +9,13 @@
 //! The server must run against DATABASE_URL; the benchmark writes its appliances there directly.
 
 use common::api::{ApplianceRole, Flavor, GroupSize, Quotas};
-use common::{
-    ApplianceId, ApplianceState, ApplicationId, GroupId, LayerId, ProjectId, TemplateId, TenantId,
-    TenantKind, TenantStatus,
-};
+use common::{ApplianceId, ApplianceState, ApplicationId, GroupId, LayerId, TemplateId, TenantId};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use store::repo::unscoped;
-use store::repo::{appliances, applications, projects, templates, tenants};
+use store::repo::{appliances, applications, templates};
 use store::time::now;
-use store::{Appliance, Application, Group, Layer, Project, Store, Target, Template, Tenant};
+use store::{Appliance, Application, Group, Layer, Store, Target, Template};
 
 async fn fixture(store: &Store, n: usize) -> anyhow::Result<Vec<ApplianceId>> {
     let ids: Vec<ApplianceId> = (0..n).map(|_| ApplianceId::new()).collect();
@@ -27,31 +24,12 @@ async fn fixture(store: &Store, n: usize) -> anyhow::Result<Vec<ApplianceId>> {
         .write(move |c| -> Result<(), store::StoreError> {
             let at = now();
             let tenant = TenantId::new();
-            tenants::insert(
-                c,
-                &Tenant {
-                    id: tenant,
-                    name: "Agents".into(),
-                    slug: format!("agents-{}", &tenant.to_string()[28..]),
-                    kind: TenantKind::Customer,
-                    status: TenantStatus::Active,
-                    quotas: Quotas::default(),
-                    created_at: at,
-                    updated_at: at,
-                },
-            )?;
-            let project = ProjectId::new();
-            projects::insert(
+            let project = scaleinfra_bench::tenant_with_project(
                 c,
                 tenant,
-                &Project {
-                    id: project,
-                    tenant_id: tenant,
-                    name: "P".into(),
-                    description: String::new(),
-                    created_at: at,
-                    updated_at: at,
-                },
+                "Agents",
+                &format!("agents-{}", &tenant.to_string()[28..]),
+                Quotas::default(),
             )?;
             let flavor = Flavor {
                 vcpus: 1,

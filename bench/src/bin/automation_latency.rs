@@ -5,14 +5,14 @@
 //! Usage: automation-latency [DATABASE_URL] [EVENTS_PER_SEC] [SECONDS]   (default: a fresh SQLite file)
 
 use common::api::{Action, OnFailure, Quotas, RuleFilter, RuleOrigin, RunStatus, Step, Target};
-use common::{ApplicationId, ProjectId, RuleId, ScriptId, TenantId, TenantKind, TenantStatus};
+use common::{ApplicationId, RuleId, ScriptId, TenantId};
 use orchestrator::automation::engine::Engine;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use store::repo::events::Subject;
-use store::repo::{PageRequest, applications, events, projects, rules, runs, scripts, tenants};
+use store::repo::{PageRequest, applications, events, rules, runs, scripts};
 use store::time::now;
-use store::{Application, Project, Rule, Script, ScriptVersion, Store, StoreError, Tenant};
+use store::{Application, Rule, Script, ScriptVersion, Store, StoreError};
 
 const APPS: usize = 50;
 
@@ -31,34 +31,15 @@ async fn fixture(store: &Store) -> anyhow::Result<(TenantId, Vec<ApplicationId>)
     let ids = apps.clone();
     store
         .write(move |c| -> Result<(), StoreError> {
-            tenants::insert(
-                c,
-                &Tenant {
-                    id: tenant,
-                    name: "Bench".into(),
-                    slug: "bench".into(),
-                    kind: TenantKind::Customer,
-                    status: TenantStatus::Active,
-                    quotas: Quotas {
-                        max_vcpus: 1000,
-                        max_memory_mib: 1_000_000,
-                        max_appliances: 1000,
-                    },
-                    created_at: at,
-                    updated_at: at,
-                },
-            )?;
-            let project = ProjectId::new();
-            projects::insert(
+            let project = scaleinfra_bench::tenant_with_project(
                 c,
                 tenant,
-                &Project {
-                    id: project,
-                    tenant_id: tenant,
-                    name: "P".into(),
-                    description: String::new(),
-                    created_at: at,
-                    updated_at: at,
+                "Bench",
+                "bench",
+                Quotas {
+                    max_vcpus: 1000,
+                    max_memory_mib: 1_000_000,
+                    max_appliances: 1000,
                 },
             )?;
             let script = Script {

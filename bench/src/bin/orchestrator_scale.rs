@@ -8,18 +8,16 @@ use common::api::{
 };
 use common::{
     ApplianceId, ApplianceState, ApplicationId, GroupId, HostId, HostState, LayerId, PoolId,
-    ProjectId, TemplateId, TenantId, TenantKind, TenantStatus,
+    TemplateId, TenantId,
 };
 use orchestrator::drivers::Drivers;
 use orchestrator::drivers::libvirt::{LibvirtConfig, LibvirtDriver};
 use orchestrator::{Orchestrator, OrchestratorConfig, SimCloud, SimConfig};
 use std::time::{Duration, Instant};
 use store::repo::unscoped;
-use store::repo::{appliances, applications, hosts, pools, projects, templates, tenants};
+use store::repo::{appliances, applications, hosts, pools, templates};
 use store::time::now;
-use store::{
-    Appliance, Application, Group, Host, Layer, Pool, Project, Store, Target, Template, Tenant,
-};
+use store::{Appliance, Application, Group, Host, Layer, Pool, Store, Target, Template};
 
 const HOSTS: usize = 1000;
 const APPS: usize = 1000;
@@ -163,34 +161,15 @@ async fn fixture(
     let (group_ids, app_ids) = store
         .write(
             move |c| -> Result<(Vec<GroupId>, Vec<ApplicationId>), store::StoreError> {
-                tenants::insert(
-                    c,
-                    &Tenant {
-                        id: tenant,
-                        name: "Bench".into(),
-                        slug: "bench".into(),
-                        kind: TenantKind::Customer,
-                        status: TenantStatus::Active,
-                        quotas: Quotas {
-                            max_vcpus: 1_000_000,
-                            max_memory_mib: 1_000_000_000,
-                            max_appliances: 1_000_000,
-                        },
-                        created_at: at,
-                        updated_at: at,
-                    },
-                )?;
-                let project = ProjectId::new();
-                projects::insert(
+                let project = scaleinfra_bench::tenant_with_project(
                     c,
                     tenant,
-                    &Project {
-                        id: project,
-                        tenant_id: tenant,
-                        name: "P".into(),
-                        description: String::new(),
-                        created_at: at,
-                        updated_at: at,
+                    "Bench",
+                    "bench",
+                    Quotas {
+                        max_vcpus: 1_000_000,
+                        max_memory_mib: 1_000_000_000,
+                        max_appliances: 1_000_000,
                     },
                 )?;
                 pools::insert(

@@ -96,10 +96,13 @@ pub enum Outside {
 
 /// Start the current step (the run is locked and the step is pending): mark it running, and do
 /// what can be done in this transaction (make the script jobs, change the group's size).
+/// `world`: the run's application as last loaded in this transaction (reused by the next run of the
+/// same application; a `scale` step clears it).
 pub fn start(
     c: &mut DbConn,
     run: &mut Run,
     event: Option<&Event>,
+    world: &mut Option<World>,
     now: DateTime<Utc>,
 ) -> Result<Outside, StoreError> {
     let i = run.step as usize;
@@ -124,11 +127,23 @@ pub fn start(
             variables,
         } => {
             let made = (|| -> Result<Result<Vec<store::Job>, String>, StoreError> {
-                let Some(world) =
-                    World::load(c, run.tenant_id, run.application_id, run.appliance_id)?
-                else {
+                if world
+                    .as_ref()
+                    .is_none_or(|w| w.app.id != run.application_id)
+                {
+                    *world = World::load(c, run.tenant_id, run.application_id, run.appliance_id)?;
+                }
+                let Some(world) = world.as_mut() else {
                     return Ok(Err("the application is gone".into()));
                 };
+                // the event's appliance, when a terminated one is not in the world loaded before
+                if let Some(id) = run.appliance_id
+                    && world.appliance(id).is_none()
+                    && let Some(a) = unscoped::appliances::get(c, id)?
+                    && a.application_id == run.application_id
+                {
+                    world.appliances.push(a);
+                }
                 let Some(script) = scripts::get(c, run.tenant_id, *script_id)? else {
                     return Ok(Err(format!("CloudScript {script_id} is gone")));
                 };
@@ -145,7 +160,7 @@ pub fn start(
                     run: Some((run.id, run.step)),
                 };
                 Ok(jobs::make(
-                    &world, &script, &version, &targets, event, variables, origin,
+                    world, &script, &version, &targets, event, variables, origin,
                 )
                 .map_err(|e| e.to_string()))
             })()?;
@@ -167,6 +182,7 @@ pub fn start(
             Ok(Outside::Nothing)
         }
         Action::Scale { group, by, to } => {
+            *world = None;
             let (ok, output) = scale(
                 c,
                 run.tenant_id,

@@ -28,6 +28,8 @@ pub const LEASE: &str = "automation";
 const DISPATCH_BATCH: i64 = 500;
 /// Runs moved on per round.
 const RUNS_PER_ROUND: i64 = 64;
+/// Runs of one application moved on one after another in a round (when each ends at once).
+const RUNS_PER_APP: usize = 16;
 /// Transactions that move runs on at once (PostgreSQL runs them side by side; SQLite one by one).
 const WRITERS: usize = 4;
 /// A job may run this long past its own timeout (the agent kills it at the timeout and reports).
@@ -197,6 +199,7 @@ fn advance(
     c: &mut DbConn,
     id: RunId,
     at: DateTime<Utc>,
+    world: &mut Option<World>,
 ) -> Result<Option<(Run, Outside)>, StoreError> {
     let Some(mut run) = unscoped::automation::get_run(c, id)? else {
         return Ok(None);
@@ -231,7 +234,7 @@ fn advance(
                 s.status = StepStatus::Pending;
                 s.attempts = s.attempts.saturating_sub(1);
             }
-            chain::start(c, &mut run, event.as_ref(), at)?
+            chain::start(c, &mut run, event.as_ref(), world, at)?
         }
         _ => {
             chain::conclude(&mut run, false, "the step was interrupted".into(), at);
@@ -241,6 +244,38 @@ fn advance(
     run.updated_at = at;
     unscoped::automation::save_run(c, &run)?;
     Ok(Some((run, outside)))
+}
+
+/// Runs of one application one after another: from `first`, while each ends in this call and the
+/// next is due (at most [`RUNS_PER_APP`]), each in a savepoint of its own (a failure is logged and
+/// leaves the others' progress), the application loaded once for them.
+fn advance_app(c: &mut DbConn, first: RunId, at: DateTime<Utc>, out: &mut Vec<(Run, Outside)>) {
+    let mut world = None;
+    let mut id = first;
+    for _ in 0..RUNS_PER_APP {
+        let moved = match store::savepoint(c, |c| advance(c, id, at, &mut world)) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(run = %id, error = %store::Chain(&e), "a run could not move on");
+                return;
+            }
+        };
+        let Some((run, outside)) = moved else { return };
+        let ended = matches!(run.status, RunStatus::Succeeded | RunStatus::Failed);
+        let app = run.application_id;
+        out.push((run, outside));
+        if !ended {
+            return;
+        }
+        match unscoped::automation::next_open_run(c, app, id, at) {
+            Ok(Some(next)) => id = next,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %store::Chain(&e), "looking for an application's next run");
+                return;
+            }
+        }
+    }
 }
 
 fn events_get(c: &mut DbConn, run: &Run) -> Result<Option<Event>, StoreError> {
@@ -289,13 +324,7 @@ impl Engine {
                 .write(move |c| -> Result<Vec<(Run, Outside)>, StoreError> {
                     let mut out = Vec::with_capacity(part.len());
                     for id in part {
-                        match store::savepoint(c, |c| advance(c, id, at)) {
-                            Ok(Some(m)) => out.push(m),
-                            Ok(None) => {}
-                            Err(e) => {
-                                tracing::warn!(run = %id, error = %store::Chain(&e), "a run could not move on");
-                            }
-                        }
+                        advance_app(c, id, at, &mut out);
                     }
                     Ok(out)
                 })

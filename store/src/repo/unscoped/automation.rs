@@ -110,6 +110,29 @@ pub fn runnable(conn: &mut DbConn, at: DateTime<Utc>, limit: i64) -> Result<Vec<
     Ok(due)
 }
 
+/// The application's next open run after `after`, if it is the oldest open one and due by `at`.
+pub fn next_open_run(
+    conn: &mut DbConn,
+    app: ApplicationId,
+    after: RunId,
+    at: DateTime<Utc>,
+) -> Result<Option<RunId>, StoreError> {
+    let open = [name_of(RunStatus::Pending), name_of(RunStatus::Running)];
+    let next: Option<(String, crate::time::Ts)> = ar::table
+        .filter(ar::application_id.eq(app.to_string()))
+        .filter(ar::status.eq_any(open))
+        .order(ar::id.asc())
+        .select((ar::id, ar::next_at))
+        .first(conn)
+        .optional()?;
+    Ok(match next {
+        Some((id, due)) if id > after.to_string() && due <= to_db(at) => {
+            Some(crate::models::parse("run id", &id)?)
+        }
+        _ => None,
+    })
+}
+
 pub fn get_run(conn: &mut DbConn, id: RunId) -> Result<Option<Run>, StoreError> {
     super::super::locks::lock(conn, super::super::locks::Table::Runs, &id.to_string())?;
     ar::table
