@@ -159,10 +159,10 @@ pub fn start(
                     purpose: JobPurpose::Action,
                     run: Some((run.id, run.step)),
                 };
-                Ok(jobs::make(
-                    world, &script, &version, &targets, event, variables, origin,
+                Ok(
+                    jobs::make(world, &script, &version, &targets, event, variables, origin)
+                        .map_err(|e| e.to_string()),
                 )
-                .map_err(|e| e.to_string()))
             })()?;
             match made {
                 Ok(made) if made.is_empty() => conclude(

@@ -722,4 +722,54 @@ mod tests {
         assert_eq!(interpreter("echo hi"), "/bin/sh");
         assert_eq!(interpreter("#!\necho"), "/bin/sh");
     }
+
+    /// Text that looks like templates: pieces of Jinja syntax, names of the context, literals.
+    fn template_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let piece = prop_oneof![
+            Just("{{ ".to_owned()),
+            Just(" }}".to_owned()),
+            Just("{% for a in layer('app').appliances %}".to_owned()),
+            Just("{% endfor %}".to_owned()),
+            Just("{% if event %}".to_owned()),
+            Just("{% endif %}".to_owned()),
+            Just("{% set x = ".to_owned()),
+            Just(" %}".to_owned()),
+            Just("vars.port".to_owned()),
+            Just("layer.ips | join(',')".to_owned()),
+            Just("appliance.name".to_owned()),
+            Just(" ~ ".to_owned()),
+            Just(" * 3".to_owned()),
+            Just("range(5)".to_owned()),
+            Just("'x'".to_owned()),
+            "[a-z_.()|{}%# '\"0-9\n-]{0,12}",
+        ];
+        proptest::collection::vec(piece, 0..24).prop_map(|p| p.concat())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config { cases: 400, ..Default::default() })]
+
+        /// Whatever text is saved as a script or given as a variable's value, checking and rendering
+        /// it answers Ok or a RenderError: never a panic, never unbounded output.
+        #[test]
+        fn any_text_checks_and_renders_without_panicking(body in template_text(), value in template_text()) {
+            let mut port = decl("port", VarType::Int);
+            port.default = Some(serde_json::json!(80));
+            let text = decl("text", VarType::String);
+            let decls = vec![port, text];
+            let _ = check_script(&body, &decls);
+            let supplied = BTreeMap::from([("text".to_owned(), serde_json::Value::String(value))]);
+            if let Ok(r) = render(&body, &decls, &Context::sample(), &supplied) {
+                proptest::prop_assert!(r.script.len() <= OUTPUT_MAX);
+            }
+        }
+
+        /// Any text as a rule's event type or schedule is accepted or refused, never a panic.
+        #[test]
+        fn any_text_as_event_type_or_schedule(s in "\\PC{0,40}") {
+            let _ = common::api::event_type(&s);
+            let _ = crate::automation::engine::next_fire(&s, store::time::now());
+        }
+    }
 }
