@@ -662,3 +662,56 @@ async fn bad_scripts_and_rules_are_refused_and_nothing_is_stored() {
             .assert_problem(404, "not_found");
     }
 }
+
+#[tokio::test]
+async fn a_metric_over_its_threshold_fires_its_rule_for_the_appliance() {
+    let app = TestApp::spawn().await;
+    let (s, a, script, appliance) = world(&app, "metrics").await;
+    let rule = add_rule(
+        &app,
+        &s.token,
+        &a,
+        json!({"name": "hot", "event_type": "metric.threshold",
+        "condition": {"metric": "cpu_pct", "aggregate": "avg", "window_secs": 2, "comparator": "gt",
+            "threshold": 80.0, "for_secs": 1},
+        "steps": [{"action": {"type": "run_script", "script_id": script,
+            "target": {"kind": "event_appliance"}}}]}),
+    )
+    .await;
+    let g = app
+        .get(&s.token, &format!("/api/v1/applications/{a}"))
+        .await;
+    let group = g.body["layers"][0]["groups"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // the simulated agents report cpu_pct = the group's load knob
+    app.call(
+        reqwest::Method::PUT,
+        &format!("/api/v1/groups/{group}/load"),
+        Some(&s.token),
+        Some(json!({"load_pct": 95})),
+    )
+    .await
+    .assert_status(204);
+    let run = ended_run(&app, &s.token, &rule).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["event_type"], "metric.threshold");
+    assert_eq!(run["appliance_id"], json!(appliance));
+    let events = app
+        .get(
+            &s.token,
+            &format!("/api/v1/applications/{a}/events?limit=200"),
+        )
+        .await;
+    let e = events.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "metric.threshold")
+        .cloned()
+        .unwrap();
+    let detail: Value = serde_json::from_str(e["detail"].as_str().unwrap()).unwrap();
+    assert_eq!(detail["rule_id"], json!(rule));
+    assert!(detail["value"].as_f64().unwrap() > 80.0, "{detail}");
+}

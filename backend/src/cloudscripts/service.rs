@@ -141,17 +141,8 @@ pub async fn create(
     ctx: &AuthCtx,
     req: CreateScriptRequest,
 ) -> ApiResult<ScriptResponse> {
-    // the version's fields are flattened into the body: errors name them as the body does
-    req.validate().map_err(|e| {
-        let mut errors = common::validate::field_errors(&e);
-        for f in &mut errors {
-            if let Some(rest) = f.field.strip_prefix("version.") {
-                f.field = rest.to_owned();
-            }
-        }
-        ApiError::Validation(errors)
-    })?;
-    checked(&req.version)?;
+    req.validate()?;
+    checked(&req.version())?;
     let ctx = ctx.clone();
     state
         .store
@@ -169,9 +160,9 @@ pub async fn create(
             let v = ScriptVersion {
                 script_id: script.id,
                 version: 1,
-                body: req.version.body,
-                variables: req.version.variables,
-                timeout_secs: req.version.timeout_secs,
+                body: req.body,
+                variables: req.variables,
+                timeout_secs: req.timeout_secs,
                 created_at: at,
             };
             if script.tenant_id.is_some() && scripts::by_name(c, None, &script.name)?.is_some() {

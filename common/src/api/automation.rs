@@ -174,9 +174,29 @@ pub struct CreateScriptRequest {
     #[validate(custom(function = "crate::validate::description"))]
     #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
     pub description: String,
-    #[serde(flatten)]
-    #[validate(nested)]
-    pub version: ScriptVersionRequest,
+    /// The script, rendered with minijinja before it runs; its shebang chooses the interpreter.
+    #[validate(custom(function = "script_body"))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 262144))]
+    pub body: String,
+    #[serde(default)]
+    #[validate(length(max = 64), nested, custom(function = "variables"))]
+    #[cfg_attr(feature = "openapi", schema(max_items = 64))]
+    pub variables: Vec<VariableDecl>,
+    #[serde(default = "default_timeout")]
+    #[validate(range(min = 1, max = 3600))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 3600))]
+    pub timeout_secs: u32,
+}
+
+impl CreateScriptRequest {
+    /// Its version 1.
+    pub fn version(&self) -> ScriptVersionRequest {
+        ScriptVersionRequest {
+            body: self.body.clone(),
+            variables: self.variables.clone(),
+            timeout_secs: self.timeout_secs,
+        }
+    }
 }
 
 /// A new version of a script: its text, variables and timeout (earlier versions stay as they were).

@@ -13,6 +13,7 @@
 
 use super::chain::{self, Outside};
 use super::context::{World, live};
+use super::metrics::{Hold, Window};
 use super::rules::{self, Subject};
 use chrono::{DateTime, Utc};
 use common::api::{JobStatus, RunStatus, StepRun, StepStatus};
@@ -283,18 +284,32 @@ fn events_get(c: &mut DbConn, run: &Run) -> Result<Option<Event>, StoreError> {
 }
 
 /// The engine's side effects outside the database.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Engine {
     pub store: Store,
     /// Webhooks may reach internal addresses.
     allow_internal: bool,
+    /// The windows and holds of `metric.threshold` rules, per (rule, appliance): in memory, filled
+    /// from the appliances' reports as they come (after a restart they fill again).
+    watch: std::sync::Mutex<MetricWatch>,
 }
+
+/// The metric conditions' state.
+#[derive(Debug, Default)]
+struct MetricWatch {
+    windows: HashMap<(common::RuleId, common::ApplianceId), (Window, Hold)>,
+    last: Option<DateTime<Utc>>,
+}
+
+/// How often metric conditions are evaluated.
+const METRICS_EVERY_MS: i64 = 1000;
 
 impl Engine {
     pub fn new(store: Store, allow_internal: bool) -> Engine {
         Engine {
             store,
             allow_internal,
+            watch: std::sync::Mutex::new(MetricWatch::default()),
         }
     }
 
@@ -302,6 +317,17 @@ impl Engine {
     /// goes again at once) .
     pub async fn round(&self) -> Result<bool, StoreError> {
         let at = now();
+        let due_metrics = self
+            .watch
+            .lock()
+            .map(|w| {
+                w.last
+                    .is_none_or(|l| at - l >= chrono::Duration::milliseconds(METRICS_EVERY_MS))
+            })
+            .unwrap_or(true);
+        if due_metrics {
+            self.evaluate_metrics(at).await?;
+        }
         let (fired, dispatched) = self
             .store
             .write(move |c| -> Result<(usize, usize), StoreError> {
@@ -345,6 +371,111 @@ impl Engine {
         }
         let swept = self.store.write(move |c| sweep_jobs(c, at)).await?;
         Ok(fired + dispatched + moved_n + swept > 0)
+    }
+
+    /// Evaluate every `metric.threshold` rule on the live appliances its filter takes, with their
+    /// latest reports; a condition that fires records `metric.threshold` about the appliance (the
+    /// dispatch then runs the rule). Returns how many fired.
+    async fn evaluate_metrics(&self, at: DateTime<Utc>) -> Result<usize, StoreError> {
+        type Seen = Vec<(
+            Rule,
+            Vec<(common::ApplianceId, Option<(DateTime<Utc>, f64)>)>,
+        )>;
+        let seen: Seen = self
+            .store
+            .read(move |c| -> Result<Seen, StoreError> {
+                let rules = unscoped::automation::rules_of_type(c, "metric.threshold")?;
+                let mut worlds: HashMap<ApplicationId, Option<World>> = HashMap::new();
+                let mut out = Vec::new();
+                for r in rules {
+                    let Some(cond) = r.condition.clone() else {
+                        continue;
+                    };
+                    if let std::collections::hash_map::Entry::Vacant(v) =
+                        worlds.entry(r.application_id)
+                    {
+                        v.insert(World::load(c, r.tenant_id, r.application_id, None)?);
+                    }
+                    let Some(Some(world)) = worlds.get(&r.application_id) else {
+                        continue;
+                    };
+                    let targets: Vec<&store::Appliance> = world
+                        .appliances
+                        .iter()
+                        .filter(|a| live(a.state))
+                        .filter(|a| {
+                            let s = Subject {
+                                layer: world.layer_of(a),
+                                group: world.group_of(a),
+                                role: world.role_of(a),
+                            };
+                            rules::admits(&r.filter, Some(&s))
+                        })
+                        .collect();
+                    let ids: Vec<common::ApplianceId> = targets.iter().map(|a| a.id).collect();
+                    let reports: HashMap<_, _> = unscoped::automation::latest_reports(c, &ids)?
+                        .into_iter()
+                        .map(|(id, t, rep)| (id, (t, rep)))
+                        .collect();
+                    let values = ids
+                        .into_iter()
+                        .map(|id| {
+                            let v = reports.get(&id).and_then(|(t, rep)| {
+                                super::metrics::value_of(rep, &cond.metric).map(|v| (*t, v))
+                            });
+                            (id, v)
+                        })
+                        .collect();
+                    out.push((r, values));
+                }
+                Ok(out)
+            })
+            .await?;
+        let mut fires = Vec::new();
+        if let Ok(mut watch) = self.watch.lock() {
+            watch.last = Some(at);
+            let mut keep = std::collections::HashSet::new();
+            for (rule, values) in &seen {
+                let Some(cond) = &rule.condition else {
+                    continue;
+                };
+                for (appliance, sample) in values {
+                    keep.insert((rule.id, *appliance));
+                    let (window, hold) = watch.windows.entry((rule.id, *appliance)).or_default();
+                    if let Some((t, v)) = sample {
+                        window.push(*t, *v);
+                    }
+                    window.prune(at, cond.window_secs);
+                    if let Some(value) = super::metrics::evaluate(hold, window, cond, at) {
+                        fires.push((rule.clone(), *appliance, value));
+                    }
+                }
+            }
+            watch.windows.retain(|k, _| keep.contains(k));
+        }
+        let n = fires.len();
+        if n > 0 {
+            self.store
+                .write(move |c| -> Result<(), StoreError> {
+                    for (rule, appliance, value) in &fires {
+                        let Some(cond) = &rule.condition else { continue };
+                        let detail = serde_json::json!({
+                            "rule_id": rule.id, "appliance_id": appliance, "metric": cond.metric,
+                            "aggregate": cond.aggregate, "value": value, "threshold": cond.threshold,
+                        })
+                        .to_string();
+                        let subject = events::Subject {
+                            application: Some(rule.application_id),
+                            appliance: Some(*appliance),
+                            host: None,
+                        };
+                        events::record(c, rule.tenant_id, "metric.threshold", &subject, &detail)?;
+                    }
+                    Ok(())
+                })
+                .await?;
+        }
+        Ok(n)
     }
 
     async fn outside(&self, run: Run, outside: Outside) -> Result<(), StoreError> {

@@ -8,6 +8,7 @@ pub mod context;
 pub mod engine;
 pub mod jobs;
 pub mod library;
+pub mod metrics;
 pub mod render;
 pub mod rules;
 pub mod webhook;

@@ -302,3 +302,31 @@ pub fn wake_run(conn: &mut DbConn, id: RunId, at: DateTime<Utc>) -> Result<(), S
         .execute(conn)?;
     Ok(())
 }
+
+/// The latest metrics report of each of these appliances (with its time), for metric conditions.
+pub fn latest_reports(
+    conn: &mut DbConn,
+    ids: &[ApplianceId],
+) -> Result<Vec<(ApplianceId, DateTime<Utc>, common::agent::MetricsReport)>, StoreError> {
+    use crate::schema::appliance_metrics as m;
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        let chunk: Vec<String> = chunk.iter().map(|x| x.to_string()).collect();
+        let rows: Vec<(String, crate::time::Ts, String)> = m::table
+            .filter(m::appliance_id.eq_any(chunk))
+            .select((m::appliance_id, m::at, m::report))
+            .load(conn)?;
+        for (id, at, report) in rows {
+            let report = serde_json::from_str(&report).map_err(|source| StoreError::Json {
+                what: "stored metrics report",
+                source,
+            })?;
+            out.push((
+                crate::models::parse("appliance id", &id)?,
+                crate::time::from_db(at),
+                report,
+            ));
+        }
+    }
+    Ok(out)
+}
