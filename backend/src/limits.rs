@@ -1,5 +1,5 @@
-//! Caps on how many objects a tenant may hold (projects, applications, templates) and on the size
-//! of one application (layers, groups), so that no tenant can grow the database or an application's
+//! Caps on how many objects a tenant may hold (projects, applications, templates, CloudScripts) and
+//! on the size of one application (layers, groups, event rules), so that no tenant can grow the database or an application's
 //! reconcile without bound. Checked under the tenant's row lock, so two creations cannot both slip
 //! under a cap.
 
@@ -15,6 +15,8 @@ pub struct Limits {
     pub templates_per_tenant: u32,
     pub layers_per_application: u32,
     pub groups_per_application: u32,
+    pub scripts_per_tenant: u32,
+    pub rules_per_application: u32,
 }
 
 impl Default for Limits {
@@ -25,6 +27,8 @@ impl Default for Limits {
             templates_per_tenant: 200,
             layers_per_application: 20,
             groups_per_application: 100,
+            scripts_per_tenant: 500,
+            rules_per_application: 50,
         }
     }
 }

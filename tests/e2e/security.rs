@@ -519,8 +519,8 @@ async fn the_client_ip_is_the_one_the_trusted_proxy_saw() {
     }
 }
 
-/// A tenant holds at most so many projects, applications and templates, an application so many
-/// layers and groups; creations under a cap still work.
+/// A tenant holds at most so many projects, applications, templates and CloudScripts, an application
+/// so many layers, groups and event rules; creations under a cap still work.
 #[tokio::test]
 async fn tenants_hold_what_their_caps_allow() {
     let app = TestApp::spawn_with(|c| {
@@ -530,6 +530,8 @@ async fn tenants_hold_what_their_caps_allow() {
             templates_per_tenant: 1,
             layers_per_application: 1,
             groups_per_application: 1,
+            scripts_per_tenant: 1,
+            rules_per_application: 1,
         }
     })
     .await;
@@ -590,6 +592,22 @@ async fn tenants_hold_what_their_caps_allow() {
         )
         .await;
     refused(&r, "groups");
+    let script = crate::fixtures::script(&app, t).await;
+    let r = app
+        .post(
+            t,
+            "/api/v1/cloudscripts",
+            json!({"name": "two", "body": "echo"}),
+        )
+        .await;
+    refused(&r, "cloudscripts");
+    crate::fixtures::rule(&app, t, &a, &script).await;
+    let r = app
+        .post(t, &format!("/api/v1/applications/{a}/rules"), json!({"name": "two",
+            "event_type": "appliance.came_alive",
+            "steps": [{"action": {"type": "run_script", "script_id": script, "target": {"kind": "all"}}}]}))
+        .await;
+    refused(&r, "rules");
     // another tenant has caps of its own
     let globex = app.tenant(&op, "globex").await;
     app.project(&globex.admin, "one").await;

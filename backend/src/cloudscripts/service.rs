@@ -144,6 +144,7 @@ pub async fn create(
     req.validate()?;
     checked(&req.version())?;
     let ctx = ctx.clone();
+    let limits = state.config.limits;
     state
         .store
         .write(move |c| -> ApiResult<ScriptResponse> {
@@ -165,8 +166,16 @@ pub async fn create(
                 timeout_secs: req.timeout_secs,
                 created_at: at,
             };
-            if script.tenant_id.is_some() && scripts::by_name(c, None, &script.name)?.is_some() {
-                return Err(ApiError::Conflict { field: "name" });
+            if let Some(tenant) = script.tenant_id {
+                store::repo::locks::tenant(c, tenant)?;
+                crate::limits::check(
+                    "cloudscripts",
+                    scripts::count_of(c, tenant)?,
+                    limits.scripts_per_tenant,
+                )?;
+                if scripts::by_name(c, None, &script.name)?.is_some() {
+                    return Err(ApiError::Conflict { field: "name" });
+                }
             }
             scripts::insert(c, &script, &v)?;
             audit::Entry::new(ctx.tenant_id, &ctx.actor(), "cloudscript.create")

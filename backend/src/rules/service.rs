@@ -330,10 +330,17 @@ pub async fn create(
 ) -> ApiResult<RuleResponse> {
     req.validate()?;
     let ctx = ctx.clone();
+    let limits = state.config.limits;
     state
         .store
         .write(move |c| -> ApiResult<RuleResponse> {
+            store::repo::locks::tenant(c, ctx.tenant_id)?;
             let application = visible_app(c, &ctx, app)?;
+            crate::limits::check(
+                "rules",
+                rules::count(c, ctx.tenant_id, application.id)?,
+                limits.rules_per_application,
+            )?;
             let at = now();
             let rule = Rule {
                 id: RuleId::new(),

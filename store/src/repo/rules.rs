@@ -92,3 +92,16 @@ pub fn uses_script(conn: &mut DbConn, script: common::ScriptId) -> Result<bool, 
         .get_result(conn)?;
     Ok(n > 0)
 }
+
+/// How many rules an application has.
+pub fn count(
+    conn: &mut DbConn,
+    tenant: TenantId,
+    application: ApplicationId,
+) -> Result<i64, StoreError> {
+    Ok(r::table
+        .filter(r::tenant_id.eq(tenant.to_string()))
+        .filter(r::application_id.eq(application.to_string()))
+        .count()
+        .get_result(conn)?)
+}

@@ -158,3 +158,11 @@ pub fn count_library(conn: &mut DbConn) -> Result<i64, StoreError> {
         .count()
         .get_result(conn)?)
 }
+
+/// How many scripts a tenant owns.
+pub fn count_of(conn: &mut DbConn, tenant: TenantId) -> Result<i64, StoreError> {
+    Ok(s::table
+        .filter(s::tenant_id.eq(tenant.to_string()))
+        .count()
+        .get_result(conn)?)
+}
