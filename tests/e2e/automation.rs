@@ -297,15 +297,6 @@ fn greet(script: &str) -> Value {
         "target": {"kind": "event_appliance"}, "variables": {"greeting": "{{ app.name }} says hi"}}}])
 }
 
-async fn finished_run(app: &TestApp, token: &str, rule: &str) -> Value {
-    app.eventually(30, "the rule's run ended", || async {
-        let r = app.get(token, &format!("/api/v1/rules/{rule}/runs")).await;
-        let run = r.body["items"][0].clone();
-        matches!(run["status"].as_str(), Some("succeeded" | "failed")).then_some(run)
-    })
-    .await
-}
-
 async fn undispatched(app: &TestApp) -> i64 {
     app.store
         .read(|c| {
@@ -324,7 +315,7 @@ async fn undispatched(app: &TestApp) -> i64 {
 async fn an_event_delivered_again_makes_no_second_run() {
     let app = TestApp::spawn().await;
     let (s, _a, rule, appliance) = with_rule(&app, "twice", greet).await;
-    let run = finished_run(&app, &s.token, &rule).await;
+    let run = crate::fixtures::ended_run(&app, &s.token, &rule).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     let job = &run["steps"][0]["jobs"][0];
     let j = app

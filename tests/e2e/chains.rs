@@ -37,15 +37,6 @@ async fn add_rule(app: &TestApp, token: &str, a: &str, body: Value) -> String {
     r.body["id"].as_str().unwrap().to_owned()
 }
 
-async fn ended_run(app: &TestApp, token: &str, rule: &str) -> Value {
-    app.eventually(30, "the rule's run ended", || async {
-        let r = app.get(token, &format!("/api/v1/rules/{rule}/runs")).await;
-        let run = r.body["items"][0].clone();
-        matches!(run["status"].as_str(), Some("succeeded" | "failed")).then_some(run)
-    })
-    .await
-}
-
 async fn jobs_of(app: &TestApp, token: &str, appliance: &str) -> Vec<Value> {
     app.get(
         token,
@@ -194,7 +185,7 @@ async fn a_hung_script_times_its_step_out_and_the_chain_stops() {
     )
     .await
     .assert_status(202);
-    let run = ended_run(&app, &s.token, &rule).await;
+    let run = crate::fixtures::ended_run(&app, &s.token, &rule).await;
     assert_eq!(run["status"], "failed", "{run}");
     assert!(
         run["steps"][0]["output"]
@@ -694,7 +685,7 @@ async fn a_metric_over_its_threshold_fires_its_rule_for_the_appliance() {
     )
     .await
     .assert_status(204);
-    let run = ended_run(&app, &s.token, &rule).await;
+    let run = crate::fixtures::ended_run(&app, &s.token, &rule).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(run["event_type"], "metric.threshold");
     assert_eq!(run["appliance_id"], json!(appliance));

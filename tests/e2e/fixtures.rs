@@ -238,3 +238,13 @@ pub async fn deploy_one(app: &TestApp, admin: &Session, project: &str) -> Deploy
         job,
     }
 }
+
+/// The newest run of a rule, once it has ended.
+pub async fn ended_run(app: &TestApp, token: &str, rule: &str) -> Value {
+    app.eventually(30, "the rule's run ended", || async {
+        let r = app.get(token, &format!("/api/v1/rules/{rule}/runs")).await;
+        let run = r.body["items"][0].clone();
+        matches!(run["status"].as_str(), Some("succeeded" | "failed")).then_some(run)
+    })
+    .await
+}
