@@ -101,11 +101,12 @@ pub fn respond(c: &mut DbConn, r: Rule) -> ApiResult<RuleResponse> {
     })
 }
 
-/// Secret variable values sent back masked keep the stored ones (same step, same script).
+/// Secret variable values sent back masked keep the stored ones (same step, same script, same pin).
 fn keep_secret_values(new: &mut [Step], old: &[Step]) {
     for (i, s) in new.iter_mut().enumerate() {
         let Action::RunScript {
             script_id,
+            version,
             variables,
             ..
         } = &mut s.action
@@ -114,13 +115,15 @@ fn keep_secret_values(new: &mut [Step], old: &[Step]) {
         };
         let Some(Action::RunScript {
             script_id: was,
+            version: pinned,
             variables: kept,
             ..
         }) = old.get(i).map(|o| &o.action)
         else {
             continue;
         };
-        if was != script_id {
+        // the same script at the same pin: its declarations (which values are secret) are the same
+        if was != script_id || pinned != version {
             continue;
         }
         for (k, v) in variables.iter_mut() {
@@ -175,7 +178,8 @@ fn keep_secrets(new: &mut [Step], old: &[Step]) -> ApiResult<()> {
 }
 
 /// Check a rule as it would be stored, against its application.
-fn check(c: &mut DbConn, ctx: &AuthCtx, rule: &Rule) -> ApiResult<()> {
+/// `report_ms`: how often agents report metrics (a condition's window must hold two reports).
+fn check(c: &mut DbConn, ctx: &AuthCtx, rule: &Rule, report_ms: u64) -> ApiResult<()> {
     common::api::event_type(&rule.event_type).map_err(|_| {
         field(
             "event_type".into(),
@@ -189,6 +193,16 @@ fn check(c: &mut DbConn, ctx: &AuthCtx, rule: &Rule) -> ApiResult<()> {
                 "condition".into(),
                 "required",
                 "a metric.threshold rule needs a condition",
+            ));
+        }
+        ("metric.threshold", Some(cond)) if u64::from(cond.window_secs) * 1000 < 2 * report_ms => {
+            return Err(field(
+                "condition.window_secs".into(),
+                "window_too_short",
+                format!(
+                    "must hold at least two metric reports: at least {} s here",
+                    (2 * report_ms).div_ceil(1000)
+                ),
             ));
         }
         ("metric.threshold", Some(_)) => {}
@@ -331,6 +345,7 @@ pub async fn create(
     req.validate()?;
     let ctx = ctx.clone();
     let limits = state.config.limits;
+    let report_ms = state.config.heartbeat_ms * 2;
     state
         .store
         .write(move |c| -> ApiResult<RuleResponse> {
@@ -362,7 +377,7 @@ pub async fn create(
             if rule.steps.iter().any(|s| matches!(&s.action, Action::Webhook { secret: Some(s), .. } if s == MASK)) {
                 return Err(field("steps".into(), "masked_secret", "send the webhook's secret itself"));
             }
-            check(c, &ctx, &rule)?;
+            check(c, &ctx, &rule, report_ms)?;
             rules::insert(c, &rule)?;
             audit::Entry::new(ctx.tenant_id, &ctx.actor(), "rule.create")
                 .object("rule", rule.id)
@@ -427,6 +442,7 @@ pub async fn update(
     req: UpdateRuleRequest,
 ) -> ApiResult<RuleResponse> {
     req.validate()?;
+    let report_ms = state.config.heartbeat_ms * 2;
     let ctx = ctx.clone();
     state
         .store
@@ -456,7 +472,7 @@ pub async fn update(
                 rule.enabled = e;
             }
             rule.updated_at = now();
-            check(c, &ctx, &rule)?;
+            check(c, &ctx, &rule, report_ms)?;
             rules::save(c, &rule)?;
             audit::Entry::new(ctx.tenant_id, &ctx.actor(), "rule.update")
                 .object("rule", rule.id)

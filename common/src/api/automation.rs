@@ -390,8 +390,9 @@ pub struct Condition {
     #[validate(custom(function = "crate::validate::identifier"))]
     pub metric: String,
     pub aggregate: Aggregate,
-    #[validate(range(min = 1, max = 86400))]
-    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 86400))]
+    /// At most an hour (the engine keeps each window's samples in memory).
+    #[validate(range(min = 1, max = 3600))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 3600))]
     pub window_secs: u32,
     pub comparator: Comparator,
     pub threshold: f64,

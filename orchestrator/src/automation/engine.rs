@@ -258,6 +258,11 @@ fn advance_app(c: &mut DbConn, first: RunId, at: DateTime<Utc>, out: &mut Vec<(R
             Ok(m) => m,
             Err(e) => {
                 tracing::warn!(run = %id, error = %store::Chain(&e), "a run could not move on");
+                // held back a while, so a run that fails every time neither spins nor blocks its
+                // application's queue for good: after a few tries its step fails
+                if let Err(e2) = store::savepoint(c, |c| hold_back(c, id, &e.to_string(), at)) {
+                    tracing::warn!(run = %id, error = %store::Chain(&e2), "holding a run back");
+                }
                 return;
             }
         };
@@ -277,6 +282,27 @@ fn advance_app(c: &mut DbConn, first: RunId, at: DateTime<Utc>, out: &mut Vec<(R
             }
         }
     }
+}
+
+/// A run whose move failed (a database error, not a step's failure): its step counts an attempt and
+/// the run waits before the next; past the step's retries the step fails like any other.
+fn hold_back(c: &mut DbConn, id: RunId, why: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+    let Some(mut run) = unscoped::automation::get_run(c, id)? else {
+        return Ok(());
+    };
+    let i = run.step as usize;
+    if let Some(s) = run.steps.get_mut(i) {
+        s.attempts += 1;
+        s.status = StepStatus::Running;
+    }
+    chain::conclude(
+        &mut run,
+        false,
+        format!("the step could not be run: {why}"),
+        at,
+    );
+    run.updated_at = at;
+    unscoped::automation::save_run(c, &run)
 }
 
 fn events_get(c: &mut DbConn, run: &Run) -> Result<Option<Event>, StoreError> {
@@ -342,10 +368,17 @@ impl Engine {
         // the due runs move on in a few concurrent transactions (each application's at most once a
         // round, so their order holds), each run in a savepoint of its own: one run's failure is
         // logged and leaves the others' progress
-        let ids: Vec<RunId> = due.iter().map(|r| r.id).collect();
-        let chunk = ids.len().div_ceil(WRITERS).max(1);
-        let batches = ids.chunks(chunk).map(|part| {
-            let part = part.to_vec();
+        // a tenant's runs go in one transaction: tenant row locks (scale steps) are never taken
+        // by two of them in opposite orders
+        let mut parts: Vec<Vec<RunId>> = vec![Vec::new(); WRITERS];
+        let mut tenants: Vec<common::TenantId> = due.iter().map(|r| r.tenant_id).collect();
+        tenants.sort();
+        tenants.dedup();
+        for r in &due {
+            let slot = tenants.binary_search(&r.tenant_id).unwrap_or(0) % WRITERS;
+            parts[slot].push(r.id);
+        }
+        let batches = parts.into_iter().filter(|p| !p.is_empty()).map(|part| {
             self.store
                 .write(move |c| -> Result<Vec<(Run, Outside)>, StoreError> {
                     let mut out = Vec::with_capacity(part.len());
@@ -357,7 +390,11 @@ impl Engine {
         });
         let mut moved = Vec::new();
         for batch in futures_util::future::join_all(batches).await {
-            moved.extend(batch?);
+            // a failed batch is logged: the others' webhooks still go out
+            match batch {
+                Ok(b) => moved.extend(b),
+                Err(e) => tracing::warn!(error = %store::Chain(&e), "a batch of runs failed"),
+            }
         }
         let moved_n = moved.len();
         // webhooks go out side by side (each has its own deadline)
@@ -454,8 +491,11 @@ impl Engine {
             watch.windows.retain(|k, _| keep.contains(k));
         }
         let n = fires.len();
+        let fired_keys: Vec<(common::RuleId, common::ApplianceId)> =
+            fires.iter().map(|(r, a, _)| (r.id, *a)).collect();
         if n > 0 {
-            self.store
+            let written = self
+                .store
                 .write(move |c| -> Result<(), StoreError> {
                     for (rule, appliance, value) in &fires {
                         let Some(cond) = &rule.condition else { continue };
@@ -473,7 +513,18 @@ impl Engine {
                     }
                     Ok(())
                 })
-                .await?;
+                .await;
+            if let Err(e) = written {
+                // not recorded: these crossings fire again at the next evaluation
+                if let Ok(mut watch) = self.watch.lock() {
+                    for k in &fired_keys {
+                        if let Some((_, hold)) = watch.windows.get_mut(k) {
+                            hold.fired = false;
+                        }
+                    }
+                }
+                return Err(e);
+            }
         }
         Ok(n)
     }

@@ -394,6 +394,13 @@ pub fn resolve(
     ctx: &Context,
     lenient_layers: bool,
 ) -> Result<BTreeMap<String, Value>, RenderError> {
+    // a NUL cannot be stored (PostgreSQL text) nor passed in an environment
+    if let Some((name, _)) = supplied
+        .iter()
+        .find(|(_, v)| v.to_string().contains("\\u0000"))
+    {
+        return Err(RenderError::var(name, "must not contain NUL characters"));
+    }
     if let Some(unknown) = supplied
         .keys()
         .find(|k| !decls.iter().any(|d| &d.name == *k))
@@ -682,6 +689,9 @@ mod tests {
             ("tls", json!(3), "must be a bool"),
             ("colour", json!("red"), "declares no such variable"),
         ];
+        let nul = BTreeMap::from([("servers".to_owned(), json!("a\u{0}b"))]);
+        let e = render("x", &decls, &c, &nul).unwrap_err();
+        assert!(e.message.contains("NUL"), "{e}");
         for (name, v, want) in table {
             let mut s = supplied.clone();
             s.insert(name.to_owned(), v);

@@ -107,6 +107,8 @@ pub async fn send(
     let pinned = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(10))
         .redirect(reqwest::redirect::Policy::none())
+        // no proxy from the environment: the request goes to the address checked here
+        .no_proxy()
         .resolve(&bare, addr)
         .build()
         .map_err(|e| format!("no HTTP client: {e}"))?;

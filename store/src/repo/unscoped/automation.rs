@@ -219,12 +219,20 @@ pub fn take_jobs(
     let Some(mut next) = jobs.into_iter().next() else {
         return Ok(Vec::new());
     };
-    diesel::update(j::table.find(next.id.to_string()))
-        .set((
-            j::status.eq(name_of(JobStatus::Running)),
-            j::started_at.eq(to_db(at)),
-        ))
-        .execute(conn)?;
+    // only if it is still queued: a job cancelled meanwhile stays cancelled
+    let n = diesel::update(
+        j::table
+            .find(next.id.to_string())
+            .filter(j::status.eq(name_of(JobStatus::Queued))),
+    )
+    .set((
+        j::status.eq(name_of(JobStatus::Running)),
+        j::started_at.eq(to_db(at)),
+    ))
+    .execute(conn)?;
+    if n == 0 {
+        return Ok(Vec::new());
+    }
     next.status = JobStatus::Running;
     next.started_at = Some(at);
     Ok(vec![next])
