@@ -71,6 +71,9 @@ pub struct AgentBuffer {
     known: Mutex<HashMap<ApplianceId, Known>>,
     /// How long what is known of an appliance is trusted without a flush refreshing it.
     ttl: Duration,
+    /// One flush at a time: a flush that returns has written everything buffered before it was
+    /// called, even what a concurrent flush had taken and was still writing.
+    flushing: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for AgentBuffer {
@@ -87,6 +90,7 @@ impl AgentBuffer {
             pending: Mutex::new(Pending::default()),
             known: Mutex::new(HashMap::new()),
             ttl,
+            flushing: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -134,9 +138,11 @@ impl AgentBuffer {
     }
 
     /// Write what is pending in one transaction; refresh what is known of the appliances written.
-    /// On failure the batch goes back into the buffer (behind anything newer). Returns how many
+    /// On failure the batch goes back into the buffer (behind anything newer). Flushes go one at a
+    /// time, so when this returns, everything buffered before the call is written. Returns how many
     /// appliances were written.
     pub async fn flush(&self, store: &Store) -> Result<usize, StoreError> {
+        let _turn = self.flushing.lock().await;
         let taken = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
         if taken.is_empty() {
             return Ok(0);
