@@ -51,6 +51,11 @@ pub fn conclude(run: &mut Run, ok: bool, output: String, now: DateTime<Utc>) {
             return;
         }
     }
+    end_if_done(run, now);
+}
+
+/// Past its last step a run ends: failed if any step failed (one that continued included).
+fn end_if_done(run: &mut Run, now: DateTime<Utc>) {
     if run.step as usize >= run.chain.len() {
         let failed = run.steps.iter().any(|s| s.status == StepStatus::Failed);
         run.status = if failed {
@@ -72,15 +77,7 @@ pub fn skip(run: &mut Run, why: &str, now: DateTime<Utc>) {
     }
     run.step += 1;
     run.next_at = now;
-    if run.step as usize >= run.chain.len() {
-        let failed = run.steps.iter().any(|s| s.status == StepStatus::Failed);
-        run.status = if failed {
-            RunStatus::Failed
-        } else {
-            RunStatus::Succeeded
-        };
-        run.finished_at = Some(now);
-    }
+    end_if_done(run, now);
 }
 
 /// What the engine must do outside the transaction for a step (an HTTP call).
@@ -136,14 +133,7 @@ pub fn start(
                 let Some(world) = world.as_mut() else {
                     return Ok(Err("the application is gone".into()));
                 };
-                // the event's appliance, when a terminated one is not in the world loaded before
-                if let Some(id) = run.appliance_id
-                    && world.appliance(id).is_none()
-                    && let Some(a) = unscoped::appliances::get(c, id)?
-                    && a.application_id == run.application_id
-                {
-                    world.appliances.push(a);
-                }
+                world.include(c, run.appliance_id)?;
                 let Some(script) = scripts::get(c, run.tenant_id, *script_id)? else {
                     return Ok(Err(format!("CloudScript {script_id} is gone")));
                 };

@@ -50,15 +50,8 @@ impl World {
                 templates.insert(t.id, t);
             }
         }
-        let mut appliances = unscoped::appliances::of_application(c, id)?;
-        if let Some(extra) = also
-            && !appliances.iter().any(|a| a.id == extra)
-            && let Some(a) = unscoped::appliances::get(c, extra)?
-            && a.application_id == id
-        {
-            appliances.push(a);
-        }
-        Ok(Some(World {
+        let appliances = unscoped::appliances::of_application(c, id)?;
+        let mut world = World {
             tenant: Named {
                 id: tenant.to_string(),
                 name: t.map(|t| t.name).unwrap_or_default(),
@@ -72,7 +65,22 @@ impl World {
             groups,
             templates,
             appliances,
-        }))
+        };
+        world.include(c, also)?;
+        Ok(Some(world))
+    }
+
+    /// Add the appliance `id` of this application when the world lacks it (a terminated one: the
+    /// appliance an `appliance.terminated` event is about, met after the world was loaded).
+    pub fn include(&mut self, c: &mut DbConn, id: Option<ApplianceId>) -> Result<(), StoreError> {
+        if let Some(id) = id
+            && self.appliance(id).is_none()
+            && let Some(a) = unscoped::appliances::get(c, id)?
+            && a.application_id == self.app.id
+        {
+            self.appliances.push(a);
+        }
+        Ok(())
     }
 
     fn group(&self, id: GroupId) -> Option<&Group> {

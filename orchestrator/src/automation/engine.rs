@@ -72,15 +72,8 @@ pub fn dispatch(c: &mut DbConn) -> Result<usize, StoreError> {
         let Some(world) = world else {
             continue;
         };
-        // the event's appliance, loaded on its own when the cached world lacks it (a second
-        // terminated appliance of one batch)
-        if let Some(id) = e.appliance_id
-            && world.appliance(id).is_none()
-            && let Some(a) = unscoped::appliances::get(c, id)?
-            && a.application_id == app
-        {
-            world.appliances.push(a);
-        }
+        // the cached world may lack this event's appliance (a second terminated one of a batch)
+        world.include(c, e.appliance_id)?;
         let subject = e
             .appliance_id
             .and_then(|id| world.appliance(id))
