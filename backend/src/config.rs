@@ -96,6 +96,10 @@ pub struct Config {
     /// Let rule webhooks reach loopback, private and link-local addresses (off: tenants cannot
     /// reach the control plane's network through a webhook).
     pub webhook_allow_internal: bool,
+    /// The memory one render of a CloudScript may use (its worker's data segment), in MiB.
+    pub render_memory_mib: u64,
+    /// The CPU time one render of a CloudScript may use, in seconds.
+    pub render_cpu_secs: u64,
     /// How often hosts are checked, in milliseconds.
     pub host_check_ms: u64,
     /// Missed checks after which a host is down and its appliances lost.
@@ -145,6 +149,8 @@ impl Default for Config {
             orchestrator_tick_ms: 250,
             automation_tick_ms: 200,
             webhook_allow_internal: false,
+            render_memory_mib: 256,
+            render_cpu_secs: 5,
             host_check_ms: 5000,
             host_down_after: 3,
             limits: crate::limits::Limits::default(),
@@ -234,6 +240,12 @@ impl Config {
         }
         if self.hashing_concurrency == Some(0) {
             return invalid("hashing_concurrency", "must be at least 1");
+        }
+        if self.render_memory_mib < 64 {
+            return invalid("render_memory_mib", "must be at least 64");
+        }
+        if self.render_cpu_secs == 0 || self.render_cpu_secs > 600 {
+            return invalid("render_cpu_secs", "must be between 1 and 600");
         }
         if self.max_body_bytes < 1024 {
             return invalid("max_body_bytes", "must be at least 1024");

@@ -41,6 +41,9 @@ enum Command {
     /// Administrative tasks.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Render CloudScripts for the process that started it (stdin to stdout, within limits).
+    #[command(hide = true)]
+    RenderWorker(RenderWorkerArgs),
     /// Inject faults into a running installation's simulated pool (through its API, as an operator).
     Sim {
         #[command(flatten)]
@@ -55,6 +58,15 @@ struct ServeArgs {
     /// Address to listen on (default 127.0.0.1:8080).
     #[arg(long)]
     bind: Option<SocketAddr>,
+}
+
+/// Limits of a render worker (the `scaleinfra` binary starts them itself).
+#[derive(Args)]
+struct RenderWorkerArgs {
+    #[arg(long, default_value_t = 256)]
+    memory_mib: u64,
+    #[arg(long, default_value_t = 5)]
+    cpu_secs: u64,
 }
 
 #[derive(Subcommand)]
@@ -140,6 +152,7 @@ async fn run_orchestrator(mut config: Config) -> anyhow::Result<()> {
         );
     }
     config.sim_hosts = 0;
+    render_in_workers(&config)?;
     let store = app::open_store(&config).await?;
     orchestrator::automation::library::load(&store).await?;
     orchestrator::catalog::seed_catalog(&store).await?;
@@ -166,6 +179,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Orchestrator => run_orchestrator(config).await?,
         Command::Serve(_) | Command::Api(_) => {
+            render_in_workers(&config)?;
             let running = app::start(config).await?;
             if let Some(b) = &running.bootstrapped {
                 print_credentials(b);
@@ -187,7 +201,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         // handled before the configuration is read
-        Command::Sim { .. } => {}
+        Command::Sim { .. } | Command::RenderWorker(_) => {}
         Command::Migrate => {
             app::open_store(&config).await?;
             println!("database is up to date");
@@ -227,8 +241,30 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Renders go to worker processes of this binary, within the configured limits.
+fn render_in_workers(config: &Config) -> anyhow::Result<()> {
+    let exe = std::env::current_exe()?;
+    let limits = orchestrator::automation::sandbox::Limits {
+        memory_mib: config.render_memory_mib,
+        cpu_secs: config.render_cpu_secs,
+    };
+    orchestrator::automation::sandbox::install(exe, limits)
+        .map_err(|e| anyhow::anyhow!("cannot start a render worker: {e}"))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::RenderWorker(a) = &cli.command {
+        // no runtime, no configuration: a single-threaded loop over stdin
+        let limits = orchestrator::automation::sandbox::Limits {
+            memory_mib: a.memory_mib,
+            cpu_secs: a.cpu_secs,
+        };
+        return match orchestrator::automation::sandbox::serve_worker(limits) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::FAILURE,
+        };
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -16,6 +16,7 @@ use common::{FieldError, Role, ScriptId, TenantId};
 use orchestrator::automation::context::{World, live};
 use orchestrator::automation::jobs::{self, Origin};
 use orchestrator::automation::render::{self, RenderError};
+use orchestrator::automation::sandbox;
 use serde_json::json;
 use store::repo::{audit, rules, scripts, unscoped};
 use store::time::now;
@@ -133,7 +134,7 @@ fn latest(c: &mut DbConn, s: &Script) -> ApiResult<ScriptVersion> {
 
 fn checked(req: &ScriptVersionRequest) -> ApiResult<()> {
     req.validate()?;
-    render::check_script(&req.body, &req.variables).map_err(invalid)
+    sandbox::check_script(&req.body, &req.variables).map_err(invalid)
 }
 
 pub async fn create(
@@ -363,7 +364,7 @@ pub async fn preview(
             let a = visible_appliance(c, &ctx, req.appliance_id)?;
             let world = World::load(c, a.tenant_id, a.application_id, Some(a.id))?
                 .ok_or(ApiError::NotFound)?;
-            let r = render::render(
+            let r = sandbox::render(
                 &v.body,
                 &v.variables,
                 &world.context(Some(&a), None),

@@ -17,7 +17,7 @@ use common::api::{
 use common::{ApplianceId, ApplicationId, FieldError, JobId, RuleId, RunId};
 use orchestrator::automation::context::World;
 use orchestrator::automation::engine::next_fire;
-use orchestrator::automation::render;
+use orchestrator::automation::{render, sandbox};
 use serde_json::json;
 use store::repo::{audit, jobs, rules, runs, scripts};
 use store::time::now;
@@ -277,7 +277,7 @@ fn check(c: &mut DbConn, ctx: &AuthCtx, rule: &Rule, report_ms: u64) -> ApiResul
                         format!("{} has no version {n}", s.name),
                     )
                 })?;
-                render::resolve(&v.variables, variables, &sample, true).map_err(|e| {
+                sandbox::resolve(&v.variables, variables, &sample, true).map_err(|e| {
                     let mut err = invalid(e);
                     if let ApiError::Validation(list) = &mut err {
                         for f in list.iter_mut() {

@@ -39,7 +39,7 @@ pub fn make(
         .iter()
         .map(|a| {
             let ctx = world.context(Some(a), event);
-            let r = render::render(&version.body, &version.variables, &ctx, supplied)?;
+            let r = super::sandbox::render(&version.body, &version.variables, &ctx, supplied)?;
             Ok(Job {
                 id: JobId::new(),
                 tenant_id: a.tenant_id,

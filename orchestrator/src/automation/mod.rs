@@ -11,6 +11,7 @@ pub mod library;
 pub mod metrics;
 pub mod render;
 pub mod rules;
+pub mod sandbox;
 pub mod webhook;
 
 use common::api::{Action, ApplianceRole, OnFailure, RuleFilter, RuleOrigin, Step, Target};

@@ -5,7 +5,7 @@
 
 use common::api::{VarType, VariableDecl};
 use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior, Value as JValue};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -28,13 +28,13 @@ const CONTEXT_NAMES: [&str; 10] = [
     "vars",
 ];
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Named {
     pub id: String,
     pub name: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApplianceCtx {
     pub id: String,
     pub name: String,
@@ -46,7 +46,7 @@ pub struct ApplianceCtx {
     pub template: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LayerCtx {
     pub name: String,
     /// The layer's live appliances (configuring or running, with an address), by name.
@@ -68,7 +68,7 @@ impl LayerCtx {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupCtx {
     pub id: String,
     pub name: String,
@@ -79,7 +79,7 @@ pub struct GroupCtx {
     pub max: u32,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventCtx {
     pub id: String,
     #[serde(rename = "type")]
@@ -90,7 +90,7 @@ pub struct EventCtx {
 }
 
 /// What a script sees (without `vars`, which come from its declared variables).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Context {
     pub tenant: Named,
     pub project: Named,
@@ -150,7 +150,7 @@ impl Context {
 }
 
 /// Why a script or a variable's value does not render.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[error("{field}{}: {message}", line.map(|l| format!(" line {l}")).unwrap_or_default())]
 pub struct RenderError {
     /// `body` or `variables.<name>`.
@@ -184,7 +184,7 @@ impl RenderError {
 
 /// A rendered script: its text and environment with secrets in clear (for the agent only), and the
 /// secret values to mask everywhere else.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rendered {
     pub script: String,
     pub env: BTreeMap<String, String>,
