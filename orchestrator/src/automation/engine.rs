@@ -129,6 +129,38 @@ pub fn next_fire(expr: &str, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
     cron.find_next_occurrence(&after, false).ok()
 }
 
+/// The shortest time a schedule may leave between two firings: each firing makes a run, and a
+/// schedule is for periodic work (a cron with seconds could otherwise fire every second).
+pub const SCHEDULE_MIN_INTERVAL_SECS: i64 = 60;
+
+/// The shortest gap between two firings of `expr` among those in the `days` days after `from`
+/// (`None` when it fires less than twice then). Stops early once a gap below
+/// [`SCHEDULE_MIN_INTERVAL_SECS`] is found: its value is then the first such gap.
+pub fn shortest_gap(expr: &str, from: DateTime<Utc>, days: i64) -> Option<chrono::Duration> {
+    let end = from + chrono::Duration::days(days);
+    let limit = chrono::Duration::seconds(SCHEDULE_MIN_INTERVAL_SECS);
+    let mut prev = next_fire(expr, from)?;
+    let mut shortest: Option<chrono::Duration> = None;
+    // at most one firing per minute passes, so a day holds at most 1,440 of them
+    for _ in 0..days.saturating_mul(1441) {
+        let Some(next) = next_fire(expr, prev) else {
+            break;
+        };
+        if next > end {
+            break;
+        }
+        let gap = next - prev;
+        if shortest.is_none_or(|s| gap < s) {
+            shortest = Some(gap);
+        }
+        if gap < limit {
+            break;
+        }
+        prev = next;
+    }
+    shortest
+}
+
 /// Record `schedule.fired` for each schedule rule whose next time (after it last fired, or was
 /// made) has come. Returns how many fired.
 pub fn fire_schedules(c: &mut DbConn, at: DateTime<Utc>) -> Result<usize, StoreError> {
@@ -139,7 +171,11 @@ pub fn fire_schedules(c: &mut DbConn, at: DateTime<Utc>) -> Result<usize, StoreE
         let Some(next) = next_fire(expr, since) else {
             continue;
         };
-        if next > at {
+        // a schedule saved before the interval was enforced still fires at most that often
+        let too_soon = r
+            .last_fired_at
+            .is_some_and(|last| at - last < chrono::Duration::seconds(SCHEDULE_MIN_INTERVAL_SECS));
+        if next > at || too_soon {
             continue;
         }
         let detail = serde_json::json!({"rule_id": r.id, "scheduled_for": next}).to_string();
@@ -583,6 +619,31 @@ mod tests {
         ];
         for (expr, after, want) in table {
             assert_eq!(next_fire(expr, t(after)), want.map(t), "{expr}");
+        }
+    }
+
+    #[test]
+    fn a_schedule_gap_is_its_shortest_over_the_days_looked_at() {
+        let from = DateTime::parse_from_rfc3339("2026-01-01T00:00:30Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let secs = |n: i64| Some(chrono::Duration::seconds(n));
+        let table = [
+            ("0 */5 * * * *", 2, secs(300)),
+            ("0 * * * * *", 2, secs(60)),
+            // every second, and the first seconds of each minute: both too often
+            ("* * * * * *", 2, secs(1)),
+            ("0-5 * * * * *", 2, secs(1)),
+            // twice a day, ten seconds apart once a day
+            ("0,10 0 12 * * *", 2, secs(10)),
+            ("0 0 12 * * *", 3, secs(86_400)),
+            // fires once in the window: no gap to measure
+            ("0 0 12 * * *", 1, None),
+            ("0 0 0 30 2 *", 2, None),
+            ("not cron", 2, None),
+        ];
+        for (expr, days, want) in table {
+            assert_eq!(shortest_gap(expr, from, days), want, "{expr}");
         }
     }
 }
