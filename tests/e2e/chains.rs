@@ -155,6 +155,92 @@ async fn schedules_fire_when_due_and_never_more_than_once_a_minute() {
     assert_eq!(fired, Some(1), "{}", events.text);
 }
 
+#[tokio::test]
+async fn an_application_with_too_many_open_runs_stores_the_next_ones_as_not_run() {
+    use orchestrator::automation::engine::MAX_OPEN_RUNS;
+    let app = TestApp::spawn().await;
+    let (s, a, script, _appliance) = world(&app, "flood").await;
+    let rule = add_rule(
+        &app,
+        &s.token,
+        &a,
+        json!({"name": "yearly", "event_type": "schedule.fired",
+        "schedule": "0 0 0 1 1 *", "steps": [run_on_all(&script), run_on_all(&script)]}),
+    )
+    .await;
+    // the application's queue is full: runs due tomorrow (so none moves on during the test)
+    let (tid, aid, rid) = (
+        s.tenant_id.parse::<common::TenantId>().unwrap(),
+        a.parse::<common::ApplicationId>().unwrap(),
+        rule.parse::<common::RuleId>().unwrap(),
+    );
+    app.store
+        .write(move |c| -> Result<(), store::StoreError> {
+            let rule = store::repo::rules::get(c, tid, rid)?.unwrap();
+            let subject = store::repo::events::Subject {
+                application: Some(aid),
+                ..Default::default()
+            };
+            let later = store::time::now() + chrono::Duration::days(1);
+            for _ in 0..MAX_OPEN_RUNS {
+                let e = store::repo::events::record(c, tid, "custom.queued", &subject, "{}")?;
+                store::repo::unscoped::automation::mark_dispatched(c, &[e.id])?;
+                let run = store::Run {
+                    id: common::RunId::new(),
+                    tenant_id: tid,
+                    application_id: aid,
+                    rule_id: rid,
+                    event_id: e.id,
+                    event_type: e.type_.clone(),
+                    appliance_id: None,
+                    status: common::api::RunStatus::Pending,
+                    step: 0,
+                    steps: rule
+                        .steps
+                        .iter()
+                        .map(|_| common::api::StepRun::pending())
+                        .collect(),
+                    chain: rule.steps.clone(),
+                    next_at: later,
+                    created_at: later,
+                    updated_at: later,
+                    finished_at: None,
+                };
+                assert!(store::repo::unscoped::automation::insert_run(c, &run)?);
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+    record_fired(&app, &s.tenant_id, &a, &rule).await;
+    let refused = app
+        .eventually(30, "the event's run is stored", || async {
+            let r = app
+                .get(&s.token, &format!("/api/v1/rules/{rule}/runs?limit=10"))
+                .await;
+            r.body["items"]
+                .as_array()?
+                .iter()
+                .find(|run| run["event_type"] == "schedule.fired")
+                .cloned()
+        })
+        .await;
+    assert_eq!(refused["status"], "failed", "{refused}");
+    assert_eq!(refused["steps"][0]["status"], "skipped");
+    assert_eq!(refused["steps"][1]["status"], "skipped");
+    assert!(
+        refused["steps"][0]["output"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{MAX_OPEN_RUNS} runs open")),
+        "{refused}"
+    );
+    assert!(
+        refused["steps"][0]["jobs"].as_array().unwrap().is_empty(),
+        "nothing ran"
+    );
+}
+
 fn run_on_all(script: &str) -> Value {
     json!({"action": {"type": "run_script", "script_id": script, "target": {"kind": "all"}}})
 }

@@ -27,6 +27,10 @@ use store::{DbConn, Event, Rule, Run, Store, StoreError};
 pub const LEASE: &str = "automation";
 /// Events dispatched per transaction.
 const DISPATCH_BATCH: i64 = 500;
+/// Open runs an application may have: past them, an event's runs are stored as failed, not run
+/// (runs of one application go one after another, so a flood of events would otherwise queue work
+/// for hours).
+pub const MAX_OPEN_RUNS: i64 = 500;
 /// Runs moved on per round.
 const RUNS_PER_ROUND: i64 = 64;
 /// Runs of one application moved on one after another in a round (when each ends at once).
@@ -53,6 +57,7 @@ pub fn dispatch(c: &mut DbConn) -> Result<usize, StoreError> {
         by_app.entry(r.application_id).or_default().push(r);
     }
     let mut worlds: HashMap<ApplicationId, Option<World>> = HashMap::new();
+    let mut open: HashMap<ApplicationId, i64> = HashMap::new();
     for e in &batch {
         let Some(app) = e.application_id else {
             continue;
@@ -92,7 +97,13 @@ pub fn dispatch(c: &mut DbConn) -> Result<usize, StoreError> {
                 continue;
             }
             let at = now();
-            let run = Run {
+            let open = match open.entry(app) {
+                std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(unscoped::automation::open_runs(c, app)?)
+                }
+            };
+            let mut run = Run {
                 id: RunId::new(),
                 tenant_id: r.tenant_id,
                 application_id: app,
@@ -109,7 +120,14 @@ pub fn dispatch(c: &mut DbConn) -> Result<usize, StoreError> {
                 updated_at: at,
                 finished_at: None,
             };
+            let full = *open >= MAX_OPEN_RUNS;
+            if full {
+                refuse(&mut run, at);
+            }
             if unscoped::automation::insert_run(c, &run)? {
+                if !full {
+                    *open += 1;
+                }
                 r.last_fired_at = Some(e.at);
                 unscoped::automation::set_fired(c, r.id, e.at)?;
             }
@@ -117,6 +135,20 @@ pub fn dispatch(c: &mut DbConn) -> Result<usize, StoreError> {
     }
     unscoped::automation::mark_dispatched(c, &batch.iter().map(|e| e.id).collect::<Vec<_>>())?;
     Ok(batch.len())
+}
+
+/// A run the application has no room for: stored ended, its steps not run, saying why.
+fn refuse(run: &mut Run, at: DateTime<Utc>) {
+    run.status = RunStatus::Failed;
+    run.finished_at = Some(at);
+    for (i, step) in run.steps.iter_mut().enumerate() {
+        step.status = StepStatus::Skipped;
+        if i == 0 {
+            step.output = format!(
+                "not run: the application has {MAX_OPEN_RUNS} runs open, the most it may have"
+            );
+        }
+    }
 }
 
 /// The next time a cron expression fires after `after` (none if it never does).

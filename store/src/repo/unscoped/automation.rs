@@ -83,6 +83,16 @@ pub fn insert_run(conn: &mut DbConn, run: &Run) -> Result<bool, StoreError> {
     Ok(n > 0)
 }
 
+/// How many runs of the application are open (pending or running).
+pub fn open_runs(conn: &mut DbConn, app: ApplicationId) -> Result<i64, StoreError> {
+    let open = [name_of(RunStatus::Pending), name_of(RunStatus::Running)];
+    Ok(ar::table
+        .filter(ar::status.eq_any(open))
+        .filter(ar::application_id.eq(app.to_string()))
+        .count()
+        .get_result(conn)?)
+}
+
 /// The runs that may go on now: of each application only its oldest unfinished run (runs of one
 /// application go in event order), and of those the ones due by `at`, soonest first. Every
 /// application with open runs is considered, however many open runs another one has.
