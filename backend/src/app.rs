@@ -180,6 +180,7 @@ pub fn orchestrator_config(config: &Config) -> OrchestratorConfig {
         heartbeat: ms(config.heartbeat_ms),
         automation_tick: ms(config.automation_tick_ms.max(1)),
         webhook_allow_internal: config.webhook_allow_internal,
+        automation_retention_days: config.automation_retention_days,
         ..OrchestratorConfig::default()
     };
     o.timeouts.boot = Duration::from_secs(config.boot_timeout_secs);

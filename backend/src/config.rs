@@ -96,6 +96,8 @@ pub struct Config {
     /// Let rule webhooks reach loopback, private and link-local addresses (off: tenants cannot
     /// reach the control plane's network through a webhook).
     pub webhook_allow_internal: bool,
+    /// Days ended runs, their jobs and dispatched events are kept (0: forever).
+    pub automation_retention_days: u32,
     /// The memory one render of a CloudScript may use (its worker's data segment), in MiB.
     pub render_memory_mib: u64,
     /// The CPU time one render of a CloudScript may use, in seconds.
@@ -149,6 +151,7 @@ impl Default for Config {
             orchestrator_tick_ms: 250,
             automation_tick_ms: 200,
             webhook_allow_internal: false,
+            automation_retention_days: 30,
             render_memory_mib: 256,
             render_cpu_secs: 5,
             host_check_ms: 5000,

@@ -243,7 +243,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// Renders go to worker processes of this binary, within the configured limits.
 fn render_in_workers(config: &Config) -> anyhow::Result<()> {
-    let exe = std::env::current_exe()?;
+    // the running image, even after the file was replaced by an upgrade
+    let exe = PathBuf::from("/proc/self/exe");
+    let exe = if exe.exists() {
+        exe
+    } else {
+        std::env::current_exe()?
+    };
     let limits = orchestrator::automation::sandbox::Limits {
         memory_mib: config.render_memory_mib,
         cpu_secs: config.render_cpu_secs,

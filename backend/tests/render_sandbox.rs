@@ -42,9 +42,10 @@ fn a_render_past_the_memory_limit_fails_alone_and_the_next_one_works() {
     assert_eq!(e.field, "body");
     // a variable's value is an expression too: bounded the same way, named by its variable
     let supplied = BTreeMap::from([("text".to_owned(), json!(DOUBLING))]);
-    let e = sandbox::resolve(&[decl("text")], &supplied, &Context::sample(), false)
+    let e = sandbox::check_values(&[decl("text")], &supplied, &Context::sample(), false)
         .expect_err("the doubling is stopped");
     assert!(e.message.contains("more memory"), "{e}");
+    assert_eq!(e.field, "variables");
     // the workers that died are replaced: the same renders as in process
     let ok = sandbox::render(
         "{{ appliance.name }} {{ layer('app').ips | join(',') }} {{ vars.text }}",

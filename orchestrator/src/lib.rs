@@ -64,6 +64,8 @@ pub struct OrchestratorConfig {
     pub automation_tick: Duration,
     /// Rule webhooks may reach internal addresses.
     pub webhook_allow_internal: bool,
+    /// Days ended runs, their jobs and dispatched events are kept (0: forever).
+    pub automation_retention_days: u32,
 }
 
 impl Default for OrchestratorConfig {
@@ -85,6 +87,7 @@ impl Default for OrchestratorConfig {
             crash_after: None,
             automation_tick: Duration::from_millis(200),
             webhook_allow_internal: false,
+            automation_retention_days: 30,
         }
     }
 }
@@ -292,7 +295,8 @@ impl Orchestrator {
     /// [`automation::engine`]); at once again when a round found work, else after the tick.
     async fn run_automation(self: Arc<Self>, shutdown: CancellationToken) {
         let engine =
-            automation::engine::Engine::new(self.store.clone(), self.config.webhook_allow_internal);
+            automation::engine::Engine::new(self.store.clone(), self.config.webhook_allow_internal)
+                .keep_days(self.config.automation_retention_days);
         // long enough for a round with slow webhooks (each has 15 s at most) between renewals
         let lease = (self.config.automation_tick * 10).max(Duration::from_secs(45));
         let mut held_until = tokio::time::Instant::now();

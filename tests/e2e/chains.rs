@@ -241,6 +241,136 @@ async fn an_application_with_too_many_open_runs_stores_the_next_ones_as_not_run(
     );
 }
 
+#[tokio::test]
+async fn pruning_deletes_ended_history_and_keeps_what_open_runs_need() {
+    let app = TestApp::spawn().await;
+    let (s, a, script, appliance) = world(&app, "prune").await;
+    let rule = add_rule(
+        &app,
+        &s.token,
+        &a,
+        json!({"name": "yearly", "event_type": "schedule.fired",
+        "schedule": "0 0 0 1 1 *", "steps": [run_on_all(&script)]}),
+    )
+    .await;
+    // an ended run with its job
+    record_fired(&app, &s.tenant_id, &a, &rule).await;
+    let ended = app
+        .eventually(60, "the run ended", || async {
+            let r = app
+                .get(&s.token, &format!("/api/v1/rules/{rule}/runs?limit=10"))
+                .await;
+            let run = r.body["items"].as_array()?.first()?.clone();
+            (run["status"] == "succeeded").then_some(run)
+        })
+        .await;
+    let job = ended["steps"][0]["jobs"][0].as_str().unwrap().to_owned();
+    app.get(&s.token, &format!("/api/v1/jobs/{job}"))
+        .await
+        .assert_status(200);
+    // an open run (due tomorrow), and its event
+    let (tid, aid, rid) = (
+        s.tenant_id.parse::<common::TenantId>().unwrap(),
+        a.parse::<common::ApplicationId>().unwrap(),
+        rule.parse::<common::RuleId>().unwrap(),
+    );
+    let (open, open_event) = app
+        .store
+        .write(
+            move |c| -> Result<(common::RunId, common::EventId), store::StoreError> {
+                let rule = store::repo::rules::get(c, tid, rid)?.unwrap();
+                let subject = store::repo::events::Subject {
+                    application: Some(aid),
+                    ..Default::default()
+                };
+                let e = store::repo::events::record(c, tid, "custom.open", &subject, "{}")?;
+                store::repo::unscoped::automation::mark_dispatched(c, &[e.id])?;
+                let later = store::time::now() + chrono::Duration::days(1);
+                let run = store::Run {
+                    id: common::RunId::new(),
+                    tenant_id: tid,
+                    application_id: aid,
+                    rule_id: rid,
+                    event_id: e.id,
+                    event_type: e.type_.clone(),
+                    appliance_id: None,
+                    status: common::api::RunStatus::Pending,
+                    step: 0,
+                    steps: vec![common::api::StepRun::pending()],
+                    chain: rule.steps.clone(),
+                    next_at: later,
+                    created_at: later,
+                    updated_at: later,
+                    finished_at: None,
+                };
+                store::repo::unscoped::automation::insert_run(c, &run)?;
+                Ok((run.id, e.id))
+            },
+        )
+        .await
+        .unwrap();
+    let jobs_before = jobs_of(&app, &s.token, &appliance).await.len();
+    // everything is older than a retention ending tomorrow; one row of each kind per batch
+    let mut rounds = Vec::new();
+    loop {
+        let p = app
+            .store
+            .write(move |c| {
+                store::repo::unscoped::automation::prune(
+                    c,
+                    store::time::now() + chrono::Duration::days(1),
+                    1,
+                )
+            })
+            .await
+            .unwrap();
+        assert!(p.jobs <= 1 && p.runs <= 1 && p.events <= 1, "{p:?}");
+        if p == store::repo::unscoped::automation::Pruned::default() {
+            break;
+        }
+        rounds.push(p);
+    }
+    let total = rounds.iter().fold((0, 0, 0), |t, p| {
+        (t.0 + p.jobs, t.1 + p.runs, t.2 + p.events)
+    });
+    assert_eq!(
+        total.0, jobs_before,
+        "every job of the appliance has ended: {total:?}"
+    );
+    assert_eq!(total.1, 1, "the ended run only");
+    assert!(total.2 >= 1, "{total:?}");
+    app.get(
+        &s.token,
+        &format!("/api/v1/runs/{}", ended["id"].as_str().unwrap()),
+    )
+    .await
+    .assert_status(404);
+    app.get(&s.token, &format!("/api/v1/jobs/{job}"))
+        .await
+        .assert_status(404);
+    assert!(jobs_of(&app, &s.token, &appliance).await.is_empty());
+    app.get(&s.token, &format!("/api/v1/runs/{open}"))
+        .await
+        .assert_status(200);
+    let events = app
+        .get(
+            &s.token,
+            &format!("/api/v1/applications/{a}/events?limit=100"),
+        )
+        .await;
+    let ids: Vec<&str> = events.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["id"].as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        vec![open_event.to_string().as_str()],
+        "only the open run's event is kept"
+    );
+}
+
 fn run_on_all(script: &str) -> Value {
     json!({"action": {"type": "run_script", "script_id": script, "target": {"kind": "all"}}})
 }

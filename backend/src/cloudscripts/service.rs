@@ -132,9 +132,15 @@ fn latest(c: &mut DbConn, s: &Script) -> ApiResult<ScriptVersion> {
     scripts::version(c, s.id, s.latest_version)?.ok_or(ApiError::NotFound)
 }
 
-fn checked(req: &ScriptVersionRequest) -> ApiResult<()> {
+/// Validate a version and render it against a sample context (on a blocking thread: a render
+/// waits on a worker process).
+async fn checked(req: &ScriptVersionRequest) -> ApiResult<()> {
     req.validate()?;
-    sandbox::check_script(&req.body, &req.variables).map_err(invalid)
+    let (body, variables) = (req.body.clone(), req.variables.clone());
+    tokio::task::spawn_blocking(move || sandbox::check_script(&body, &variables))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?
+        .map_err(invalid)
 }
 
 pub async fn create(
@@ -143,7 +149,7 @@ pub async fn create(
     req: CreateScriptRequest,
 ) -> ApiResult<ScriptResponse> {
     req.validate()?;
-    checked(&req.version())?;
+    checked(&req.version()).await?;
     let ctx = ctx.clone();
     let limits = state.config.limits;
     state
@@ -194,7 +200,7 @@ pub async fn add_version(
     id: ScriptId,
     req: ScriptVersionRequest,
 ) -> ApiResult<ScriptResponse> {
-    checked(&req)?;
+    checked(&req).await?;
     let ctx = ctx.clone();
     state
         .store

@@ -289,7 +289,7 @@ fn check(c: &mut DbConn, ctx: &AuthCtx, rule: &Rule, report_ms: u64) -> ApiResul
                         format!("{} has no version {n}", s.name),
                     )
                 })?;
-                sandbox::resolve(&v.variables, variables, &sample, true).map_err(|e| {
+                sandbox::check_values(&v.variables, variables, &sample, true).map_err(|e| {
                     let mut err = invalid(e);
                     if let ApiError::Validation(list) = &mut err {
                         for f in list.iter_mut() {

@@ -379,7 +379,16 @@ pub struct Engine {
     /// The windows and holds of `metric.threshold` rules, per (rule, appliance): in memory, filled
     /// from the appliances' reports as they come (after a restart they fill again).
     watch: std::sync::Mutex<MetricWatch>,
+    /// How long ended runs, their jobs and dispatched events are kept (`None`: forever).
+    retention: Option<chrono::Duration>,
+    /// When history was last pruned.
+    pruned: std::sync::Mutex<Option<DateTime<Utc>>>,
 }
+
+/// How often history older than the retention is pruned.
+const PRUNE_EVERY_SECS: i64 = 600;
+/// Rows of each kind deleted per transaction while pruning.
+const PRUNE_BATCH: i64 = 5000;
 
 /// The metric conditions' state.
 #[derive(Debug, Default)]
@@ -397,7 +406,57 @@ impl Engine {
             store,
             allow_internal,
             watch: std::sync::Mutex::new(MetricWatch::default()),
+            retention: None,
+            pruned: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Keep ended runs, their jobs and dispatched events for `days` days (0: forever).
+    pub fn keep_days(mut self, days: u32) -> Engine {
+        self.retention = (days > 0).then(|| chrono::Duration::days(i64::from(days)));
+        self
+    }
+
+    /// Delete history older than the retention, at most every [`PRUNE_EVERY_SECS`], in batches
+    /// (each its own transaction) until none is left. Returns what was deleted.
+    pub async fn prune(
+        &self,
+        at: DateTime<Utc>,
+    ) -> Result<unscoped::automation::Pruned, StoreError> {
+        let mut total = unscoped::automation::Pruned::default();
+        let Some(keep) = self.retention else {
+            return Ok(total);
+        };
+        {
+            let mut last = self.pruned.lock().unwrap_or_else(|p| p.into_inner());
+            if last.is_some_and(|l| at - l < chrono::Duration::seconds(PRUNE_EVERY_SECS)) {
+                return Ok(total);
+            }
+            *last = Some(at);
+        }
+        let before = at - keep;
+        loop {
+            let p = self
+                .store
+                .write(move |c| unscoped::automation::prune(c, before, PRUNE_BATCH))
+                .await?;
+            total.jobs += p.jobs;
+            total.runs += p.runs;
+            total.events += p.events;
+            let full = i64::try_from(p.jobs.max(p.runs).max(p.events)).unwrap_or(i64::MAX);
+            if full < PRUNE_BATCH {
+                break;
+            }
+        }
+        if total != unscoped::automation::Pruned::default() {
+            tracing::info!(
+                jobs = total.jobs,
+                runs = total.runs,
+                events = total.events,
+                "pruned automation history"
+            );
+        }
+        Ok(total)
     }
 
     /// One round: schedules, dispatch, runs, job sweep. Returns whether there was work (the loop
@@ -468,6 +527,7 @@ impl Engine {
             }
         }
         let swept = self.store.write(move |c| sweep_jobs(c, at)).await?;
+        self.prune(at).await?;
         Ok(fired + dispatched + moved_n + swept > 0)
     }
 

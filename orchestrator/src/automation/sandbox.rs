@@ -14,7 +14,7 @@ use common::api::VariableDecl;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{Condvar, Mutex, OnceLock};
@@ -41,8 +41,12 @@ impl Default for Limits {
 const MAX_WORKERS: usize = 8;
 /// Idle workers kept for the next requests.
 const MAX_IDLE: usize = 2;
-/// The longest answer read from a worker (a script is at most [`render::OUTPUT_MAX`]).
-const ANSWER_MAX: u64 = 16 * 1024 * 1024;
+/// The longest answer a worker sends (its script, environment and secrets); a longer render is
+/// refused by the worker itself.
+const ANSWER_MAX: usize = 16 * 1024 * 1024;
+/// How long past its CPU limit a request may take in wall-clock time before its worker is killed
+/// (a worker stopped or starved answers nothing).
+const GRACE_SECS: u64 = 5;
 
 #[derive(Debug, Serialize, Deserialize)]
 enum Request {
@@ -56,7 +60,8 @@ enum Request {
         body: String,
         decls: Vec<VariableDecl>,
     },
-    Resolve {
+    /// Resolve variable values, answering only whether they resolve (the values can be large).
+    CheckValues {
         decls: Vec<VariableDecl>,
         supplied: BTreeMap<String, Value>,
         ctx: Box<Context>,
@@ -68,7 +73,6 @@ enum Request {
 enum Answer {
     Rendered(Rendered),
     Checked,
-    Resolved(BTreeMap<String, Value>),
 }
 
 fn handle(req: Request) -> Result<Answer, RenderError> {
@@ -82,22 +86,32 @@ fn handle(req: Request) -> Result<Answer, RenderError> {
         Request::Check { body, decls } => {
             render::check_script(&body, &decls).map(|()| Answer::Checked)
         }
-        Request::Resolve {
+        Request::CheckValues {
             decls,
             supplied,
             ctx,
             lenient,
-        } => render::resolve(&decls, &supplied, &ctx, lenient).map(Answer::Resolved),
+        } => render::resolve(&decls, &supplied, &ctx, lenient).map(|_| Answer::Checked),
+    }
+}
+
+impl Request {
+    /// The field a render that kills its worker is reported on.
+    fn field(&self) -> &'static str {
+        match self {
+            Request::CheckValues { .. } => "variables",
+            Request::Render { .. } | Request::Check { .. } => "body",
+        }
     }
 }
 
 fn unexpected() -> RenderError {
-    failure("the render worker gave an unexpected answer".into())
+    failure("body", "the render worker gave an unexpected answer".into())
 }
 
-fn failure(message: String) -> RenderError {
+fn failure(field: &str, message: String) -> RenderError {
     RenderError {
-        field: "body".into(),
+        field: field.to_owned(),
         line: None,
         message,
     }
@@ -138,23 +152,23 @@ pub fn check_script(body: &str, decls: &[VariableDecl]) -> Result<(), RenderErro
     }
 }
 
-/// [`render::resolve`], in a worker once [`install`]ed.
-pub fn resolve(
+/// Whether [`render::resolve`] accepts these values, in a worker once [`install`]ed.
+pub fn check_values(
     decls: &[VariableDecl],
     supplied: &BTreeMap<String, Value>,
     ctx: &Context,
     lenient: bool,
-) -> Result<BTreeMap<String, Value>, RenderError> {
+) -> Result<(), RenderError> {
     let Some(pool) = POOL.get() else {
-        return render::resolve(decls, supplied, ctx, lenient);
+        return render::resolve(decls, supplied, ctx, lenient).map(|_| ());
     };
-    match pool.ask(&Request::Resolve {
+    match pool.ask(&Request::CheckValues {
         decls: decls.to_vec(),
         supplied: supplied.clone(),
         ctx: Box::new(ctx.clone()),
         lenient,
     })? {
-        Answer::Resolved(v) => Ok(v),
+        Answer::Checked => Ok(()),
         _ => Err(unexpected()),
     }
 }
@@ -176,7 +190,7 @@ pub fn install(exe: PathBuf, limits: Limits) -> std::io::Result<()> {
         body: "{{ 1 }}".into(),
         decls: Vec::new(),
     };
-    match w.ask(&probe) {
+    match w.ask(&probe, pool.deadline()) {
         Ok(Ok(Answer::Checked)) => {}
         Ok(other) => {
             return Err(std::io::Error::other(format!(
@@ -215,8 +229,13 @@ impl Pool {
     fn take(&self) -> Result<Worker, RenderError> {
         let mut slots = self.slots();
         loop {
-            if let Some(w) = slots.idle.pop() {
-                return Ok(w);
+            if let Some(mut w) = slots.idle.pop() {
+                // one that died while idle (killed from outside) is not handed out
+                if matches!(w.child.try_wait(), Ok(None)) {
+                    return Ok(w);
+                }
+                slots.live -= 1;
+                continue;
             }
             if slots.live < MAX_WORKERS {
                 slots.live += 1;
@@ -224,7 +243,7 @@ impl Pool {
                 return Worker::spawn(&self.exe, self.limits).map_err(|e| {
                     self.gone();
                     tracing::error!(error = %e, exe = %self.exe.display(), "cannot start a render worker");
-                    failure(format!("the renderer is unavailable: {e}"))
+                    failure("body", format!("the renderer is unavailable: {e}"))
                 });
             }
             slots = self.freed.wait(slots).unwrap_or_else(|p| p.into_inner());
@@ -243,6 +262,10 @@ impl Pool {
         self.freed.notify_one();
     }
 
+    fn deadline(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.limits.cpu_secs.saturating_add(GRACE_SECS))
+    }
+
     fn gone(&self) {
         self.slots().live -= 1;
         self.freed.notify_one();
@@ -250,7 +273,7 @@ impl Pool {
 
     fn ask(&self, req: &Request) -> Result<Answer, RenderError> {
         let mut w = self.take()?;
-        match w.ask(req) {
+        match w.ask(req, self.deadline()) {
             Ok(answer) => {
                 self.give_back(w);
                 answer
@@ -258,10 +281,10 @@ impl Pool {
             Err(died) => {
                 self.gone();
                 let why = died.describe();
-                if died.signal.is_none() {
+                if !matches!(died.end, End::Signal(6 | 24)) {
                     tracing::error!(error = %why, "a render worker failed");
                 }
-                Err(failure(why))
+                Err(failure(req.field(), why))
             }
         }
     }
@@ -270,21 +293,32 @@ impl Pool {
 /// A worker that did not answer: how it ended.
 #[derive(Debug)]
 struct Died {
-    signal: Option<i32>,
-    detail: String,
+    end: End,
+}
+
+#[derive(Debug)]
+enum End {
+    /// It ended on this signal by itself.
+    Signal(i32),
+    /// It gave no answer in time and was killed.
+    Deadline,
+    /// It closed its output without answering (replaced by how it ended once it is reaped).
+    Eof,
+    /// It broke the protocol (or exited) and was killed.
+    Broken(String),
 }
 
 impl Died {
     fn describe(&self) -> String {
-        const SIGABRT: i32 = 6;
-        const SIGKILL: i32 = 9;
-        const SIGXCPU: i32 = 24;
-        match self.signal {
+        match &self.end {
             // Rust aborts when the allocator refuses
-            Some(SIGABRT) => "rendering needs more memory than a render may use".into(),
-            Some(SIGXCPU | SIGKILL) => "rendering takes more CPU time than a render may use".into(),
-            Some(s) => format!("the render worker died (signal {s})"),
-            None => format!("the render worker failed: {}", self.detail),
+            End::Signal(6) => "rendering needs more memory than a render may use".into(),
+            // the CPU limit's signal
+            End::Signal(24) => "rendering takes more CPU time than a render may use".into(),
+            End::Signal(s) => format!("the render worker died (signal {s})"),
+            End::Deadline => "the render worker did not answer in time".into(),
+            End::Broken(e) => format!("the render worker failed: {e}"),
+            End::Eof => "the render worker ended without answering".into(),
         }
     }
 }
@@ -292,7 +326,7 @@ impl Died {
 struct Worker {
     child: Child,
     input: ChildStdin,
-    output: BufReader<ChildStdout>,
+    output: ChildStdout,
 }
 
 impl Worker {
@@ -314,13 +348,18 @@ impl Worker {
         Ok(Worker {
             child,
             input,
-            output: BufReader::new(output),
+            output,
         })
     }
 
-    /// One request, one line each way. `Err` when the worker ends instead of answering (it is
-    /// reaped); the caller drops it.
-    fn ask(&mut self, req: &Request) -> Result<Result<Answer, RenderError>, Died> {
+    /// One request, one line each way, within `deadline`. `Err` when the worker ends instead of
+    /// answering (it is reaped); the caller drops it.
+    fn ask(
+        &mut self,
+        req: &Request,
+        deadline: std::time::Duration,
+    ) -> Result<Result<Answer, RenderError>, Died> {
+        let until = std::time::Instant::now() + deadline;
         let sent = serde_json::to_vec(req)
             .map_err(std::io::Error::other)
             .and_then(|mut line| {
@@ -328,34 +367,75 @@ impl Worker {
                 self.input.write_all(&line)?;
                 self.input.flush()
             });
-        let mut line = String::new();
-        let read = sent.and_then(|()| {
-            (&mut self.output)
-                .take(ANSWER_MAX)
-                .read_line(&mut line)
-                .map(|_| ())
-        });
-        let answer = read.and_then(|()| {
-            if line.ends_with('\n') {
-                serde_json::from_str::<Result<Answer, RenderError>>(&line)
-                    .map_err(std::io::Error::other)
-            } else {
-                Err(std::io::Error::other("the answer ended early"))
-            }
+        let answer = match sent.map_err(|e| End::Broken(e.to_string())) {
+            Ok(()) => self.read_line(until),
+            Err(e) => Err(e),
+        }
+        .and_then(|line| {
+            serde_json::from_slice::<Result<Answer, RenderError>>(&line)
+                .map_err(|e| End::Broken(e.to_string()))
         });
         match answer {
             Ok(a) => Ok(a),
-            Err(e) => {
-                // an answer that never ends or does not parse: the worker is not trusted any more
+            Err(end) => {
                 let _ = self.child.kill();
                 let status = self.child.wait();
-                use std::os::unix::process::ExitStatusExt;
-                let signal = status.as_ref().ok().and_then(|s| s.signal());
-                Err(Died {
-                    // our own kill says nothing about the request: report what went wrong first
-                    signal: signal.filter(|_| line.is_empty()),
-                    detail: e.to_string(),
-                })
+                // a worker that closed its end first ended by itself: its status says why (our kill
+                // comes after its exit began and does not change it); otherwise we ended it
+                let end = match end {
+                    End::Eof => {
+                        use std::os::unix::process::ExitStatusExt;
+                        match status {
+                            Ok(s) => s.signal().map_or_else(
+                                || End::Broken(format!("it exited ({s}) without answering")),
+                                End::Signal,
+                            ),
+                            Err(e) => End::Broken(e.to_string()),
+                        }
+                    }
+                    other => other,
+                };
+                Err(Died { end })
+            }
+        }
+    }
+
+    /// The worker's next line (without its newline), read as it comes until `until`.
+    fn read_line(&mut self, until: std::time::Instant) -> Result<Vec<u8>, End> {
+        use rustix::event::{PollFd, PollFlags, Timespec, poll};
+        let mut line = Vec::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(End::Deadline);
+            }
+            let timeout = Timespec {
+                tv_sec: i64::try_from(left.as_secs()).unwrap_or(i64::MAX),
+                tv_nsec: i64::from(left.subsec_nanos()),
+            };
+            let mut fds = [PollFd::new(&self.output, PollFlags::IN)];
+            match poll(&mut fds, Some(&timeout)) {
+                Ok(0) => continue,
+                Ok(_) => {}
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(End::Broken(e.to_string())),
+            }
+            let n = match self.output.read(&mut buf) {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(End::Broken(e.to_string())),
+            };
+            if n == 0 {
+                return Err(End::Eof);
+            }
+            line.extend_from_slice(&buf[..n]);
+            if let Some(end) = line.iter().position(|b| *b == b'\n') {
+                line.truncate(end);
+                return Ok(line);
+            }
+            if line.len() > ANSWER_MAX + 1024 {
+                return Err(End::Broken("its answer is too long".into()));
             }
         }
     }
@@ -377,7 +457,11 @@ impl Drop for Worker {
 /// `limits`, until stdin ends.
 pub fn serve_worker(limits: Limits) -> std::io::Result<()> {
     use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
-    let bytes = limits.memory_mib.saturating_mul(1024 * 1024);
+    // never above what this process may already use (lowering a limit needs no privilege)
+    let bytes = limits
+        .memory_mib
+        .saturating_mul(1024 * 1024)
+        .min(getrlimit(Resource::Data).maximum.unwrap_or(u64::MAX));
     setrlimit(
         Resource::Core,
         Rlimit {
@@ -411,10 +495,27 @@ pub fn serve_worker(limits: Limits) -> std::io::Result<()> {
             },
         )?;
         let answer = match serde_json::from_str::<Request>(&line) {
-            Ok(req) => handle(req),
-            Err(e) => Err(failure(format!("a malformed render request: {e}"))),
+            Ok(req) => {
+                let field = req.field();
+                std::panic::catch_unwind(move || handle(req)).unwrap_or_else(|_| {
+                    Err(failure(
+                        field,
+                        "the renderer failed on this template".into(),
+                    ))
+                })
+            }
+            Err(_) => Err(failure("body", "a malformed render request".into())),
         };
         let mut out = serde_json::to_vec(&answer).map_err(std::io::Error::other)?;
+        if out.len() > ANSWER_MAX {
+            let too_long = Err::<Answer, _>(failure(
+                "body",
+                format!(
+                    "the rendered script and its variables come to more than {ANSWER_MAX} bytes"
+                ),
+            ));
+            out = serde_json::to_vec(&too_long).map_err(std::io::Error::other)?;
+        }
         out.push(b'\n');
         stdout.write_all(&out)?;
         stdout.flush()?;

@@ -83,6 +83,60 @@ pub fn insert_run(conn: &mut DbConn, run: &Run) -> Result<bool, StoreError> {
     Ok(n > 0)
 }
 
+/// What one [`prune`] deleted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub jobs: usize,
+    pub runs: usize,
+    pub events: usize,
+}
+
+/// Delete up to `limit` each of: jobs that ended before `before` and whose run (if any) has ended;
+/// runs that ended before `before`; events from before `before` that were dispatched and that no open
+/// run refers to. Appliance transitions (what billing reads) are not touched.
+pub fn prune(conn: &mut DbConn, before: DateTime<Utc>, limit: i64) -> Result<Pruned, StoreError> {
+    let b = to_db(before);
+    let ended_runs = ar::table
+        .filter(ar::finished_at.is_not_null())
+        .select(ar::id.nullable());
+    let jobs: Vec<String> = j::table
+        .filter(j::finished_at.lt(b))
+        .filter(j::run_id.is_null().or(j::run_id.eq_any(ended_runs)))
+        .select(j::id)
+        .limit(limit)
+        .load(conn)?;
+    let runs: Vec<String> = ar::table
+        .filter(ar::finished_at.lt(b))
+        .select(ar::id)
+        .limit(limit)
+        .load(conn)?;
+    let open = [name_of(RunStatus::Pending), name_of(RunStatus::Running)];
+    let held = ar::table
+        .filter(ar::status.eq_any(open))
+        .select(ar::event_id);
+    let events: Vec<String> = ev::table
+        .filter(ev::at.lt(b))
+        .filter(ev::dispatched.eq(true))
+        .filter(diesel::dsl::not(ev::id.eq_any(held)))
+        .select(ev::id)
+        .limit(limit)
+        .load(conn)?;
+    for chunk in jobs.chunks(500) {
+        diesel::delete(j::table.filter(j::id.eq_any(chunk))).execute(conn)?;
+    }
+    for chunk in runs.chunks(500) {
+        diesel::delete(ar::table.filter(ar::id.eq_any(chunk))).execute(conn)?;
+    }
+    for chunk in events.chunks(500) {
+        diesel::delete(ev::table.filter(ev::id.eq_any(chunk))).execute(conn)?;
+    }
+    Ok(Pruned {
+        jobs: jobs.len(),
+        runs: runs.len(),
+        events: events.len(),
+    })
+}
+
 /// How many runs of the application are open (pending or running).
 pub fn open_runs(conn: &mut DbConn, app: ApplicationId) -> Result<i64, StoreError> {
     let open = [name_of(RunStatus::Pending), name_of(RunStatus::Running)];
