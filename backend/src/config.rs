@@ -244,6 +244,12 @@ impl Config {
         if self.hashing_concurrency == Some(0) {
             return invalid("hashing_concurrency", "must be at least 1");
         }
+        if self.automation_retention_days > 36_500 {
+            return invalid(
+                "automation_retention_days",
+                "must be at most 36500 (0 keeps history forever)",
+            );
+        }
         if self.render_memory_mib < 64 {
             return invalid("render_memory_mib", "must be at least 64");
         }

@@ -16,7 +16,9 @@ use common::api::{
 };
 use common::{ApplianceId, ApplicationId, FieldError, JobId, RuleId, RunId};
 use orchestrator::automation::context::World;
-use orchestrator::automation::engine::{SCHEDULE_MIN_INTERVAL_SECS, next_fire, shortest_gap};
+use orchestrator::automation::engine::{
+    SCHEDULE_MIN_INTERVAL_SECS, fires_within_a_minute, next_fire,
+};
 use orchestrator::automation::{render, sandbox};
 use serde_json::json;
 use store::repo::{audit, jobs, rules, runs, scripts};
@@ -230,10 +232,7 @@ fn check(c: &mut DbConn, ctx: &AuthCtx, rule: &Rule, report_ms: u64) -> ApiResul
                 "is not a cron expression (seconds minutes hours day-of-month month day-of-week, UTC) that ever fires",
             ));
         }
-        ("schedule.fired", Some(expr))
-            if shortest_gap(expr, now(), 8)
-                .is_some_and(|g| g.num_seconds() < SCHEDULE_MIN_INTERVAL_SECS) =>
-        {
+        ("schedule.fired", Some(expr)) if fires_within_a_minute(expr, now()) => {
             return Err(field(
                 "schedule".into(),
                 "too_often",

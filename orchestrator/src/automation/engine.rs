@@ -153,44 +153,47 @@ fn refuse(run: &mut Run, at: DateTime<Utc>) {
 
 /// The next time a cron expression fires after `after` (none if it never does).
 pub fn next_fire(expr: &str, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let cron = croner::parser::CronParser::builder()
+    parse_cron(expr)?.find_next_occurrence(&after, false).ok()
+}
+
+fn parse_cron(expr: &str) -> Option<croner::Cron> {
+    croner::parser::CronParser::builder()
         .seconds(croner::parser::Seconds::Required)
         .build()
         .parse(expr)
-        .ok()?;
-    cron.find_next_occurrence(&after, false).ok()
+        .ok()
 }
 
 /// The shortest time a schedule may leave between two firings: each firing makes a run, and a
 /// schedule is for periodic work (a cron with seconds could otherwise fire every second).
 pub const SCHEDULE_MIN_INTERVAL_SECS: i64 = 60;
 
-/// The shortest gap between two firings of `expr` among those in the `days` days after `from`
-/// (`None` when it fires less than twice then). Stops early once a gap below
-/// [`SCHEDULE_MIN_INTERVAL_SECS`] is found: its value is then the first such gap.
-pub fn shortest_gap(expr: &str, from: DateTime<Utc>, days: i64) -> Option<chrono::Duration> {
-    let end = from + chrono::Duration::days(days);
-    let limit = chrono::Duration::seconds(SCHEDULE_MIN_INTERVAL_SECS);
-    let mut prev = next_fire(expr, from)?;
-    let mut shortest: Option<chrono::Duration> = None;
-    // at most one firing per minute passes, so a day holds at most 1,440 of them
-    for _ in 0..days.saturating_mul(1441) {
-        let Some(next) = next_fire(expr, prev) else {
-            break;
-        };
-        if next > end {
-            break;
+/// Whether `expr` fires more than once in some minute (its seconds field matches two or more
+/// values): then two of its first three firings after `from` fall in one minute. `false` for an
+/// expression that never fires twice.
+pub fn fires_within_a_minute(expr: &str, from: DateTime<Utc>) -> bool {
+    let Some(cron) = parse_cron(expr) else {
+        return false;
+    };
+    let mut fires = Vec::with_capacity(3);
+    let mut at = from;
+    while fires.len() < 3 {
+        match cron.find_next_occurrence(&at, false) {
+            Ok(next) => {
+                fires.push(next);
+                at = next;
+            }
+            Err(_) => break,
         }
-        let gap = next - prev;
-        if shortest.is_none_or(|s| gap < s) {
-            shortest = Some(gap);
-        }
-        if gap < limit {
-            break;
-        }
-        prev = next;
     }
-    shortest
+    fires
+        .windows(2)
+        .any(|w| w[1] - w[0] < chrono::Duration::seconds(SCHEDULE_MIN_INTERVAL_SECS))
+}
+
+/// The UTC minute `at` falls in.
+fn minute(at: DateTime<Utc>) -> i64 {
+    at.timestamp().div_euclid(60)
 }
 
 /// Record `schedule.fired` for each schedule rule whose next time (after it last fired, or was
@@ -203,10 +206,11 @@ pub fn fire_schedules(c: &mut DbConn, at: DateTime<Utc>) -> Result<usize, StoreE
         let Some(next) = next_fire(expr, since) else {
             continue;
         };
-        // a schedule saved before the interval was enforced still fires at most that often
+        // a schedule saved before the interval was enforced still fires at most once per UTC
+        // minute (counted in minutes, so firings recorded a little late do not drift)
         let too_soon = r
             .last_fired_at
-            .is_some_and(|last| at - last < chrono::Duration::seconds(SCHEDULE_MIN_INTERVAL_SECS));
+            .is_some_and(|last| minute(at) <= minute(last));
         if next > at || too_soon {
             continue;
         }
@@ -387,8 +391,8 @@ pub struct Engine {
 
 /// How often history older than the retention is pruned.
 const PRUNE_EVERY_SECS: i64 = 600;
-/// Rows of each kind deleted per transaction while pruning.
-const PRUNE_BATCH: i64 = 5000;
+/// Rows of each kind deleted per round while pruning.
+const PRUNE_BATCH: i64 = 2000;
 
 /// The metric conditions' state.
 #[derive(Debug, Default)]
@@ -417,46 +421,42 @@ impl Engine {
         self
     }
 
-    /// Delete history older than the retention, at most every [`PRUNE_EVERY_SECS`], in batches
-    /// (each its own transaction) until none is left. Returns what was deleted.
+    /// Delete history older than the retention: one batch (its own transaction) per round while
+    /// there is more, then nothing for [`PRUNE_EVERY_SECS`]. Returns what was deleted.
     pub async fn prune(
         &self,
         at: DateTime<Utc>,
     ) -> Result<unscoped::automation::Pruned, StoreError> {
-        let mut total = unscoped::automation::Pruned::default();
-        let Some(keep) = self.retention else {
-            return Ok(total);
+        let none = unscoped::automation::Pruned::default();
+        let Some(before) = self.retention.and_then(|keep| at.checked_sub_signed(keep)) else {
+            return Ok(none);
         };
-        {
-            let mut last = self.pruned.lock().unwrap_or_else(|p| p.into_inner());
-            if last.is_some_and(|l| at - l < chrono::Duration::seconds(PRUNE_EVERY_SECS)) {
-                return Ok(total);
-            }
-            *last = Some(at);
+        let due = self
+            .pruned
+            .lock()
+            .map(|l| l.is_none_or(|l| at - l >= chrono::Duration::seconds(PRUNE_EVERY_SECS)))
+            .unwrap_or(true);
+        if !due {
+            return Ok(none);
         }
-        let before = at - keep;
-        loop {
-            let p = self
-                .store
-                .write(move |c| unscoped::automation::prune(c, before, PRUNE_BATCH))
-                .await?;
-            total.jobs += p.jobs;
-            total.runs += p.runs;
-            total.events += p.events;
-            let full = i64::try_from(p.jobs.max(p.runs).max(p.events)).unwrap_or(i64::MAX);
-            if full < PRUNE_BATCH {
-                break;
-            }
+        let p = self
+            .store
+            .write(move |c| unscoped::automation::prune(c, before, PRUNE_BATCH))
+            .await?;
+        let full =
+            i64::try_from(p.jobs.max(p.runs).max(p.events)).unwrap_or(i64::MAX) >= PRUNE_BATCH;
+        if !full && let Ok(mut l) = self.pruned.lock() {
+            *l = Some(at);
         }
-        if total != unscoped::automation::Pruned::default() {
+        if p != none {
             tracing::info!(
-                jobs = total.jobs,
-                runs = total.runs,
-                events = total.events,
+                jobs = p.jobs,
+                runs = p.runs,
+                events = p.events,
                 "pruned automation history"
             );
         }
-        Ok(total)
+        Ok(p)
     }
 
     /// One round: schedules, dispatch, runs, job sweep. Returns whether there was work (the loop
@@ -715,27 +715,41 @@ mod tests {
     }
 
     #[test]
-    fn a_schedule_gap_is_its_shortest_over_the_days_looked_at() {
-        let from = DateTime::parse_from_rfc3339("2026-01-01T00:00:30Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        let secs = |n: i64| Some(chrono::Duration::seconds(n));
+    fn a_schedule_firing_twice_in_a_minute_is_found_from_any_time() {
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
         let table = [
-            ("0 */5 * * * *", 2, secs(300)),
-            ("0 * * * * *", 2, secs(60)),
-            // every second, and the first seconds of each minute: both too often
-            ("* * * * * *", 2, secs(1)),
-            ("0-5 * * * * *", 2, secs(1)),
-            // twice a day, ten seconds apart once a day
-            ("0,10 0 12 * * *", 2, secs(10)),
-            ("0 0 12 * * *", 3, secs(86_400)),
-            // fires once in the window: no gap to measure
-            ("0 0 12 * * *", 1, None),
-            ("0 0 0 30 2 *", 2, None),
-            ("not cron", 2, None),
+            ("0 */5 * * * *", false),
+            ("0 * * * * *", false),
+            ("* * * * * *", true),
+            ("0-5 * * * * *", true),
+            // twice, ten seconds apart, once a day
+            ("0,10 0 12 * * *", true),
+            // every second, but only on the 1st of the month
+            ("* * * 1 * *", true),
+            ("0 0 12 * * *", false),
+            ("0 0 0 30 2 *", false),
+            ("not cron", false),
         ];
-        for (expr, days, want) in table {
-            assert_eq!(shortest_gap(expr, from, days), want, "{expr}");
+        for from in [
+            "2026-01-01T00:00:30Z",
+            "2026-01-05T12:00:05Z",
+            "2026-01-28T23:59:59Z",
+        ] {
+            for (expr, want) in table {
+                assert_eq!(
+                    fires_within_a_minute(expr, t(from)),
+                    want,
+                    "{expr} from {from}"
+                );
+            }
         }
+        assert_eq!(
+            minute(t("2026-01-01T00:00:59Z")),
+            minute(t("2026-01-01T00:00:00Z"))
+        );
+        assert_ne!(
+            minute(t("2026-01-01T00:01:00Z")),
+            minute(t("2026-01-01T00:00:59Z"))
+        );
     }
 }

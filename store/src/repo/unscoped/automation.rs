@@ -91,17 +91,26 @@ pub struct Pruned {
     pub events: usize,
 }
 
-/// Delete up to `limit` each of: jobs that ended before `before` and whose run (if any) has ended;
+/// Delete up to `limit` each of: jobs (other than install jobs) that ended before `before` and whose
+/// run (if any) is not open;
 /// runs that ended before `before`; events from before `before` that were dispatched and that no open
 /// run refers to. Appliance transitions (what billing reads) are not touched.
 pub fn prune(conn: &mut DbConn, before: DateTime<Utc>, limit: i64) -> Result<Pruned, StoreError> {
     let b = to_db(before);
-    let ended_runs = ar::table
-        .filter(ar::finished_at.is_not_null())
+    let open = [name_of(RunStatus::Pending), name_of(RunStatus::Running)];
+    let open_runs = ar::table
+        .filter(ar::status.eq_any(open))
         .select(ar::id.nullable());
+    // install jobs stay: they are an appliance's install progress (it configures again after a
+    // reboot, going on from the scripts done)
     let jobs: Vec<String> = j::table
         .filter(j::finished_at.lt(b))
-        .filter(j::run_id.is_null().or(j::run_id.eq_any(ended_runs)))
+        .filter(j::purpose.ne(name_of(common::api::JobPurpose::Install)))
+        .filter(
+            j::run_id
+                .is_null()
+                .or(diesel::dsl::not(j::run_id.eq_any(open_runs))),
+        )
         .select(j::id)
         .limit(limit)
         .load(conn)?;
