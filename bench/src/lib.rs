@@ -6,6 +6,15 @@ use store::repo::{projects, tenants};
 use store::time::now;
 use store::{DbConn, Project, StoreError, Tenant};
 
+/// The value at fraction `p` (0–1) of `sorted` (NaN when it is empty).
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
 /// A customer tenant (`name`, `slug`, `quotas`) with one project `P`.
 pub fn tenant_with_project(
     c: &mut DbConn,

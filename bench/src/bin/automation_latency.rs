@@ -9,6 +9,7 @@
 use common::api::{Action, OnFailure, Quotas, RuleFilter, RuleOrigin, RunStatus, Step, Target};
 use common::{ApplicationId, RuleId, ScriptId, TenantId};
 use orchestrator::automation::engine::Engine;
+use scaleinfra_bench::percentile;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use store::repo::events::Subject;
@@ -17,14 +18,6 @@ use store::time::now;
 use store::{Application, Rule, Script, ScriptVersion, Store, StoreError};
 
 const APPS: usize = 50;
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
 
 async fn fixture(store: &Store) -> anyhow::Result<(TenantId, Vec<ApplicationId>)> {
     let at = now();

@@ -6,14 +6,10 @@
 
 use orchestrator::automation::render::{self, ApplianceCtx, Context, LayerCtx};
 use orchestrator::automation::sandbox::{self, Limits};
+use scaleinfra_bench::percentile;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::time::Instant;
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
 
 fn context(apps: usize) -> anyhow::Result<Context> {
     let mut c = Context::sample();

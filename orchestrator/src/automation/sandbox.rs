@@ -257,7 +257,8 @@ impl Pool {
         } else {
             slots.live -= 1;
             drop(slots);
-            w.stop();
+            // dropping a worker ends it
+            drop(w);
         }
         self.freed.notify_one();
     }
@@ -438,11 +439,6 @@ impl Worker {
                 return Err(End::Broken("its answer is too long".into()));
             }
         }
-    }
-
-    fn stop(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
