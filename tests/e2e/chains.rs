@@ -148,6 +148,45 @@ async fn schedules_fire_when_due_and_never_more_than_once_a_minute() {
     assert_eq!(fired, Some(1), "{}", events.text);
 }
 
+/// A pending run of `rule` for a new, dispatched event of `event_type`, due tomorrow (so the engine
+/// leaves it alone during a test): the run's and the event's ids.
+fn queue_run(
+    c: &mut store::DbConn,
+    rule: &store::Rule,
+    event_type: &str,
+) -> Result<(common::RunId, common::EventId), store::StoreError> {
+    let subject = store::repo::events::Subject {
+        application: Some(rule.application_id),
+        ..Default::default()
+    };
+    let e = store::repo::events::record(c, rule.tenant_id, event_type, &subject, "{}")?;
+    store::repo::unscoped::automation::mark_dispatched(c, &[e.id])?;
+    let later = store::time::now() + chrono::Duration::days(1);
+    let run = store::Run {
+        id: common::RunId::new(),
+        tenant_id: rule.tenant_id,
+        application_id: rule.application_id,
+        rule_id: rule.id,
+        event_id: e.id,
+        event_type: e.type_.clone(),
+        appliance_id: None,
+        status: common::api::RunStatus::Pending,
+        step: 0,
+        steps: rule
+            .steps
+            .iter()
+            .map(|_| common::api::StepRun::pending())
+            .collect(),
+        chain: rule.steps.clone(),
+        next_at: later,
+        created_at: later,
+        updated_at: later,
+        finished_at: None,
+    };
+    assert!(store::repo::unscoped::automation::insert_run(c, &run)?);
+    Ok((run.id, e.id))
+}
+
 #[tokio::test]
 async fn an_application_with_too_many_open_runs_stores_the_next_ones_as_not_run() {
     use orchestrator::automation::engine::MAX_OPEN_RUNS;
@@ -162,44 +201,15 @@ async fn an_application_with_too_many_open_runs_stores_the_next_ones_as_not_run(
     )
     .await;
     // the application's queue is full: runs due tomorrow (so none moves on during the test)
-    let (tid, aid, rid) = (
+    let (tid, rid) = (
         s.tenant_id.parse::<common::TenantId>().unwrap(),
-        a.parse::<common::ApplicationId>().unwrap(),
         rule.parse::<common::RuleId>().unwrap(),
     );
     app.store
         .write(move |c| -> Result<(), store::StoreError> {
             let rule = store::repo::rules::get(c, tid, rid)?.unwrap();
-            let subject = store::repo::events::Subject {
-                application: Some(aid),
-                ..Default::default()
-            };
-            let later = store::time::now() + chrono::Duration::days(1);
             for _ in 0..MAX_OPEN_RUNS {
-                let e = store::repo::events::record(c, tid, "custom.queued", &subject, "{}")?;
-                store::repo::unscoped::automation::mark_dispatched(c, &[e.id])?;
-                let run = store::Run {
-                    id: common::RunId::new(),
-                    tenant_id: tid,
-                    application_id: aid,
-                    rule_id: rid,
-                    event_id: e.id,
-                    event_type: e.type_.clone(),
-                    appliance_id: None,
-                    status: common::api::RunStatus::Pending,
-                    step: 0,
-                    steps: rule
-                        .steps
-                        .iter()
-                        .map(|_| common::api::StepRun::pending())
-                        .collect(),
-                    chain: rule.steps.clone(),
-                    next_at: later,
-                    created_at: later,
-                    updated_at: later,
-                    finished_at: None,
-                };
-                assert!(store::repo::unscoped::automation::insert_run(c, &run)?);
+                queue_run(c, &rule, "custom.queued")?;
             }
             Ok(())
         })
@@ -262,9 +272,8 @@ async fn pruning_deletes_ended_history_and_keeps_what_open_runs_need() {
         .await
         .assert_status(200);
     // an open run (due tomorrow), and its event
-    let (tid, aid, rid) = (
+    let (tid, rid) = (
         s.tenant_id.parse::<common::TenantId>().unwrap(),
-        a.parse::<common::ApplicationId>().unwrap(),
         rule.parse::<common::RuleId>().unwrap(),
     );
     let (open, open_event) = app
@@ -272,32 +281,7 @@ async fn pruning_deletes_ended_history_and_keeps_what_open_runs_need() {
         .write(
             move |c| -> Result<(common::RunId, common::EventId), store::StoreError> {
                 let rule = store::repo::rules::get(c, tid, rid)?.unwrap();
-                let subject = store::repo::events::Subject {
-                    application: Some(aid),
-                    ..Default::default()
-                };
-                let e = store::repo::events::record(c, tid, "custom.open", &subject, "{}")?;
-                store::repo::unscoped::automation::mark_dispatched(c, &[e.id])?;
-                let later = store::time::now() + chrono::Duration::days(1);
-                let run = store::Run {
-                    id: common::RunId::new(),
-                    tenant_id: tid,
-                    application_id: aid,
-                    rule_id: rid,
-                    event_id: e.id,
-                    event_type: e.type_.clone(),
-                    appliance_id: None,
-                    status: common::api::RunStatus::Pending,
-                    step: 0,
-                    steps: vec![common::api::StepRun::pending()],
-                    chain: rule.steps.clone(),
-                    next_at: later,
-                    created_at: later,
-                    updated_at: later,
-                    finished_at: None,
-                };
-                store::repo::unscoped::automation::insert_run(c, &run)?;
-                Ok((run.id, e.id))
+                queue_run(c, &rule, "custom.open")
             },
         )
         .await
@@ -647,13 +631,15 @@ async fn secrets_stay_out_of_answers_and_stored_output() {
     );
     assert_eq!(preview.body["env"]["PASSWORD"], "********");
 
-    // a rule's value for a secret variable is never shown again; sending the mask back keeps it
+    // a rule's value for a secret variable is never shown again; sending the mask back keeps it.
+    // Made disabled: the appliance's came_alive may not be dispatched yet, and a run of this rule
+    // would queue a job ahead of the one this test pulls
     let r = app
         .post(
             &s.token,
             &format!("/api/v1/applications/{_a}/rules"),
             json!({
-            "name": "login", "event_type": "appliance.came_alive",
+            "name": "login", "event_type": "appliance.came_alive", "enabled": false,
             "steps": [{"action": {"type": "run_script", "script_id": id, "target": {"kind": "all"},
                 "variables": {"password": secret}}}]}),
         )
