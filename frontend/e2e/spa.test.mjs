@@ -72,6 +72,9 @@ function startServer() {
     SCALEINFRA_ADMIN_PASSWORD: OPERATOR.password,
     SCALEINFRA_LOGIN_PER_ACCOUNT_PER_MINUTE: '3',
     SCALEINFRA_WORKERS: '2',
+    // The simulated pool boots in 0.2 s and its agents call in every 0.5 s, so scripts run at once.
+    SCALEINFRA_SIM_BOOT_MS: '200',
+    SCALEINFRA_HEARTBEAT_MS: '500',
     RUST_LOG: 'warn',
   };
   const child = spawn(BIN, ['serve', '--database-url', `sqlite://${join(workdir, 'e2e.db')}`, '--bind', '127.0.0.1:0'], {
@@ -207,7 +210,7 @@ test('operator, admin and user walk through the portal; the user sees exactly th
   // 3. The operator: role-aware navigation, then tenants.
   assert.equal(await login(OPERATOR), 200);
   await heading('Tenants');
-  assert.deepEqual(await navLabels(), ['Tenants', 'Provider users', 'Profile']);
+  assert.deepEqual(await navLabels(), ['Tenants', 'Provider users', 'Script library', 'Profile']);
   await shot('operator-tenants');
 
   await createTenant({ name: 'Acme Hosting', admin: ALICE });
@@ -240,7 +243,7 @@ test('operator, admin and user walk through the portal; the user sees exactly th
   // 4. Acme's admin: a user, two projects, one assignment.
   await login(ALICE);
   await heading('Projects');
-  assert.deepEqual(await navLabels(), ['Projects', 'Users', 'Profile']);
+  assert.deepEqual(await navLabels(), ['Projects', 'Users', 'CloudScripts', 'Profile']);
   await page.getByRole('link', { name: 'Users', exact: true }).click();
   await heading('Users');
   await page.getByRole('button', { name: 'New user' }).click();
@@ -266,9 +269,9 @@ test('operator, admin and user walk through the portal; the user sees exactly th
   await shot('admin-assigned-bob');
 
   // A stale access token: a second tab changes Alice's password, which ends the access tokens of
-  // her other sessions. This tab then opens the project, whose three requests go out at once: all
-  // three get 401, exactly one refresh runs (through the cookie the other tab received), and each
-  // request is sent once more and succeeds.
+  // her other sessions. This tab then opens the project, whose four requests (the project, its
+  // applications, members and the tenant's users) go out at once: all four get 401, exactly one refresh
+  // runs (through the cookie the other tab received), and each request is sent once more and succeeds.
   await page.getByRole('link', { name: 'Projects', exact: true }).click();
   await heading('Projects');
   const tab2 = await context.newPage();
@@ -290,11 +293,11 @@ test('operator, admin and user walk through the portal; the user sees exactly th
   await page.getByRole('link', { name: 'Web shop' }).click();
   await heading('Web shop');
   await page.locator(`tr[data-member="${BOB.email}"]`).waitFor({ timeout: DEADLINE_MS });
-  await until('the three retries', () => seen.filter((r) => r.method === 'GET' && r.status === 200).length === 3);
+  await until('the four retries', () => seen.filter((r) => r.method === 'GET' && r.status === 200).length === 4);
   page.off('response', onResponse);
   assert.deepEqual(seen.filter((r) => r.path === '/api/v1/auth/refresh').map((r) => r.status), [200],
-    `one refresh for three 401s: ${JSON.stringify(seen)}`);
-  assert.equal(seen.filter((r) => r.status === 401).length, 3, JSON.stringify(seen));
+    `one refresh for four 401s: ${JSON.stringify(seen)}`);
+  assert.equal(seen.filter((r) => r.status === 401).length, 4, JSON.stringify(seen));
   await logout();
 
   // 5. Another tenant's admin creates a project of its own.
@@ -307,7 +310,7 @@ test('operator, admin and user walk through the portal; the user sees exactly th
   // 6. The user sees exactly the assigned project: not the unassigned one, not another tenant's.
   await login(BOB);
   await heading('My projects');
-  assert.deepEqual(await navLabels(), ['My projects', 'Profile']);
+  assert.deepEqual(await navLabels(), ['My projects', 'CloudScripts', 'Profile']);
   const cards = page.locator('li.project-card h2');
   await cards.first().waitFor({ timeout: DEADLINE_MS });
   assert.deepEqual(await cards.allInnerTexts(), ['Web shop']);
@@ -335,5 +338,174 @@ test('operator, admin and user walk through the portal; the user sees exactly th
 
   assert.deepEqual(foreignRequests, [], 'nothing is fetched from outside');
   assert.deepEqual(consoleErrors.filter((e) => !/status of (401|409|422|429)/.test(e)), [],
+    'no console errors (the refused requests of the test aside)');
+});
+
+/** The API as `who` (for the setup the designer will do in the browser): `call(method, path, body)`. */
+async function api(who) {
+  const login = await fetch(`${base}/api/v1/auth/login`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: who.email, password: who.password }),
+  });
+  assert.equal(login.status, 200, `API login of ${who.email}`);
+  const { access_token: token } = await login.json();
+  return async (method, path, body) => {
+    const r = await fetch(`${base}/api/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await r.text();
+    assert.ok(r.ok, `${method} ${path}: ${r.status} ${text}`);
+    return text ? JSON.parse(text) : null;
+  };
+}
+
+test('CloudScripts are written, previewed and run in the portal; a rule made in its form runs after a scale-out', async () => {
+  // Alice's password changed in the walk-through above.
+  const alice = { ...ALICE, password: ALICE.newPassword };
+  const call = await api(alice);
+  // The application the designer will build: a load balancer layer and an app layer, deployed.
+  const projects = await call('GET', '/projects');
+  const shop = projects.items.find((p) => p.name === 'Web shop');
+  const templates = (await call('GET', '/templates?limit=500')).items;
+  const lb = templates.find((t) => t.role === 'load_balancer');
+  const php = templates.find((t) => t.role === 'app_server' && /PHP/.test(t.name));
+  assert.ok(lb && php, 'the seeded catalog has a load balancer and a PHP app server');
+  const app = await call('POST', `/projects/${shop.id}/applications`, { name: 'Storefront' });
+  let shape = await call('POST', `/applications/${app.id}/layers`, { name: 'lb' });
+  shape = await call('POST', `/applications/${app.id}/layers`, { name: 'app' });
+  const layerId = (name) => shape.layers.find((l) => l.name === name).id;
+  await call('POST', `/layers/${layerId('lb')}/groups`, { name: 'lb', template_id: lb.id, size: { desired: 1, min: 1, max: 1 } });
+  await call('POST', `/layers/${layerId('app')}/groups`, { name: 'php', template_id: php.id, size: { desired: 1, min: 1, max: 3 } });
+  await call('POST', `/applications/${app.id}/deploy`, {});
+
+  if (await page.getByRole('button', { name: 'Log out' }).count()) await logout();
+  await login(alice);
+  await heading('Projects');
+
+  // 1. The scripts: the provider's library is there; a new script is refused with its line until its
+  // variable is declared.
+  await page.getByRole('link', { name: 'CloudScripts', exact: true }).click();
+  await heading('CloudScripts');
+  await page.locator('tr[data-script="haproxy-add-app-servers"]').waitFor({ timeout: DEADLINE_MS });
+  assert.match(await page.locator('tr[data-script="health-check"]').innerText(), /Library/);
+  await page.getByRole('link', { name: 'New script' }).click();
+  await heading('New CloudScript');
+  assert.equal(await page.title(), 'New CloudScript · ScaleInfra');
+  await page.getByLabel('Name', { exact: true }).fill('greet');
+  const body = page.getByLabel('Script', { exact: true });
+  await body.fill('#!/bin/sh\nset -eu\necho "hello {{ vars.who }} from {{ appliance.name }}"\n');
+  assert.equal(await page.locator('.code-frame .gutter').first().innerText(), '1\n2\n3\n4\n');
+  await page.getByRole('button', { name: 'Create script' }).click();
+  await until('the body error', async () => (await body.getAttribute('aria-invalid')) === 'true');
+  const bodyError = await page.locator('[id="script-body-error"]').innerText();
+  assert.match(bodyError, /line 3/, bodyError);
+  assert.match(bodyError, /vars\.who/, bodyError);
+  assert.equal(await page.locator('.gutter .marked').innerText(), '3\n');
+  await shot('script-undeclared-variable');
+  await page.getByRole('button', { name: 'Add variable' }).click();
+  await page.locator('[id="var-0-name"]').fill('who');
+  await page.locator('[id="var-0-default"]').fill('world');
+  await page.getByRole('button', { name: 'Create script' }).click();
+  await heading('greet');
+  await page.locator('[data-version="1"]').waitFor({ timeout: DEADLINE_MS });
+  const scriptPath = new URL(page.url()).pathname;
+  // A second version.
+  await body.fill('#!/bin/sh\nset -eu\necho "hello {{ vars.who }} from {{ appliance.name }}"\necho "layer {{ layer.name }}"\n');
+  await page.getByRole('button', { name: 'Save as version 2' }).click();
+  await page.getByText('Saved version 2.').waitFor({ timeout: DEADLINE_MS });
+  await page.locator('[data-version="2"]').waitFor({ timeout: DEADLINE_MS });
+  await shot('script-version-2');
+
+  // 2. Try it: preview against an app server of the application, then run it there.
+  await page.getByLabel('Project', { exact: true }).selectOption({ label: 'Web shop' });
+  await page.getByLabel('Application', { exact: true }).selectOption({ label: 'Storefront' });
+  const option = page.locator('.appliance-option').filter({ hasText: 'php' }).first();
+  await option.waitFor({ timeout: DEADLINE_MS });
+  const applianceName = (await option.locator('label').innerText()).split(' ')[0];
+  await option.getByRole('checkbox').check();
+  await page.getByLabel('who', { exact: true }).fill('{{ appliance.layer }} people');
+  await page.getByRole('button', { name: 'Preview' }).click();
+  const rendered = page.getByRole('region', { name: 'Rendered script' });
+  await rendered.waitFor({ timeout: DEADLINE_MS });
+  assert.match(await rendered.innerText(), new RegExp(`hello app people from ${applianceName}`));
+  assert.match(await rendered.innerText(), /layer app/);
+  await page.getByRole('button', { name: 'Run on 1 appliance' }).click();
+  const job = page.locator('.try .job');
+  await until('the job to succeed', async () => (await job.getAttribute('data-status')) === 'succeeded');
+  assert.match(await job.innerText(), /exit code 0/);
+  assert.match(await job.innerText(), /simulated: \d+ bytes run by \/bin\/sh/);
+  await shot('script-run');
+
+  // 3. The application's rules: the default load-balancer wiring is there.
+  await page.getByRole('link', { name: 'Projects', exact: true }).click();
+  await page.getByRole('link', { name: 'Web shop' }).click();
+  await heading('Web shop');
+  await page.locator('[data-application="Storefront"]').getByRole('link', { name: 'Storefront' }).click();
+  await heading('Storefront');
+  assert.equal(await page.title(), 'Application · ScaleInfra');
+  const appPath = new URL(page.url()).pathname;
+  await page.getByRole('link', { name: 'Rules', exact: true }).click();
+  const wiring = page.locator('article.rule').filter({ hasText: 'default wiring' });
+  await until('the three default rules', async () => (await wiring.count()) === 3);
+  assert.match(await wiring.first().innerText(), /haproxy-(add|remove)-app-server/);
+
+  // 4. A new rule: the opened form takes the focus; an expression naming an undeclared variable is
+  // refused beside its value; then the rule is saved.
+  await page.getByRole('button', { name: 'New rule' }).click();
+  await until('the form to take the focus', () => page.evaluate(() => document.activeElement?.id === 'rule-form-title'));
+  await page.getByLabel('Name', { exact: true }).fill('Greet new app servers');
+  await page.getByLabel('Event', { exact: true }).selectOption('appliance.came_alive');
+  await page.getByLabel('Layer', { exact: true }).selectOption('app');
+  await page.locator('[id="step-0-script"]').selectOption({ label: 'greet (yours, v2)' });
+  const who = page.locator('[id="step-0-var-who"]');
+  await who.fill('{{ vars.nobody }}');
+  await page.getByRole('button', { name: 'Create rule' }).click();
+  await until('the value error', async () => (await who.getAttribute('aria-invalid')) === 'true');
+  assert.match(await page.locator('[id="step-0-var-who-error"]').innerText(), /nobody/);
+  await shot('rule-bad-expression');
+  await who.fill('{{ event.appliance.name }}');
+  await page.getByRole('button', { name: 'Create rule' }).click();
+  const rule = page.locator('article.rule[data-rule="Greet new app servers"]');
+  await rule.waitFor({ timeout: DEADLINE_MS });
+  assert.match(await rule.innerText(), /appliance\.came_alive on layer app/);
+  assert.match(await rule.innerText(), /run greet on the event's appliance/);
+  await shot('rule-created');
+
+  // 5. Scale the app group out by one; the new appliance comes alive and the rule runs for it.
+  await page.getByRole('link', { name: 'Overview', exact: true }).click();
+  await page.getByLabel('Desired size of php').fill('2');
+  await page.locator('tr[data-group="php"]').getByRole('button', { name: 'Set size' }).click();
+  await until('two php appliances running', async () =>
+    (await page.locator('tr[data-appliance][data-state="running"]').filter({ hasText: 'php' }).count()) === 2, 30_000);
+  await shot('scaled-out');
+  await page.getByRole('link', { name: 'Runs', exact: true }).click();
+  const run = page.locator('details.run[data-rule="Greet new app servers"]');
+  await until('the rule\'s run to succeed', async () => (await run.getAttribute('data-status')) === 'succeeded', 30_000);
+  assert.equal(await run.count(), 1, 'one run: the rule came after the first app server');
+  await run.locator('> summary').click();
+  const runJob = run.locator('.job');
+  await until('the run\'s job', async () => (await runJob.getAttribute('data-status')) === 'succeeded');
+  await runJob.getByText('Script as run').click();
+  const asRun = await runJob.getByRole('region', { name: 'Script as run' }).innerText();
+  assert.match(asRun, /hello php-\S+ from php-\S+/, asRun);
+  await shot('rule-run');
+  // The default wiring ran for the new app server too: the load balancer was told.
+  assert.ok(await page.locator('details.run[data-rule^="Add app servers"][data-status="succeeded"]').count() >= 1);
+  await logout();
+
+  // 6. Another tenant's admin: the application is not found, and neither is the script.
+  await login(GINA);
+  await heading('Projects');
+  await page.goto(`${base}${appPath}`);
+  await alertSays(/^It does not exist, or you cannot see it\.$/);
+  await shot('other-tenant-application');
+  await page.goto(`${base}${scriptPath}`);
+  await alertSays(/^It does not exist, or you cannot see it\.$/);
+  await logout();
+
+  assert.deepEqual(foreignRequests, [], 'nothing is fetched from outside');
+  assert.deepEqual(consoleErrors.filter((e) => !/status of (401|404|409|422|429)/.test(e)), [],
     'no console errors (the refused requests of the test aside)');
 });

@@ -7,9 +7,10 @@ use crate::components::shell::Shell;
 use crate::components::status::Loading;
 use crate::hooks::SessionHandle;
 use crate::pages;
+use crate::pages::application::AppTab;
 use crate::state::nav;
 use crate::state::session::{Session, SessionAction};
-use common::ProjectId;
+use common::{ApplicationId, ProjectId, ScriptId};
 use yew::platform::spawn_local;
 use yew::prelude::*;
 use yew_router::prelude::*;
@@ -29,6 +30,18 @@ pub enum Route {
     Projects,
     #[at("/projects/:id")]
     Project { id: ProjectId },
+    #[at("/applications/:id")]
+    Application { id: ApplicationId },
+    #[at("/applications/:id/rules")]
+    ApplicationRules { id: ApplicationId },
+    #[at("/applications/:id/runs")]
+    ApplicationRuns { id: ApplicationId },
+    #[at("/cloudscripts")]
+    Scripts,
+    #[at("/cloudscripts/new")]
+    NewScript,
+    #[at("/cloudscripts/:id")]
+    Script { id: ScriptId },
     #[at("/my-projects")]
     MyProjects,
     #[at("/finance")]
@@ -105,6 +118,20 @@ fn page(props: &PageProps) -> Html {
                     Route::Users => html! { <pages::users::UsersPage /> },
                     Route::Projects => html! { <pages::projects::ProjectsPage /> },
                     Route::Project { id } => html! { <pages::project::ProjectPage {id} /> },
+                    Route::Application { id } => {
+                        html! { <pages::application::ApplicationPage {id} tab={AppTab::Overview} /> }
+                    }
+                    Route::ApplicationRules { id } => {
+                        html! { <pages::application::ApplicationPage {id} tab={AppTab::Rules} /> }
+                    }
+                    Route::ApplicationRuns { id } => {
+                        html! { <pages::application::ApplicationPage {id} tab={AppTab::Runs} /> }
+                    }
+                    Route::Scripts => html! { <pages::scripts::ScriptsPage /> },
+                    Route::NewScript => {
+                        html! { <pages::script::ScriptPage id={None::<ScriptId>} /> }
+                    }
+                    Route::Script { id } => html! { <pages::script::ScriptPage id={Some(id)} /> },
                     Route::MyProjects => html! { <pages::my_projects::MyProjectsPage /> },
                     Route::Finance => html! { <pages::finance::FinancePage /> },
                     Route::Profile => html! { <pages::profile::ProfilePage /> },
@@ -130,6 +157,8 @@ mod tests {
             (Route::Tenants, "/tenants".to_owned()),
             (Route::MyProjects, "/my-projects".to_owned()),
             (Route::Project { id }, format!("/projects/{id}")),
+            (Route::Scripts, "/cloudscripts".to_owned()),
+            (Route::NewScript, "/cloudscripts/new".to_owned()),
         ];
         for (route, path) in table {
             assert_eq!(route.to_path(), path);
@@ -140,5 +169,28 @@ mod tests {
             Some(Route::NotFound)
         );
         assert_eq!(Route::recognize("/nowhere"), Some(Route::NotFound));
+        let app = ApplicationId::new();
+        let script = ScriptId::new();
+        for (route, path) in [
+            (
+                Route::Application { id: app },
+                format!("/applications/{app}"),
+            ),
+            (
+                Route::ApplicationRules { id: app },
+                format!("/applications/{app}/rules"),
+            ),
+            (
+                Route::ApplicationRuns { id: app },
+                format!("/applications/{app}/runs"),
+            ),
+            (
+                Route::Script { id: script },
+                format!("/cloudscripts/{script}"),
+            ),
+        ] {
+            assert_eq!(route.to_path(), path);
+            assert_eq!(Route::recognize(&path), Some(route));
+        }
     }
 }

@@ -53,7 +53,7 @@ impl PartialEq for ApiClient {
 }
 
 /// An answer before it is decoded.
-struct Raw {
+pub(super) struct Raw {
     status: u16,
     retry_after: Option<String>,
     text: String,
@@ -282,11 +282,11 @@ impl ApiClient {
 
     // ---- plumbing ----
 
-    async fn get<R: DeserializeOwned>(&self, path: &str) -> Result<R, ApiError> {
+    pub(super) async fn get<R: DeserializeOwned>(&self, path: &str) -> Result<R, ApiError> {
         decode(self.call(Method::GET, path, None, true).await?)
     }
 
-    async fn send<B: Serialize, R: DeserializeOwned>(
+    pub(super) async fn send<B: Serialize, R: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
@@ -300,7 +300,7 @@ impl ApiClient {
     }
 
     /// Send, applying the retry policy of `flow`.
-    async fn call(
+    pub(super) async fn call(
         &self,
         method: Method,
         path: &str,
@@ -410,7 +410,7 @@ fn decode<R: DeserializeOwned>(raw: Raw) -> Result<R, ApiError> {
     serde_json::from_str(&raw.text).map_err(|e| ApiError::Decode(e.to_string()))
 }
 
-fn empty(raw: Raw) -> Result<(), ApiError> {
+pub(super) fn empty(raw: Raw) -> Result<(), ApiError> {
     if (200..300).contains(&raw.status) {
         Ok(())
     } else {

@@ -1,6 +1,7 @@
-//! The one typed client of the API (`client`), its error type (`error`), its pure retry decisions
+//! The one typed client of the API (`client`, with the automation routes in `automation`), its error type (`error`), its pure retry decisions
 //! (`flow`) and the single-flight token refresh shared by concurrent callers (`single_flight`).
 
+pub mod automation;
 pub mod client;
 pub mod error;
 pub mod flow;

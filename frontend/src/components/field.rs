@@ -24,7 +24,8 @@ pub struct FieldProps {
     pub disabled: bool,
 }
 
-fn described_by(id: &str, error: bool, hint: bool) -> Option<String> {
+/// The `aria-describedby` of an input: its hint, then its error.
+pub fn described_by(id: &str, error: bool, hint: bool) -> Option<String> {
     let mut ids = Vec::new();
     if hint {
         ids.push(format!("{id}-hint"));
@@ -71,6 +72,14 @@ pub fn field(p: &FieldProps) -> Html {
     }
 }
 
+/// A textarea's `oninput` that hands on its text.
+pub fn textarea_input(cb: &Callback<String>) -> Callback<InputEvent> {
+    let cb = cb.clone();
+    Callback::from(move |e: InputEvent| {
+        cb.emit(e.target_unchecked_into::<HtmlTextAreaElement>().value())
+    })
+}
+
 #[derive(Properties, PartialEq)]
 pub struct TextAreaProps {
     pub id: AttrValue,
@@ -86,12 +95,7 @@ pub struct TextAreaProps {
 /// A `<textarea>` with its label (optional input).
 #[function_component(TextArea)]
 pub fn text_area(p: &TextAreaProps) -> Html {
-    let oninput = {
-        let cb = p.oninput.clone();
-        Callback::from(move |e: InputEvent| {
-            cb.emit(e.target_unchecked_into::<HtmlTextAreaElement>().value())
-        })
-    };
+    let oninput = textarea_input(&p.oninput);
     let id = p.id.to_string();
     html! {
         <div class={classes!("field", p.error.as_ref().map(|_| "has-error"))}>
@@ -141,6 +145,34 @@ pub fn select(p: &SelectProps) -> Html {
                 }) }
             </select>
             { below(&id, &p.error, &p.hint) }
+        </div>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct CheckProps {
+    pub id: AttrValue,
+    pub label: AttrValue,
+    pub checked: bool,
+    pub onchange: Callback<bool>,
+    #[prop_or_default]
+    pub disabled: bool,
+}
+
+/// A checkbox with its label after it.
+#[function_component(Check)]
+pub fn check(p: &CheckProps) -> Html {
+    let onchange = {
+        let cb = p.onchange.clone();
+        Callback::from(move |e: Event| {
+            cb.emit(e.target_unchecked_into::<HtmlInputElement>().checked())
+        })
+    };
+    html! {
+        <div class="field check">
+            <input id={p.id.clone()} name={p.id.clone()} type="checkbox" checked={p.checked} {onchange}
+                disabled={p.disabled} />
+            <label for={p.id.clone()}>{ p.label.clone() }</label>
         </div>
     }
 }

@@ -2,6 +2,7 @@
 //! loads more over the cursor, and lets the page apply its own creates, edits and deletes.
 
 use crate::api::ApiError;
+use crate::components::status::list_frame;
 use crate::state::list::{Keyed, ListAction, ListState};
 use common::api::Page;
 use futures::future::LocalBoxFuture;
@@ -26,6 +27,13 @@ impl<T: Keyed + Clone + PartialEq + 'static> Clone for ListHandle<T> {
     }
 }
 
+/// Equal while the list is the same (so a handle can be a component's property).
+impl<T: Keyed + Clone + PartialEq + 'static> PartialEq for ListHandle<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.state == other.state
+    }
+}
+
 impl<T: Keyed + Clone + PartialEq + 'static> ListHandle<T> {
     /// Load the first page again.
     pub fn reload(&self) {
@@ -37,6 +45,18 @@ impl<T: Keyed + Clone + PartialEq + 'static> ListHandle<T> {
                 Ok(page) => ListAction::Loaded(page),
                 Err(e) => ListAction::Failed(e.message()),
             });
+        });
+    }
+
+    /// Load the first page again without showing the loading state (a periodic refresh): the list
+    /// stays as it is until the answer comes, and a failed refresh keeps it (the next one retries).
+    pub fn refresh(&self) {
+        let state = self.state.dispatcher();
+        let work = (self.fetch)(None);
+        spawn_local(async move {
+            if let Ok(page) = work.await {
+                state.dispatch(ListAction::Loaded(page));
+            }
         });
     }
 
@@ -54,6 +74,20 @@ impl<T: Keyed + Clone + PartialEq + 'static> ListHandle<T> {
                 Err(e) => ListAction::MoreFailed(e.message()),
             });
         });
+    }
+
+    /// The list in its frame (`components::status::list_frame`): loading, failed with a retry, `empty`,
+    /// or its items drawn by `body` with "Load more" while there is a next page.
+    pub fn frame(&self, what: &'static str, empty: Html, body: impl FnOnce(&[T]) -> Html) -> Html {
+        let (retry, more) = (self.clone(), self.clone());
+        list_frame(
+            &self.state,
+            what,
+            empty,
+            Callback::from(move |_| retry.reload()),
+            Callback::from(move |_| more.more()),
+            body,
+        )
     }
 
     /// A created or changed item.

@@ -1,9 +1,13 @@
 //! Hooks of the pages: the client and the session from context, and `use_list` (a paged list loaded
-//! through the client into the `state::list` reducer).
+//! through the client into the `state::list` reducer), and `use_ticker` (a callback every period while
+//! mounted).
 
+pub mod draft;
 mod list;
+mod ticker;
 
 pub use list::{ListHandle, use_list};
+pub use ticker::{use_reload, use_ticker};
 
 use crate::api::ApiClient;
 use crate::state::session::Session;

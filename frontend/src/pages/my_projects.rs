@@ -1,10 +1,11 @@
-//! Users: the projects assigned to me (the server lists exactly those), as cards.
+//! Users: the projects assigned to me (the server lists exactly those), as cards that open the project.
 
-use crate::components::status::list_frame;
+use crate::app::Route;
 use crate::hooks::{use_client, use_list};
 use crate::state::views;
 use futures::FutureExt;
 use yew::prelude::*;
+use yew_router::prelude::*;
 
 #[function_component(MyProjectsPage)]
 pub fn my_projects_page() -> Html {
@@ -13,14 +14,6 @@ pub fn my_projects_page() -> Html {
         let client = client.clone();
         async move { client.list_projects(cursor.as_deref()).await }.boxed_local()
     });
-    let retry = {
-        let list = list.clone();
-        Callback::from(move |_| list.reload())
-    };
-    let more = {
-        let list = list.clone();
-        Callback::from(move |_| list.more())
-    };
     let empty = html! {
         <>
             <p><strong>{ "No projects are assigned to you yet." }</strong></p>
@@ -30,11 +23,11 @@ pub fn my_projects_page() -> Html {
     html! {
         <section aria-labelledby="page-title">
             <div class="page-head"><h1 id="page-title">{ "My projects" }</h1></div>
-            { list_frame(&list.state, "projects", empty, retry, more, |items| html! {
+            { list.frame("projects", empty, |items| html! {
                 <ul class="cards" aria-label="Assigned projects">
                     { for items.iter().map(|p| html! {
                         <li class="card project-card" key={p.id.to_string()} data-project={p.name.clone()}>
-                            <h2>{ p.name.clone() }</h2>
+                            <h2><Link<Route> to={Route::Project { id: p.id }}>{ p.name.clone() }</Link<Route>></h2>
                             if p.description.is_empty() {
                                 <p class="muted">{ "No description." }</p>
                             } else {

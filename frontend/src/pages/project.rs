@@ -1,13 +1,15 @@
-//! Admins: one project and its members — assign a user of the tenant, unassign a member.
+//! One project: its applications (admins and assigned users), each opening its page; and, for admins, its
+//! members — assign a user of the tenant, unassign a member.
 
 use crate::api::client::PAGE_MAX;
 use crate::api::{ApiClient, ApiError};
 use crate::app::Route;
 use crate::components::field::Select;
-use crate::components::status::{Banner, Loading, Tone, list_frame};
-use crate::hooks::{ListHandle, use_client, use_list};
+use crate::components::status::{Banner, Loading, Tone};
+use crate::hooks::{ListHandle, use_client, use_list, use_me};
 use crate::state::views;
-use common::api::{AssignmentResponse, ProjectResponse, UserResponse};
+use common::Role;
+use common::api::{ApplicationResponse, AssignmentResponse, Page, ProjectResponse, UserResponse};
 use common::{ProjectId, UserId};
 use futures::FutureExt;
 use yew::platform::spawn_local;
@@ -32,23 +34,56 @@ pub fn project_page(p: &ProjectProps) -> Html {
         });
     }
     let id = p.id;
-    let members = {
+    let admin = use_me().is_some_and(|m| m.role == Role::Admin);
+    let applications = {
         let client = client.clone();
         use_list(id, move |cursor| {
             let client = client.clone();
-            async move { client.list_members(id, cursor.as_deref()).await }.boxed_local()
+            async move { client.list_applications(id, cursor.as_deref()).await }.boxed_local()
+        })
+    };
+    let members = {
+        let client = client.clone();
+        use_list((id, admin), move |cursor| {
+            let client = client.clone();
+            async move {
+                if admin {
+                    client.list_members(id, cursor.as_deref()).await
+                } else {
+                    Ok(Page {
+                        items: Vec::new(),
+                        next_cursor: None,
+                    })
+                }
+            }
+            .boxed_local()
         })
     };
     // Every user of the tenant, for the picker and to put names on the members.
     let users = {
         let client = client.clone();
-        use_list((), move |cursor| {
+        use_list(admin, move |cursor| {
             let client = client.clone();
-            async move { client.list_users(PAGE_MAX, cursor.as_deref()).await }.boxed_local()
+            async move {
+                if admin {
+                    client.list_users(PAGE_MAX, cursor.as_deref()).await
+                } else {
+                    Ok(Page {
+                        items: Vec::new(),
+                        next_cursor: None,
+                    })
+                }
+            }
+            .boxed_local()
         })
     };
 
-    let back = html! { <Link<Route> to={Route::Projects} classes="back">{ "← All projects" }</Link<Route>> };
+    let home = if admin {
+        Route::Projects
+    } else {
+        Route::MyProjects
+    };
+    let back = html! { <Link<Route> to={home} classes="back">{ "← All projects" }</Link<Route>> };
     let head = match &*project {
         None => html! { <Loading what="the project" /> },
         Some(Err(e)) => html! {
@@ -70,6 +105,10 @@ pub fn project_page(p: &ProjectProps) -> Html {
             { back }
             { head }
             if found {
+                <h2>{ "Applications" }</h2>
+                { applications_list(&applications) }
+            }
+            if found && admin {
                 <h2>{ "Members" }</h2>
                 <AssignForm {id} client={client.clone()} members={members.state.items().to_vec()}
                     users={users.state.items().to_vec()} users_loading={!matches!(*users.state, crate::state::list::ListState::Ready { .. })}
@@ -80,27 +119,44 @@ pub fn project_page(p: &ProjectProps) -> Html {
     }
 }
 
+fn applications_list(list: &ListHandle<ApplicationResponse>) -> Html {
+    let empty = html! { <p>{ "No applications in this project yet." }</p> };
+    list.frame("applications", empty, |items| {
+        html! {
+            <ul class="cards" aria-label="Applications">
+                { for items.iter().map(|a| {
+                    let groups: usize = a.layers.iter().map(|l| l.groups.len()).sum();
+                    html! {
+                        <li class="card project-card" key={a.id.to_string()} data-application={a.name.clone()}>
+                            <h3><Link<Route> to={Route::Application { id: a.id }}>{ a.name.clone() }</Link<Route>></h3>
+                            <p class="meta">{ format!("{} layers, {} groups · {}", a.layers.len(), groups,
+                                if a.deployed { "deployed" } else { "not deployed" }) }</p>
+                            <p>
+                                <Link<Route> to={Route::ApplicationRules { id: a.id }}>{ "Rules" }</Link<Route>>
+                                { " · " }
+                                <Link<Route> to={Route::ApplicationRuns { id: a.id }}>{ "Runs" }</Link<Route>>
+                            </p>
+                        </li>
+                    }
+                }) }
+            </ul>
+        }
+    })
+}
+
 fn members_table(
     members: &ListHandle<AssignmentResponse>,
     users: &ListHandle<UserResponse>,
     client: &ApiClient,
     project: ProjectId,
 ) -> Html {
-    let retry = {
-        let m = members.clone();
-        Callback::from(move |_| m.reload())
-    };
-    let more = {
-        let m = members.clone();
-        Callback::from(move |_| m.more())
-    };
     let removed = {
         let m = members.clone();
         Callback::from(move |u| m.remove(u))
     };
     let empty = html! { <p>{ "Nobody is assigned yet. Assign a user above; they will see this project." }</p> };
     let all_users = users.state.items().to_vec();
-    list_frame(&members.state, "members", empty, retry, more, |items| {
+    members.frame("members", empty, |items| {
         let rows = views::member_rows(items, &all_users);
         html! {
             <div class="table-wrap">

@@ -5,7 +5,7 @@ use crate::api::ApiClient;
 use crate::app::Route;
 use crate::components::confirm::ConfirmButton;
 use crate::components::field::{Field, TextArea};
-use crate::components::status::{Banner, Tone, list_frame};
+use crate::components::status::{Banner, Tone};
 use crate::hooks::{ListHandle, use_client, use_list};
 use crate::state::checks;
 use crate::state::form::FormErrors;
@@ -65,14 +65,6 @@ pub fn projects_page() -> Html {
 }
 
 fn projects_table(list: &ListHandle<ProjectResponse>, client: &ApiClient) -> Html {
-    let retry = {
-        let list = list.clone();
-        Callback::from(move |_| list.reload())
-    };
-    let more = {
-        let list = list.clone();
-        Callback::from(move |_| list.more())
-    };
     let update = {
         let list = list.clone();
         Callback::from(move |p| list.upsert(p))
@@ -82,7 +74,7 @@ fn projects_table(list: &ListHandle<ProjectResponse>, client: &ApiClient) -> Htm
         Callback::from(move |id| list.remove(id))
     };
     let empty = html! { <p>{ "No projects yet. Create one with “New project”, then assign users to it." }</p> };
-    list_frame(&list.state, "projects", empty, retry, more, |items| {
+    list.frame("projects", empty, |items| {
         html! {
             <div class="table-wrap">
                 <table>

@@ -3,7 +3,7 @@
 use crate::api::ApiClient;
 use crate::components::confirm::ConfirmButton;
 use crate::components::field::Field;
-use crate::components::status::{Banner, Tone, list_frame};
+use crate::components::status::{Banner, Tone};
 use crate::hooks::{ListHandle, use_client, use_list};
 use crate::state::checks;
 use crate::state::form::FormErrors;
@@ -74,16 +74,8 @@ pub fn tenants_page() -> Html {
 }
 
 fn tenants_table(list: &ListHandle<TenantResponse>, client: &ApiClient) -> Html {
-    let retry = {
-        let list = list.clone();
-        Callback::from(move |_| list.reload())
-    };
-    let more = {
-        let list = list.clone();
-        Callback::from(move |_| list.more())
-    };
     let empty = html! { <p>{ "No tenants yet. Create the first customer with “New tenant”." }</p> };
-    list_frame(&list.state, "tenants", empty, retry, more, |items| {
+    list.frame("tenants", empty, |items| {
         html! {
             <div class="table-wrap">
                 <table>

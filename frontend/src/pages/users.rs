@@ -4,7 +4,7 @@
 use crate::api::ApiClient;
 use crate::components::confirm::ConfirmButton;
 use crate::components::field::{Field, Select};
-use crate::components::status::{Banner, Tone, list_frame};
+use crate::components::status::{Banner, Tone};
 use crate::hooks::{ListHandle, use_client, use_list, use_me};
 use crate::state::checks;
 use crate::state::form::FormErrors;
@@ -86,20 +86,12 @@ pub fn users_page() -> Html {
 }
 
 fn users_table(list: &ListHandle<UserResponse>, client: &ApiClient, me: &MeResponse) -> Html {
-    let retry = {
-        let list = list.clone();
-        Callback::from(move |_| list.reload())
-    };
-    let more = {
-        let list = list.clone();
-        Callback::from(move |_| list.more())
-    };
     let update = {
         let list = list.clone();
         Callback::from(move |u| list.upsert(u))
     };
     let empty = html! { <p>{ "No users yet." }</p> };
-    list_frame(&list.state, "users", empty, retry, more, |items| {
+    list.frame("users", empty, |items| {
         html! {
             <div class="table-wrap">
                 <table>

@@ -1,8 +1,11 @@
 //! The list reducer every page uses: first load, "load more" over the cursor, and in-place updates
 //! after a create, an edit or a delete — with its loading, empty and failed states.
 
-use common::api::{AssignmentResponse, Page, ProjectResponse, TenantResponse, UserResponse};
-use common::{ProjectId, TenantId, UserId};
+use common::api::{
+    ApplianceResponse, ApplicationResponse, AssignmentResponse, Page, ProjectResponse,
+    RuleResponse, RunResponse, ScriptResponse, TenantResponse, UserResponse,
+};
+use common::{ApplianceId, ApplicationId, ProjectId, RuleId, RunId, ScriptId, TenantId, UserId};
 use std::rc::Rc;
 use yew::Reducible;
 
@@ -36,6 +39,25 @@ impl Keyed for AssignmentResponse {
         self.user_id
     }
 }
+
+macro_rules! keyed_by_id {
+    ($($t:ty => $k:ty),* $(,)?) => {$(
+        impl Keyed for $t {
+            type Key = $k;
+            fn key(&self) -> $k {
+                self.id
+            }
+        }
+    )*};
+}
+
+keyed_by_id!(
+    ApplicationResponse => ApplicationId,
+    ApplianceResponse => ApplianceId,
+    ScriptResponse => ScriptId,
+    RuleResponse => RuleId,
+    RunResponse => RunId,
+);
 
 /// The state of the "load more" button.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -4,5 +4,8 @@ pub mod checks;
 pub mod form;
 pub mod list;
 pub mod nav;
+pub mod rules;
+pub mod runs;
+pub mod scripts;
 pub mod session;
 pub mod views;

@@ -21,12 +21,17 @@ pub fn nav_items(role: Role) -> Vec<NavItem> {
         Role::Operator => vec![
             item(Route::Tenants, "Tenants"),
             item(Route::Users, "Provider users"),
+            item(Route::Scripts, "Script library"),
         ],
         Role::Admin => vec![
             item(Route::Projects, "Projects"),
             item(Route::Users, "Users"),
+            item(Route::Scripts, "CloudScripts"),
         ],
-        Role::User => vec![item(Route::MyProjects, "My projects")],
+        Role::User => vec![
+            item(Route::MyProjects, "My projects"),
+            item(Route::Scripts, "CloudScripts"),
+        ],
         Role::Finance => vec![item(Route::Finance, "Billing")],
     };
     items.push(item(Route::Profile, "Profile"));
@@ -45,7 +50,13 @@ pub fn home(role: Role) -> Route {
 pub fn may_open(role: Role, route: &Route) -> bool {
     match route {
         Route::Home | Route::Login | Route::NotFound | Route::Profile => true,
-        Route::Project { .. } => role == Role::Admin,
+        Route::Project { .. }
+        | Route::Application { .. }
+        | Route::ApplicationRules { .. }
+        | Route::ApplicationRuns { .. } => matches!(role, Role::Admin | Role::User),
+        // Admins write their tenant's scripts and operators the library; users read and run them.
+        Route::NewScript => matches!(role, Role::Admin | Role::Operator),
+        Route::Script { .. } => role != Role::Finance,
         other => nav_items(role).iter().any(|i| &i.route == other),
     }
 }
@@ -58,6 +69,12 @@ pub fn title(route: &Route) -> String {
         Route::Users => "Users",
         Route::Projects => "Projects",
         Route::Project { .. } => "Project",
+        Route::Application { .. } => "Application",
+        Route::ApplicationRules { .. } => "Rules",
+        Route::ApplicationRuns { .. } => "Runs",
+        Route::Scripts => "CloudScripts",
+        Route::NewScript => "New CloudScript",
+        Route::Script { .. } => "CloudScript",
         Route::MyProjects => "My projects",
         Route::Finance => "Billing",
         Route::Profile => "Profile",
@@ -66,10 +83,17 @@ pub fn title(route: &Route) -> String {
     format!("{page} · ScaleInfra")
 }
 
-/// Whether `item` is the current page (a project's page belongs to "Projects").
+/// Whether `item` is the current page (a project's and an application's pages belong to "Projects" or
+/// "My projects", a script's to the scripts).
 pub fn is_current(item: &NavItem, current: Option<&Route>) -> bool {
     match current {
-        Some(Route::Project { .. }) => item.route == Route::Projects,
+        Some(
+            Route::Project { .. }
+            | Route::Application { .. }
+            | Route::ApplicationRules { .. }
+            | Route::ApplicationRuns { .. },
+        ) => matches!(item.route, Route::Projects | Route::MyProjects),
+        Some(Route::Script { .. } | Route::NewScript) => item.route == Route::Scripts,
         Some(r) => &item.route == r,
         None => false,
     }
@@ -78,7 +102,7 @@ pub fn is_current(item: &NavItem, current: Option<&Route>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use common::ProjectId;
+    use common::{ApplicationId, ProjectId, ScriptId};
 
     fn labels(role: Role) -> Vec<&'static str> {
         nav_items(role).into_iter().map(|i| i.label).collect()
@@ -88,10 +112,16 @@ mod tests {
     fn each_role_sees_its_own_pages() {
         assert_eq!(
             labels(Role::Operator),
-            ["Tenants", "Provider users", "Profile"]
+            ["Tenants", "Provider users", "Script library", "Profile"]
         );
-        assert_eq!(labels(Role::Admin), ["Projects", "Users", "Profile"]);
-        assert_eq!(labels(Role::User), ["My projects", "Profile"]);
+        assert_eq!(
+            labels(Role::Admin),
+            ["Projects", "Users", "CloudScripts", "Profile"]
+        );
+        assert_eq!(
+            labels(Role::User),
+            ["My projects", "CloudScripts", "Profile"]
+        );
         assert_eq!(labels(Role::Finance), ["Billing", "Profile"]);
     }
 
@@ -108,6 +138,12 @@ mod tests {
         let project = Route::Project {
             id: ProjectId::new(),
         };
+        let app = Route::ApplicationRuns {
+            id: ApplicationId::new(),
+        };
+        let script = Route::Script {
+            id: ScriptId::new(),
+        };
         let table = [
             (Role::Operator, Route::Tenants, true),
             (Role::Admin, Route::Tenants, false),
@@ -120,7 +156,20 @@ mod tests {
             (Role::User, Route::Projects, false),
             (Role::Operator, Route::Projects, false),
             (Role::Admin, project.clone(), true),
-            (Role::User, project.clone(), false),
+            (Role::User, project.clone(), true),
+            (Role::Finance, project.clone(), false),
+            (Role::Operator, project.clone(), false),
+            (Role::User, app.clone(), true),
+            (Role::Finance, app.clone(), false),
+            (Role::Operator, app, false),
+            (Role::User, Route::Scripts, true),
+            (Role::Operator, Route::Scripts, true),
+            (Role::Finance, Route::Scripts, false),
+            (Role::User, Route::NewScript, false),
+            (Role::Admin, Route::NewScript, true),
+            (Role::Operator, Route::NewScript, true),
+            (Role::User, script.clone(), true),
+            (Role::Finance, script, false),
             (Role::User, Route::MyProjects, true),
             (Role::Admin, Route::MyProjects, false),
             (Role::Finance, Route::Finance, true),
@@ -157,5 +206,14 @@ mod tests {
             .collect();
         assert_eq!(current, ["Projects"]);
         assert!(!items.iter().any(|i| is_current(i, None)));
+        let script = Route::Script {
+            id: ScriptId::new(),
+        };
+        let current: Vec<_> = nav_items(Role::User)
+            .iter()
+            .filter(|i| is_current(i, Some(&script)))
+            .map(|i| i.label)
+            .collect();
+        assert_eq!(current, ["CloudScripts"]);
     }
 }

@@ -421,6 +421,7 @@ pub fn resolve(
             }
             None | Some(Value::Null) => zero(d.type_),
             Some(Value::String(s)) if is_template(s) => {
+                check_value_names(&env, &field, s)?;
                 coerce(&d.name, d.type_, &render_text(&env, &field, s, &jctx)?)?
             }
             Some(Value::String(s)) if d.type_ != VarType::String => coerce(&d.name, d.type_, s)?,
@@ -435,6 +436,30 @@ pub fn resolve(
         out.insert(d.name.clone(), value);
     }
     Ok(out)
+}
+
+/// A value's expression names only what the context gives; `vars` is not among them (values are
+/// rendered before the script's variables exist).
+fn check_value_names(
+    env: &Environment<'static>,
+    field: &str,
+    source: &str,
+) -> Result<(), RenderError> {
+    let tmpl = env
+        .template_from_str(source)
+        .map_err(|e| RenderError::template(field, &e))?;
+    match unknown_name(env, &tmpl, |var| {
+        Err(format!(
+            "a value cannot use vars.{var}: values are rendered before the script's variables exist"
+        ))
+    }) {
+        Some((_, message)) => Err(RenderError {
+            field: field.to_owned(),
+            line: None,
+            message,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Render a script for one appliance.
@@ -480,6 +505,36 @@ fn line_of(body: &str, name: &str) -> Option<usize> {
     body.lines().position(|l| l.contains(name)).map(|i| i + 1)
 }
 
+/// The first name a template uses that its context will not give: what to look for in its text and the
+/// message. `var` judges each `vars.<name>`.
+fn unknown_name(
+    env: &Environment<'static>,
+    tmpl: &minijinja::Template<'_, '_>,
+    var: impl Fn(&str) -> Result<(), String>,
+) -> Option<(String, String)> {
+    let globals: BTreeSet<String> = env.globals().map(|(k, _)| k.to_owned()).collect();
+    let mut used: Vec<String> = tmpl.undeclared_variables(true).into_iter().collect();
+    used.sort();
+    used.into_iter().find_map(|path| {
+        let mut parts = path.split('.');
+        let top = parts.next().unwrap_or_default();
+        if top == "vars" {
+            let name = parts.next()?;
+            var(name).err().map(|m| (format!("vars.{name}"), m))
+        } else if !CONTEXT_NAMES.contains(&top) && !globals.contains(top) {
+            Some((
+                top.to_owned(),
+                format!(
+                    "unknown variable {top}: a script sees {} and vars.<name>",
+                    CONTEXT_NAMES.join(", ")
+                ),
+            ))
+        } else {
+            None
+        }
+    })
+}
+
 /// Check a script when it is saved: it parses, it uses only names the context gives and variables it
 /// declares, and it renders against a sample context with sample values for its variables.
 pub fn check_script(body: &str, decls: &[VariableDecl]) -> Result<(), RenderError> {
@@ -487,34 +542,20 @@ pub fn check_script(body: &str, decls: &[VariableDecl]) -> Result<(), RenderErro
     let tmpl = env
         .template_from_str(body)
         .map_err(|e| RenderError::template("body", &e))?;
-    let globals: BTreeSet<String> = env.globals().map(|(k, _)| k.to_owned()).collect();
-    let mut used: Vec<String> = tmpl.undeclared_variables(true).into_iter().collect();
-    used.sort();
-    for path in used {
-        let mut parts = path.split('.');
-        let top = parts.next().unwrap_or_default();
-        if top == "vars" {
-            if let Some(var) = parts.next()
-                && !decls.iter().any(|d| d.name == var)
-            {
-                return Err(RenderError {
-                    field: "body".into(),
-                    line: line_of(body, &format!("vars.{var}")),
-                    message: format!(
-                        "unknown variable vars.{var}: declare it in the script's variables"
-                    ),
-                });
-            }
-        } else if !CONTEXT_NAMES.contains(&top) && !globals.contains(top) {
-            return Err(RenderError {
-                field: "body".into(),
-                line: line_of(body, top),
-                message: format!(
-                    "unknown variable {top}: a script sees {} and vars.<name>",
-                    CONTEXT_NAMES.join(", ")
-                ),
-            });
-        }
+    if let Some((needle, message)) = unknown_name(&env, &tmpl, |var| {
+        decls
+            .iter()
+            .any(|d| d.name == var)
+            .then_some(())
+            .ok_or_else(|| {
+                format!("unknown variable vars.{var}: declare it in the script's variables")
+            })
+    }) {
+        return Err(RenderError {
+            field: "body".into(),
+            line: line_of(body, &needle),
+            message,
+        });
     }
     let sample: BTreeMap<String, Value> = decls
         .iter()
@@ -683,8 +724,15 @@ mod tests {
         assert_eq!(r.env["TLS"], "false");
         assert_eq!(r.env["SERVERS"], "10.0.0.11 10.0.0.12");
         assert_eq!(r.env["PORT"], "80");
-        let table: [(&str, Value, &str); 4] = [
+        let table: [(&str, Value, &str); 6] = [
             ("servers", json!(null), "is required"),
+            // an expression naming what its context lacks says which name
+            ("servers", json!("{{ vars.port }}"), "cannot use vars.port"),
+            (
+                "servers",
+                json!("{{ hostname }}"),
+                "unknown variable hostname",
+            ),
             ("port", json!("eighty"), "the value is not a int"),
             ("tls", json!(3), "must be a bool"),
             ("colour", json!("red"), "declares no such variable"),
