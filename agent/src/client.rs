@@ -2,7 +2,8 @@
 
 use crate::identity::Identity;
 use common::agent::{
-    AnnounceRequest, AnnounceResponse, HeartbeatRequest, JobResult, JobsResponse, MetricsReport,
+    AnnounceRequest, AnnounceResponse, EventRequest, EventResponse, HeartbeatRequest, JobResult,
+    JobsResponse, MetricsReport,
 };
 use std::time::Duration;
 
@@ -104,6 +105,54 @@ impl Client {
             s => Self::check(s),
         }
     }
+}
+
+/// Why a custom event was not recorded, for the script that posted it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum EmitError {
+    /// Refused as it is (HTTP 422, 400): the server's words.
+    Invalid(String),
+    /// Too many events: try again after this many seconds (HTTP 429).
+    TooMany(Option<u64>),
+    /// The appliance is terminated, the token refused, or the server unreachable.
+    Failed(String),
+}
+
+impl Client {
+    /// Post a custom event about this appliance (`custom.<name>`).
+    pub fn emit(&self, req: &EventRequest) -> Result<EventResponse, EmitError> {
+        let mut r = self
+            .agent
+            .post(&format!("{}/agent/v1/events", self.id.url))
+            .header("Authorization", &format!("Bearer {}", self.id.token))
+            .send_json(req)
+            .map_err(|e| EmitError::Failed(e.to_string()))?;
+        let status = r.status().as_u16();
+        let retry_after = r
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        let text = r.body_mut().read_to_string().unwrap_or_default();
+        match status {
+            200..=299 => serde_json::from_str(&text).map_err(|e| EmitError::Failed(e.to_string())),
+            429 => Err(EmitError::TooMany(retry_after)),
+            400 | 422 => Err(EmitError::Invalid(problem_words(&text))),
+            s => Err(EmitError::Failed(format!("HTTP {s}: {}", problem_words(&text)))),
+        }
+    }
+}
+
+/// The words of a problem+json answer: its detail and field messages (else the text itself).
+fn problem_words(text: &str) -> String {
+    let Ok(p) = serde_json::from_str::<common::Problem>(text) else {
+        return text.chars().take(500).collect();
+    };
+    let mut words = p.detail.unwrap_or(p.title);
+    for e in p.errors {
+        words.push_str(&format!("; {}: {}", e.field, e.message));
+    }
+    words
 }
 
 /// `id` as one URL path segment: `[A-Za-z0-9-]` as is, every other byte percent-encoded (dots too, so

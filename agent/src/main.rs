@@ -1,8 +1,9 @@
 //! `scaleinfra-agent`: run inside an appliance (started by its init); exits when its appliance is
-//! terminated.
+//! terminated. `scaleinfra-agent emit <name> [detail…]` posts a custom event (`custom.<name>`) for the
+//! application's rules; CloudScripts find the binary as `$SI_AGENT`.
 
-use common::agent::{AnnounceRequest, HeartbeatRequest};
-use scaleinfra_agent::client::{CallError, Client};
+use common::agent::{AnnounceRequest, EventRequest, HeartbeatRequest};
+use scaleinfra_agent::client::{CallError, Client, EmitError};
 use scaleinfra_agent::worker::{self, RECENT_IDS, RecentIds};
 use scaleinfra_agent::{identity, jobs, metrics};
 use std::process::ExitCode;
@@ -38,7 +39,47 @@ fn worker_gone(worker: JoinHandle<()>) -> ExitCode {
     }
 }
 
+/// `emit <name> [detail…]`: exit 0 once recorded; 65 (EX_DATAERR) when refused as it is; 75
+/// (EX_TEMPFAIL) when too many were posted (try again later); 1 otherwise.
+fn emit(args: &[String]) -> ExitCode {
+    let Some(name) = args.first() else {
+        eprintln!("usage: scaleinfra-agent emit <name> [detail…]");
+        return ExitCode::from(64);
+    };
+    let Some(id) = identity::discover() else {
+        eprintln!("scaleinfra-agent emit: no identity (si.token/si.url on the kernel command line, or SI_TOKEN/SI_URL)");
+        return ExitCode::from(2);
+    };
+    let req = EventRequest {
+        name: name.clone(),
+        detail: args[1..].join(" "),
+    };
+    match Client::new(id).emit(&req) {
+        Ok(r) => {
+            println!("{} {}", r.type_, r.event_id);
+            ExitCode::SUCCESS
+        }
+        Err(EmitError::Invalid(why)) => {
+            eprintln!("scaleinfra-agent emit: refused: {why}");
+            ExitCode::from(65)
+        }
+        Err(EmitError::TooMany(after)) => {
+            let wait = after.map_or_else(String::new, |s| format!("; try again in {s} s"));
+            eprintln!("scaleinfra-agent emit: too many events{wait}");
+            ExitCode::from(75)
+        }
+        Err(EmitError::Failed(why)) => {
+            eprintln!("scaleinfra-agent emit: {why}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("emit") {
+        return emit(&args[2..]);
+    }
     let Some(id) = identity::discover() else {
         eprintln!(
             "scaleinfra-agent: no identity (si.token/si.url on the kernel command line, or SI_TOKEN/SI_URL)"

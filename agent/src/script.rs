@@ -66,6 +66,10 @@ pub(crate) fn environment(job: &Job, notes: &mut String) -> Vec<(String, String)
         }
     }
     env.push(("SI_JOB_ID".to_owned(), job.id.replace('\0', "")));
+    // how a script posts a custom event: "$SI_AGENT" emit <name> [detail]
+    if let Ok(exe) = std::env::current_exe() {
+        env.push(("SI_AGENT".to_owned(), exe.to_string_lossy().into_owned()));
+    }
     env
 }
 

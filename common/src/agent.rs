@@ -156,9 +156,69 @@ pub struct JobResult {
     pub duration_ms: u64,
 }
 
+/// The longest detail of a custom event (bytes).
+pub const EVENT_DETAIL_MAX: usize = 4096;
+
+fn event_detail(value: &str) -> Result<(), ValidationError> {
+    if value.len() > EVENT_DETAIL_MAX || value.contains('\0') {
+        return Err(ValidationError::new("invalid_detail").with_message(Cow::from(format!(
+            "must be at most {EVENT_DETAIL_MAX} bytes of text"
+        ))));
+    }
+    Ok(())
+}
+
+/// A custom event a script posts through its appliance's agent (`scaleinfra-agent emit <name>`):
+/// recorded as `custom.<name>` about the appliance, for the rules of its application.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EventRequest {
+    /// `[a-z][a-z0-9_]*`, at most 64 characters.
+    #[validate(custom(function = "crate::api::variable_name"))]
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[a-z][a-z0-9_]{0,63}$"))]
+    pub name: String,
+    /// Free text for the rules and the history (`event.detail`).
+    #[serde(default)]
+    #[validate(custom(function = "event_detail"))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 4096))]
+    pub detail: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EventResponse {
+    pub event_id: crate::EventId,
+    /// `custom.<name>`.
+    #[serde(rename = "type")]
+    pub type_: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn custom_events_are_named_like_variables_and_bounded() {
+        let ok = EventRequest {
+            name: "deployed".into(),
+            detail: "v2".into(),
+        };
+        assert!(ok.validate().is_ok());
+        for (name, detail) in [
+            ("Deployed", String::new()),
+            ("custom.x", String::new()),
+            ("", String::new()),
+            ("ok", "x".repeat(EVENT_DETAIL_MAX + 1)),
+            ("ok", "a\0b".into()),
+        ] {
+            let r = EventRequest {
+                name: name.into(),
+                detail,
+            };
+            assert!(r.validate().is_err(), "{name}");
+        }
+    }
 
     #[test]
     fn what_an_agent_reports_is_bounded() {

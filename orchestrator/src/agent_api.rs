@@ -1,12 +1,12 @@
 //! The server side of the agent protocol: announce (the appliance came alive), heartbeat, metrics,
-//! jobs. Served over HTTP at `/agent/v1` and called in-process by simulated appliances.
+//! jobs, and the custom events scripts post. Served over HTTP at `/agent/v1` and called in-process by simulated appliances.
 
 use crate::agent_buffer::{AgentBuffer, steady};
 use crate::tokens::TokenKey;
 use async_trait::async_trait;
 use common::agent::{
-    AnnounceRequest, AnnounceResponse, HeartbeatRequest, Job, JobResult, JobsResponse,
-    MetricsReport,
+    AnnounceRequest, AnnounceResponse, EventRequest, EventResponse, HeartbeatRequest, Job,
+    JobResult, JobsResponse, MetricsReport,
 };
 use common::{ApplianceId, ApplianceState, JobId};
 use store::repo::events::Subject;
@@ -47,6 +47,8 @@ pub trait AgentEndpoint: Send + Sync {
     async fn jobs(&self, token: &str) -> Result<JobsResponse, AgentError>;
     /// How a job ended; `Ok(false)` when the appliance has no such job.
     async fn report(&self, token: &str, job: JobId, result: JobResult) -> Result<bool, AgentError>;
+    /// A custom event a script posts: recorded as `custom.<name>` about the appliance.
+    async fn event(&self, token: &str, req: EventRequest) -> Result<EventResponse, AgentError>;
 }
 
 /// The agent protocol over the store.
@@ -58,6 +60,9 @@ pub struct AgentService {
     pub metrics_secs: u32,
     /// Calls per appliance: a burst, refilled at a pace well above what a working agent needs.
     limiter: std::sync::Arc<governor::DefaultKeyedRateLimiter<ApplianceId>>,
+    /// Custom events per appliance, apart from the calls above so that a script posting in a loop
+    /// never starves its agent's heartbeats.
+    event_limiter: std::sync::Arc<governor::DefaultKeyedRateLimiter<ApplianceId>>,
     /// Heartbeats and reports of steady appliances, written in batches (see `agent_buffer`).
     buffer: std::sync::Arc<AgentBuffer>,
     /// The flusher's liveness (readiness reads it).
@@ -69,6 +74,30 @@ pub struct AgentService {
 /// reports at once), refilled at this many calls per heartbeat interval.
 const AGENT_BURST: u32 = 30;
 const AGENT_CALLS_PER_HEARTBEAT: u32 = 8;
+/// Custom events: a burst of this many per appliance, then one every [`EVENT_PERIOD`] (10 a minute).
+pub const EVENT_BURST: u32 = 10;
+const EVENT_PERIOD: std::time::Duration = std::time::Duration::from_secs(6);
+
+fn event_limiter() -> governor::DefaultKeyedRateLimiter<ApplianceId> {
+    let quota = governor::Quota::with_period(EVENT_PERIOD)
+        .unwrap_or_else(|| governor::Quota::per_second(std::num::NonZeroU32::MIN))
+        .allow_burst(std::num::NonZeroU32::new(EVENT_BURST).unwrap_or(std::num::NonZeroU32::MIN));
+    governor::RateLimiter::keyed(quota)
+}
+
+/// A refusal of `limiter` as the error the agent reads (with the wait, rounded up to seconds).
+fn limited(
+    limiter: &governor::DefaultKeyedRateLimiter<ApplianceId>,
+    id: &ApplianceId,
+) -> Result<(), AgentError> {
+    use governor::clock::{Clock, DefaultClock};
+    limiter.check_key(id).map_err(|not_until| {
+        let wait = not_until.wait_time_from(DefaultClock::default().now());
+        AgentError::RateLimited {
+            retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+        }
+    })
+}
 
 fn agent_limiter(heartbeat: std::time::Duration) -> governor::DefaultKeyedRateLimiter<ApplianceId> {
     let every = (heartbeat / AGENT_CALLS_PER_HEARTBEAT).max(std::time::Duration::from_millis(1));
@@ -112,6 +141,7 @@ impl AgentService {
             heartbeat_secs: config.heartbeat_secs,
             metrics_secs: config.metrics_secs,
             limiter: std::sync::Arc::new(agent_limiter(config.heartbeat)),
+            event_limiter: std::sync::Arc::new(event_limiter()),
             buffer,
             health,
         })
@@ -153,20 +183,15 @@ impl AgentService {
 
     /// The appliance of a genuine token, counted against its rate limit.
     fn id(&self, token: &str) -> Result<ApplianceId, AgentError> {
-        use governor::clock::{Clock, DefaultClock};
         let id = self.key.verify(token).ok_or(AgentError::InvalidToken)?;
-        self.limiter.check_key(&id).map_err(|not_until| {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            AgentError::RateLimited {
-                retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
-            }
-        })?;
+        limited(&self.limiter, &id)?;
         Ok(id)
     }
 
     /// Forget appliances whose limits have recovered (bounds memory).
     pub fn retain_recent(&self) {
         self.limiter.retain_recent();
+        self.event_limiter.retain_recent();
     }
 
     async fn load(&self, id: ApplianceId) -> Result<Appliance, AgentError> {
@@ -380,5 +405,22 @@ impl AgentEndpoint for AgentService {
             self.buffer.learn(a.id, a.tenant_id, a.state);
         }
         Ok(found.is_some())
+    }
+
+    async fn event(&self, token: &str, req: EventRequest) -> Result<EventResponse, AgentError> {
+        let id = self.id(token)?;
+        validator::Validate::validate(&req)?;
+        limited(&self.event_limiter, &id)?;
+        let a = self.load(id).await?;
+        let type_ = format!("custom.{}", req.name);
+        let recorded = type_.clone();
+        let e = self
+            .store
+            .write(move |c| events::record(c, a.tenant_id, &recorded, &subject(&a), &req.detail))
+            .await?;
+        Ok(EventResponse {
+            event_id: e.id,
+            type_,
+        })
     }
 }

@@ -1004,3 +1004,132 @@ async fn a_metric_over_its_threshold_fires_its_rule_for_the_appliance() {
     assert_eq!(detail["rule_id"], json!(rule));
     assert!(detail["value"].as_f64().unwrap() > 80.0, "{detail}");
 }
+
+/// Post a custom event as the agent of `appliance` does (`scaleinfra-agent emit`), through the
+/// agent's own client.
+async fn emit(
+    app: &TestApp,
+    token: &str,
+    name: &str,
+    detail: &str,
+) -> Result<common::agent::EventResponse, agent::client::EmitError> {
+    let client = agent::client::Client::new(agent::identity::Identity {
+        token: token.to_owned(),
+        url: app.url("").trim_end_matches('/').to_owned(),
+    });
+    let req = common::agent::EventRequest {
+        name: name.to_owned(),
+        detail: detail.to_owned(),
+    };
+    tokio::task::spawn_blocking(move || client.emit(&req))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn custom_events_posted_through_the_agent_fire_their_rules_and_are_bounded() {
+    use agent::client::EmitError;
+    let app = TestApp::spawn().await;
+    let (s, a, script, appliance) = world(&app, "custom-events").await;
+    let rule = add_rule(
+        &app,
+        &s.token,
+        &a,
+        json!({"name": "on deploy", "event_type": "custom.deployed",
+            "steps": [{"action": {"type": "run_script", "script_id": script,
+                "target": {"kind": "event_appliance"},
+                "variables": {"greeting": "{{ event.detail }}"}}}]}),
+    )
+    .await;
+    let token = app.state.agent.key.issue(appliance.parse().unwrap());
+
+    let posted = emit(&app, &token, "deployed", "release 42").await.unwrap();
+    assert_eq!(posted.type_, "custom.deployed");
+    let events = app
+        .get(&s.token, &format!("/api/v1/applications/{a}/events"))
+        .await;
+    let e = events.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == posted.event_id.to_string())
+        .cloned()
+        .expect("the event is in the application's history");
+    assert_eq!(e["type"], "custom.deployed");
+    assert_eq!(e["appliance_id"], appliance.as_str());
+    assert_eq!(e["detail"], "release 42");
+    // the rule runs for it, on the appliance that posted it, with the event in its context
+    let run = app
+        .eventually(20, "the rule's run ends", || async {
+            let r = app
+                .get(&s.token, &format!("/api/v1/rules/{rule}/runs"))
+                .await;
+            r.body["items"]
+                .as_array()?
+                .iter()
+                .find(|r| r["status"] == "succeeded" || r["status"] == "failed")
+                .cloned()
+        })
+        .await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["event_type"], "custom.deployed");
+    assert_eq!(run["appliance_id"], appliance.as_str());
+    let job = run["steps"][0]["jobs"][0].as_str().unwrap();
+    let j = app.get(&s.token, &format!("/api/v1/jobs/{job}")).await;
+    assert!(
+        j.body["script"]
+            .as_str()
+            .unwrap()
+            .contains("echo release 42 from"),
+        "{}",
+        j.body["script"]
+    );
+
+    // bad names and details are refused with the server's words; nothing is recorded
+    for (name, detail) in [("Deployed", "x".to_owned()), ("ok", "y".repeat(5000))] {
+        match emit(&app, &token, name, &detail).await {
+            Err(EmitError::Invalid(words)) => {
+                assert!(words.contains("name") || words.contains("detail"), "{words}")
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+    // a token of no appliance is refused
+    let stranger = app.state.agent.key.issue(common::ApplianceId::new());
+    assert!(matches!(
+        emit(&app, &stranger, "deployed", "").await,
+        Err(EmitError::Failed(_))
+    ));
+    // a burst, then the appliance waits (its heartbeats are not counted against it)
+    let mut recorded = 1;
+    let limited = loop {
+        match emit(&app, &token, "tick", "").await {
+            Ok(_) => recorded += 1,
+            Err(EmitError::TooMany(after)) => break after,
+            Err(e) => panic!("{e:?}"),
+        }
+        assert!(recorded <= orchestrator::agent_api::EVENT_BURST, "no limit");
+    };
+    assert_eq!(recorded, orchestrator::agent_api::EVENT_BURST);
+    assert!(limited.is_some_and(|s| (1..=6).contains(&s)), "{limited:?}");
+    app.raw(
+        app.client
+            .get(app.url("/agent/v1/jobs"))
+            .bearer_auth(&token),
+    )
+    .await
+    .assert_status(200);
+    let customs: Vec<String> = app
+        .get(&s.token, &format!("/api/v1/applications/{a}/events?limit=500"))
+        .await
+        .body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["type"].as_str().filter(|t| t.starts_with("custom.")))
+        .map(str::to_owned)
+        .collect();
+    let ticks = customs.iter().filter(|t| *t == "custom.tick").count();
+    assert_eq!(ticks + 1, recorded as usize, "{customs:?}");
+    assert_eq!(customs.len(), recorded as usize, "refused ones left no trace: {customs:?}");
+}

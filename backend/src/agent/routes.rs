@@ -1,4 +1,4 @@
-//! The agent endpoints: announce, heartbeat, metrics, jobs.
+//! The agent endpoints: announce, heartbeat, metrics, jobs, custom events.
 
 use crate::error::{ApiError, ApiResult};
 use crate::openapi::{Invalid, Unauthenticated};
@@ -8,7 +8,8 @@ use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, get, post, web};
 use common::Problem;
 use common::agent::{
-    AnnounceRequest, AnnounceResponse, HeartbeatRequest, JobResult, JobsResponse, MetricsReport,
+    AnnounceRequest, AnnounceResponse, EventRequest, EventResponse, HeartbeatRequest, JobResult,
+    JobsResponse, MetricsReport,
 };
 use orchestrator::agent_api::AgentEndpoint;
 use std::future::{Ready, ready};
@@ -18,7 +19,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(heartbeat)
         .service(metrics)
         .service(jobs)
-        .service(report_job);
+        .service(report_job)
+        .service(post_event);
 }
 
 /// The agent token of the request.
@@ -123,4 +125,21 @@ async fn report_job(
     } else {
         Err(ApiError::NotFound)
     }
+}
+
+/// A script posts a custom event through its appliance's agent (`scaleinfra-agent emit <name>
+/// [detail]`): recorded as `custom.<name>` about the appliance, for its application's rules. At most
+/// 10 in a burst per appliance, then one every 6 s (429 with `Retry-After`).
+#[utoipa::path(tag = "agent", security(("agent" = [])), request_body = EventRequest,
+    responses((status = 202, description = "Recorded", body = EventResponse), Unauthenticated,
+        (status = 410, description = "The appliance is terminated", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many events", body = Problem, content_type = "application/problem+json"), Invalid))]
+#[post("/events")]
+async fn post_event(
+    token: AgentToken,
+    state: web::Data<AppState>,
+    body: crate::body::Body<EventRequest>,
+) -> ApiResult<HttpResponse> {
+    let recorded = state.agent.event(&token.0, body.into_inner()).await?;
+    Ok(HttpResponse::Accepted().json(recorded))
 }
