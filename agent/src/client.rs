@@ -138,7 +138,10 @@ impl Client {
             200..=299 => serde_json::from_str(&text).map_err(|e| EmitError::Failed(e.to_string())),
             429 => Err(EmitError::TooMany(retry_after)),
             400 | 422 => Err(EmitError::Invalid(problem_words(&text))),
-            s => Err(EmitError::Failed(format!("HTTP {s}: {}", problem_words(&text)))),
+            s => Err(EmitError::Failed(format!(
+                "HTTP {s}: {}",
+                problem_words(&text)
+            ))),
         }
     }
 }

@@ -47,7 +47,9 @@ fn emit(args: &[String]) -> ExitCode {
         return ExitCode::from(64);
     };
     let Some(id) = identity::discover() else {
-        eprintln!("scaleinfra-agent emit: no identity (si.token/si.url on the kernel command line, or SI_TOKEN/SI_URL)");
+        eprintln!(
+            "scaleinfra-agent emit: no identity (si.token/si.url on the kernel command line, or SI_TOKEN/SI_URL)"
+        );
         return ExitCode::from(2);
     };
     let req = EventRequest {

@@ -161,9 +161,11 @@ pub const EVENT_DETAIL_MAX: usize = 4096;
 
 fn event_detail(value: &str) -> Result<(), ValidationError> {
     if value.len() > EVENT_DETAIL_MAX || value.contains('\0') {
-        return Err(ValidationError::new("invalid_detail").with_message(Cow::from(format!(
-            "must be at most {EVENT_DETAIL_MAX} bytes of text"
-        ))));
+        return Err(
+            ValidationError::new("invalid_detail").with_message(Cow::from(format!(
+                "must be at most {EVENT_DETAIL_MAX} bytes of text"
+            ))),
+        );
     }
     Ok(())
 }

@@ -652,6 +652,35 @@ async fn secrets_stay_out_of_answers_and_stored_output() {
     );
     let rule = r.body["id"].as_str().unwrap().to_owned();
     let steps = r.body["steps"].clone();
+    // a mask that cannot be resolved is refused, never stored as the value: a new rule, or a step
+    // that moved (its secret belongs to the step it was given for)
+    let masked = json!({"name": "login 2", "event_type": "appliance.came_alive", "enabled": false,
+        "steps": steps.clone()});
+    let r = app
+        .post(
+            &s.token,
+            &format!("/api/v1/applications/{_a}/rules"),
+            masked,
+        )
+        .await;
+    r.assert_status(422);
+    assert_eq!(
+        r.body["errors"][0]["field"],
+        "steps[0].action.variables.password"
+    );
+    let moved = json!([{"action": {"type": "scale", "group": "web", "by": 0}}, steps[0].clone()]);
+    let r = app
+        .patch(
+            &s.token,
+            &format!("/api/v1/rules/{rule}"),
+            json!({"steps": moved}),
+        )
+        .await;
+    r.assert_status(422);
+    assert_eq!(
+        r.body["errors"][0]["field"],
+        "steps[1].action.variables.password"
+    );
     let r = app
         .patch(
             &s.token,
@@ -1089,7 +1118,10 @@ async fn custom_events_posted_through_the_agent_fire_their_rules_and_are_bounded
     for (name, detail) in [("Deployed", "x".to_owned()), ("ok", "y".repeat(5000))] {
         match emit(&app, &token, name, &detail).await {
             Err(EmitError::Invalid(words)) => {
-                assert!(words.contains("name") || words.contains("detail"), "{words}")
+                assert!(
+                    words.contains("name") || words.contains("detail"),
+                    "{words}"
+                )
             }
             other => panic!("{name}: {other:?}"),
         }
@@ -1120,7 +1152,10 @@ async fn custom_events_posted_through_the_agent_fire_their_rules_and_are_bounded
     .await
     .assert_status(200);
     let customs: Vec<String> = app
-        .get(&s.token, &format!("/api/v1/applications/{a}/events?limit=500"))
+        .get(
+            &s.token,
+            &format!("/api/v1/applications/{a}/events?limit=500"),
+        )
         .await
         .body["items"]
         .as_array()
@@ -1131,5 +1166,9 @@ async fn custom_events_posted_through_the_agent_fire_their_rules_and_are_bounded
         .collect();
     let ticks = customs.iter().filter(|t| *t == "custom.tick").count();
     assert_eq!(ticks + 1, recorded as usize, "{customs:?}");
-    assert_eq!(customs.len(), recorded as usize, "refused ones left no trace: {customs:?}");
+    assert_eq!(
+        customs.len(),
+        recorded as usize,
+        "refused ones left no trace: {customs:?}"
+    );
 }

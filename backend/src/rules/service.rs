@@ -103,9 +103,18 @@ pub fn respond(c: &mut DbConn, r: Rule) -> ApiResult<RuleResponse> {
     })
 }
 
-/// Secret variable values sent back masked keep the stored ones (same step, same script, same pin).
-fn keep_secret_values(new: &mut [Step], old: &[Step]) {
+/// Secret variable values sent back masked keep the stored ones: only at the same step position, for
+/// the same script at the same pin (its declarations say which values are secret). A mask that
+/// cannot be resolved so (the step moved, its script or pin changed, a new rule) is refused rather
+/// than stored as the value.
+fn keep_secret_values(
+    c: &mut DbConn,
+    tenant: common::TenantId,
+    new: &mut [Step],
+    old: &[Step],
+) -> ApiResult<()> {
     for (i, s) in new.iter_mut().enumerate() {
+        let secret = secret_vars(c, tenant, s)?;
         let Action::RunScript {
             script_id,
             version,
@@ -115,27 +124,32 @@ fn keep_secret_values(new: &mut [Step], old: &[Step]) {
         else {
             continue;
         };
-        let Some(Action::RunScript {
-            script_id: was,
-            version: pinned,
-            variables: kept,
-            ..
-        }) = old.get(i).map(|o| &o.action)
-        else {
-            continue;
+        let kept = match old.get(i).map(|o| &o.action) {
+            Some(Action::RunScript {
+                script_id: was,
+                version: pinned,
+                variables: kept,
+                ..
+            }) if was == script_id && pinned == version => Some(kept),
+            _ => None,
         };
-        // the same script at the same pin: its declarations (which values are secret) are the same
-        if was != script_id || pinned != version {
-            continue;
-        }
         for (k, v) in variables.iter_mut() {
-            if v.as_str() == Some(MASK)
-                && let Some(k_old) = kept.get(k)
-            {
-                *v = k_old.clone();
+            if v.as_str() != Some(MASK) || !secret.contains(k) {
+                continue;
+            }
+            match kept.and_then(|kept| kept.get(k)) {
+                Some(stored) => *v = stored.clone(),
+                None => {
+                    return Err(field(
+                        format!("steps[{i}].action.variables.{k}"),
+                        "masked_secret",
+                        "type the secret value again: it was stored for another step, script or version",
+                    ));
+                }
             }
         }
     }
+    Ok(())
 }
 
 fn run_response(r: Run) -> RunResponse {
@@ -368,7 +382,7 @@ pub async fn create(
                 limits.rules_per_application,
             )?;
             let at = now();
-            let rule = Rule {
+            let mut rule = Rule {
                 id: RuleId::new(),
                 tenant_id: ctx.tenant_id,
                 application_id: application.id,
@@ -388,6 +402,7 @@ pub async fn create(
             if rule.steps.iter().any(|s| matches!(&s.action, Action::Webhook { secret: Some(s), .. } if s == MASK)) {
                 return Err(field("steps".into(), "masked_secret", "send the webhook's secret itself"));
             }
+            keep_secret_values(c, ctx.tenant_id, &mut rule.steps, &[])?;
             check(c, &ctx, &rule, report_ms)?;
             rules::insert(c, &rule)?;
             audit::Entry::new(ctx.tenant_id, &ctx.actor(), "rule.create")
@@ -476,7 +491,7 @@ pub async fn update(
             }
             if let Some(mut steps) = req.steps {
                 keep_secrets(&mut steps, &rule.steps)?;
-                keep_secret_values(&mut steps, &rule.steps);
+                keep_secret_values(c, ctx.tenant_id, &mut steps, &rule.steps)?;
                 rule.steps = steps;
             }
             if let Some(e) = req.enabled {

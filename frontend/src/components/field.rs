@@ -143,6 +143,11 @@ pub fn select(p: &SelectProps) -> Html {
                 { for p.options.iter().map(|(v, l)| html! {
                     <option value={v.clone()} selected={*v == *p.value}>{ l.clone() }</option>
                 }) }
+                // a value none of the options has (a layer renamed since, a list still loading) is
+                // shown as it is, so what the form sends is what it shows
+                if !p.value.is_empty() && !p.options.iter().any(|(v, _)| *v == *p.value) {
+                    <option value={p.value.clone()} selected=true>{ format!("{} (not found)", p.value) }</option>
+                }
             </select>
             { below(&id, &p.error, &p.hint) }
         </div>

@@ -3,7 +3,7 @@
 
 use crate::app::Route;
 use crate::hooks::{use_client, use_session};
-use crate::state::nav::{self, NavItem};
+use crate::state::nav;
 use crate::state::session::SessionAction;
 use crate::state::views::role_label;
 use common::api::MeResponse;
@@ -74,7 +74,7 @@ pub fn shell(p: &ShellProps) -> Html {
                 <ul>
                     { for items.into_iter().map(|item| {
                         let current = nav::is_current(&item, Some(&p.current));
-                        html! { <li><NavLink {item} {current} /></li> }
+                        html! { <li><NavLink route={item.route.clone()} label={item.label} {current} /></li> }
                     }) }
                 </ul>
             </nav>
@@ -84,17 +84,21 @@ pub fn shell(p: &ShellProps) -> Html {
 }
 
 #[derive(Properties, PartialEq)]
-struct NavLinkProps {
-    item: NavItem,
-    current: bool,
+pub struct NavLinkProps {
+    pub route: Route,
+    pub label: AttrValue,
+    /// The page shown now (`aria-current="page"`).
+    pub current: bool,
+    #[prop_or(AttrValue::Static("nav-link"))]
+    pub class: AttrValue,
 }
 
 /// A real link (so it works with the keyboard, middle-click and without the router) that the router
-/// follows without reloading the page.
+/// follows without reloading the page; the current one says so (`aria-current`).
 #[function_component(NavLink)]
-fn nav_link(p: &NavLinkProps) -> Html {
+pub fn nav_link(p: &NavLinkProps) -> Html {
     let navigator = use_navigator();
-    let route = p.item.route.clone();
+    let route = p.route.clone();
     let onclick = Callback::from(move |e: MouseEvent| {
         if e.ctrl_key() || e.meta_key() || e.shift_key() || e.button() != 0 {
             return;
@@ -105,9 +109,9 @@ fn nav_link(p: &NavLinkProps) -> Html {
         }
     });
     html! {
-        <a href={p.item.route.to_path()} {onclick} aria-current={p.current.then_some("page")}
-            class={classes!("nav-link", p.current.then_some("current"))}>
-            { p.item.label }
+        <a href={p.route.to_path()} {onclick} aria-current={p.current.then_some("page")}
+            class={classes!(p.class.to_string(), p.current.then_some("current"))}>
+            { p.label.clone() }
         </a>
     }
 }

@@ -6,6 +6,7 @@ use crate::components::status::list_frame;
 use crate::state::list::{Keyed, ListAction, ListState};
 use common::api::Page;
 use futures::future::LocalBoxFuture;
+use std::cell::Cell;
 use std::rc::Rc;
 use yew::platform::spawn_local;
 use yew::prelude::*;
@@ -16,6 +17,11 @@ type Fetch<T> = Rc<dyn Fn(Option<String>) -> LocalBoxFuture<'static, Result<Page
 pub struct ListHandle<T: Keyed + Clone + PartialEq + 'static> {
     pub state: UseReducerHandle<ListState<T>>,
     fetch: Fetch<T>,
+    /// Moved on by every (re)load: answers of an earlier one are dropped, so an older answer never
+    /// replaces a newer list (a dependency that changed twice, a refresh overtaken by a reload).
+    generation: Rc<Cell<u64>>,
+    /// A refresh is under way (ticks do not pile up behind a slow answer).
+    refreshing: Rc<Cell<bool>>,
 }
 
 impl<T: Keyed + Clone + PartialEq + 'static> Clone for ListHandle<T> {
@@ -23,6 +29,8 @@ impl<T: Keyed + Clone + PartialEq + 'static> Clone for ListHandle<T> {
         Self {
             state: self.state.clone(),
             fetch: self.fetch.clone(),
+            generation: self.generation.clone(),
+            refreshing: self.refreshing.clone(),
         }
     }
 }
@@ -37,25 +45,42 @@ impl<T: Keyed + Clone + PartialEq + 'static> PartialEq for ListHandle<T> {
 impl<T: Keyed + Clone + PartialEq + 'static> ListHandle<T> {
     /// Load the first page again.
     pub fn reload(&self) {
+        let generation = self.generation.get() + 1;
+        self.generation.set(generation);
         self.state.dispatch(ListAction::Reload);
-        let state = self.state.dispatcher();
+        let (state, current) = (self.state.dispatcher(), self.generation.clone());
         let work = (self.fetch)(None);
         spawn_local(async move {
-            state.dispatch(match work.await {
+            let action = match work.await {
                 Ok(page) => ListAction::Loaded(page),
                 Err(e) => ListAction::Failed(e.message()),
-            });
+            };
+            if current.get() == generation {
+                state.dispatch(action);
+            }
         });
     }
 
     /// Load the first page again without showing the loading state (a periodic refresh): the list
     /// stays as it is until the answer comes, and a failed refresh keeps it (the next one retries).
     pub fn refresh(&self) {
-        let state = self.state.dispatcher();
+        if self.refreshing.replace(true) {
+            return;
+        }
+        let generation = self.generation.get();
+        let (state, current, refreshing) = (
+            self.state.dispatcher(),
+            self.generation.clone(),
+            self.refreshing.clone(),
+        );
         let work = (self.fetch)(None);
         spawn_local(async move {
-            if let Ok(page) = work.await {
-                state.dispatch(ListAction::Loaded(page));
+            let answer = work.await;
+            refreshing.set(false);
+            if let Ok(page) = answer
+                && current.get() == generation
+            {
+                state.dispatch(ListAction::Refreshed(page));
             }
         });
     }
@@ -66,13 +91,18 @@ impl<T: Keyed + Clone + PartialEq + 'static> ListHandle<T> {
             return;
         };
         self.state.dispatch(ListAction::MoreRequested);
-        let state = self.state.dispatcher();
+        let generation = self.generation.get();
+        let (state, current) = (self.state.dispatcher(), self.generation.clone());
         let work = (self.fetch)(Some(cursor));
         spawn_local(async move {
-            state.dispatch(match work.await {
+            let action = match work.await {
                 Ok(page) => ListAction::MoreLoaded(page),
                 Err(e) => ListAction::MoreFailed(e.message()),
-            });
+            };
+            // a page of the list as it was before a reload does not belong to the new one
+            if current.get() == generation {
+                state.dispatch(action);
+            }
         });
     }
 
@@ -109,9 +139,13 @@ where
     F: Fn(Option<String>) -> LocalBoxFuture<'static, Result<Page<T>, ApiError>> + 'static,
 {
     let state = use_reducer(|| ListState::Loading);
+    let generation = use_memo((), |_| Rc::new(Cell::new(0u64)));
+    let refreshing = use_memo((), |_| Rc::new(Cell::new(false)));
     let handle = ListHandle {
         state,
         fetch: Rc::new(fetch),
+        generation: (*generation).clone(),
+        refreshing: (*refreshing).clone(),
     };
     {
         let handle = handle.clone();

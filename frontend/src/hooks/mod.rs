@@ -4,9 +4,11 @@
 
 pub mod draft;
 mod list;
+mod resource;
 mod ticker;
 
 pub use list::{ListHandle, use_list};
+pub use resource::{Resource, ResourceHandle, use_resource};
 pub use ticker::{use_reload, use_ticker};
 
 use crate::api::ApiClient;

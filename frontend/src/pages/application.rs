@@ -7,8 +7,9 @@ use crate::api::{ApiClient, ApiError};
 use crate::app::Route;
 use crate::components::confirm::ConfirmButton;
 use crate::components::field::{Check, Field, Select, TextArea};
+use crate::components::shell::NavLink;
 use crate::components::status::{Banner, Loading, Tone};
-use crate::hooks::{ListHandle, draft, use_client, use_list, use_reload, use_ticker};
+use crate::hooks::{ListHandle, draft, use_client, use_list, use_reload, use_resource, use_ticker};
 use crate::pages::script::JobView;
 use crate::state::form::FormErrors;
 use crate::state::rules::{
@@ -16,7 +17,7 @@ use crate::state::rules::{
     step_text,
 };
 use crate::state::runs::{appliance_badge, duration, is_open, run_badge, step_badge};
-use crate::state::scripts::value_to_text;
+use crate::state::scripts::value_hint;
 use crate::state::views;
 use chrono::Utc;
 use common::ApplicationId;
@@ -25,6 +26,8 @@ use common::api::{
     RunResponse, ScriptResponse, UpdateRuleRequest,
 };
 use futures::FutureExt;
+use std::cell::Cell;
+use std::rc::Rc;
 use std::time::Duration;
 use yew::platform::spawn_local;
 use yew::prelude::*;
@@ -47,18 +50,17 @@ pub struct ApplicationProps {
 #[function_component(ApplicationPage)]
 pub fn application_page(p: &ApplicationProps) -> Html {
     let client = use_client();
-    let app = use_state(|| None::<Result<ApplicationResponse, ApiError>>);
-    let (revision, reload) = use_reload();
-    {
-        let (client, app) = (client.clone(), app.clone());
-        use_effect_with((p.id, revision), move |(id, _)| {
-            let id = *id;
-            spawn_local(async move { app.set(Some(client.get_application(id).await)) });
-        });
-    }
-    let a = match &*app {
-        None => return html! { <Loading what="the application" /> },
-        Some(Err(e)) => {
+    let app = {
+        let client = client.clone();
+        use_resource(p.id, move |id| {
+            let client = client.clone();
+            async move { client.get_application(id).await }.boxed_local()
+        })
+    };
+    let reload = app.reload.clone();
+    let a = match (&app.current.value, &app.current.error) {
+        (None, None) => return html! { <Loading what="the application" /> },
+        (None, Some(e)) => {
             return html! {
                 <section aria-labelledby="page-title">
                     <h1 id="page-title">{ "Application" }</h1>
@@ -66,16 +68,11 @@ pub fn application_page(p: &ApplicationProps) -> Html {
                 </section>
             };
         }
-        Some(Ok(a)) => a.clone(),
+        (Some(a), _) => a.clone(),
     };
     let id = p.id;
     let tab = |t: AppTab, route: Route, label: &'static str| {
-        let current = (p.tab == t).then_some("page");
-        html! {
-            <Link<Route> to={route} classes={classes!("tab", current.map(|_| "current"))}>
-                <span aria-current={current}>{ label }</span>
-            </Link<Route>>
-        }
+        html! { <NavLink {route} {label} current={p.tab == t} class="tab" /> }
     };
     html! {
         <section aria-labelledby="page-title">
@@ -87,6 +84,9 @@ pub fn application_page(p: &ApplicationProps) -> Html {
                 </span>
             </div>
             if !a.description.is_empty() { <p class="lede">{ a.description.clone() }</p> }
+            if let Some(e) = &app.current.error {
+                <Banner tone={Tone::Info}>{ format!("Showing the application as last read: {}", e.message()) }</Banner>
+            }
             <nav class="tabs" aria-label="Application">
                 { tab(AppTab::Overview, Route::Application { id }, "Overview") }
                 { tab(AppTab::Rules, Route::ApplicationRules { id }, "Rules") }
@@ -338,7 +338,7 @@ fn rules_tab(p: &TabProps) -> Html {
             <div class="page-head">
                 <h2>{ "Event rules" }</h2>
                 <button type="button" class="button primary" onclick={toggle}
-                    aria-expanded={(*creating).to_string()} aria-controls="rule-form">
+                    aria-expanded={(*creating).to_string()} aria-controls="rule-new-form">
                     { if *creating { "Close" } else { "New rule" } }
                 </button>
             </div>
@@ -535,22 +535,45 @@ fn rule_form(p: &RuleFormProps) -> Html {
         .collect();
     let edit =
         |field: &'static str, f: fn(&mut RuleDraft, String)| draft::edit(&draft, &errors, field, f);
-    let set_step = draft::change(&draft, |d: &mut RuleDraft, (i, s): (usize, StepDraft)| {
-        if let Some(slot) = d.steps.get_mut(i) {
-            *slot = s;
-        }
-    });
-    let step_op = draft::change(
-        &draft,
-        |d: &mut RuleDraft, (i, op): (usize, StepOp)| match op {
-            StepOp::Remove if i < d.steps.len() => {
-                d.steps.remove(i);
-            }
-            StepOp::Up if i > 0 && i < d.steps.len() => d.steps.swap(i - 1, i),
-            StepOp::Down if i + 1 < d.steps.len() => d.steps.swap(i, i + 1),
-            _ => {}
-        },
-    );
+    // a step's errors go when it is edited; every step's when steps move (they name positions)
+    let set_step = {
+        let (change, errors) = (
+            draft::change(&draft, |d: &mut RuleDraft, (i, s): (usize, StepDraft)| {
+                if let Some(slot) = d.steps.get_mut(i) {
+                    *slot = s;
+                }
+            }),
+            errors.clone(),
+        );
+        Callback::from(move |(i, s): (usize, StepDraft)| {
+            let mut e = (*errors).clone();
+            e.clear_prefix(&format!("steps[{i}]."));
+            errors.set(e);
+            change.emit((i, s));
+        })
+    };
+    let step_op = {
+        let (change, errors) = (
+            draft::change(
+                &draft,
+                |d: &mut RuleDraft, (i, op): (usize, StepOp)| match op {
+                    StepOp::Remove if i < d.steps.len() => {
+                        d.steps.remove(i);
+                    }
+                    StepOp::Up if i > 0 && i < d.steps.len() => d.steps.swap(i - 1, i),
+                    StepOp::Down if i + 1 < d.steps.len() => d.steps.swap(i, i + 1),
+                    _ => {}
+                },
+            ),
+            errors.clone(),
+        );
+        Callback::from(move |op: (usize, StepOp)| {
+            let mut e = (*errors).clone();
+            e.clear_prefix("steps[");
+            errors.set(e);
+            change.emit(op);
+        })
+    };
     let add_step = draft::change(&draft, |d: &mut RuleDraft, _: MouseEvent| {
         d.steps.push(StepDraft::default())
     });
@@ -625,6 +648,12 @@ fn rule_form(p: &RuleFormProps) -> Html {
     };
     let d = &*draft;
     let editing = p.rule.is_some();
+    // ids of its own: a new rule's form and a rule's edit can be open at once
+    let prefix = p
+        .rule
+        .as_ref()
+        .map_or_else(|| "rule-new".to_owned(), |r| format!("rule-{}", r.id));
+    let at = |f: &str| format!("{prefix}-{f}");
     let event = d.event();
     let title = if editing {
         "Change the rule"
@@ -632,53 +661,53 @@ fn rule_form(p: &RuleFormProps) -> Html {
         "New rule"
     };
     html! {
-        <form id="rule-form" class="card form-grid rule-form" {onsubmit} novalidate=true aria-labelledby="rule-form-title">
-            <h2 id="rule-form-title" tabindex="-1" ref={first}>{ title }</h2>
+        <form id={at("form")} class="card form-grid rule-form" {onsubmit} novalidate=true aria-labelledby={at("form-title")}>
+            <h2 id={at("form-title")} tabindex="-1" ref={first}>{ title }</h2>
             if let Some(g) = &errors.general { <Banner tone={Tone::Error}>{ g.clone() }</Banner> }
-            <Field id="rule-name" label="Name" value={d.name.clone()} oninput={edit("name", |d, v| d.name = v)}
+            <Field id={at("name")} label="Name" value={d.name.clone()} oninput={edit("name", |d, v| d.name = v)}
                 error={errors.field("name")} />
-            <Select id="rule-event" label="Event" value={d.event_type.clone()} options={event_choices()}
+            <Select id={at("event")} label="Event" value={d.event_type.clone()} options={event_choices()}
                 onchange={edit("event_type", |d, v| d.event_type = v)} error={errors.field("event_type")}
                 disabled={editing} hint={editing.then_some(AttrValue::Static("A rule's event stays; make a new rule for another."))} />
             if d.event_type == "custom" {
-                <Field id="rule-custom" label="Custom event name" value={d.custom_name.clone()}
+                <Field id={at("custom")} label="Custom event name" value={d.custom_name.clone()}
                     oninput={edit("event_type", |d, v| d.custom_name = v)} disabled={editing} />
             }
             <fieldset>
                 <legend>{ "Which appliances' events" }</legend>
-                <Select id="rule-layer" label="Layer" value={d.layer.clone()} options={choices("Any layer", layers.clone())}
+                <Select id={at("layer")} label="Layer" value={d.layer.clone()} options={choices("Any layer", layers.clone())}
                     onchange={edit("filter.layer", |d, v| d.layer = v)} error={errors.field("filter.layer")} />
-                <Select id="rule-group" label="Group" value={d.group.clone()} options={choices("Any group", groups.clone())}
+                <Select id={at("group")} label="Group" value={d.group.clone()} options={choices("Any group", groups.clone())}
                     onchange={edit("filter.group", |d, v| d.group = v)} error={errors.field("filter.group")} />
-                <Select id="rule-role" label="Role" value={d.role.clone()} options={role_choices("Any role")}
+                <Select id={at("role")} label="Role" value={d.role.clone()} options={role_choices("Any role")}
                     onchange={edit("filter.role", |d, v| d.role = v)} error={errors.field("filter.role")} />
             </fieldset>
             if event == "schedule.fired" {
-                <Field id="rule-schedule" label="Schedule" value={d.schedule.clone()}
+                <Field id={at("schedule")} label="Schedule" value={d.schedule.clone()}
                     oninput={edit("schedule", |d, v| d.schedule = v)} error={errors.field("schedule")}
                     hint="Cron with seconds first, in UTC, at most once a minute: 0 */5 * * * * is every five minutes." />
             }
             if event == "metric.threshold" {
                 <fieldset>
                     <legend>{ "Condition" }</legend>
-                    <Field id="rule-metric" label="Metric" value={d.metric.clone()}
+                    <Field id={at("metric")} label="Metric" value={d.metric.clone()}
                         oninput={edit("condition.metric", |d, v| d.metric = v)} error={errors.field("condition.metric")}
                         hint="cpu_pct, load1, mem_used_pct or a custom metric the agent reports." />
-                    <Select id="rule-aggregate" label="Aggregate" value={d.aggregate.clone()}
+                    <Select id={at("aggregate")} label="Aggregate" value={d.aggregate.clone()}
                         options={["avg", "max", "min", "p95"].map(|a| (a.to_owned(), a.to_owned())).to_vec()}
                         onchange={edit("condition.aggregate", |d, v| d.aggregate = v)} />
-                    <Field id="rule-window" label="Window (seconds)" kind="number" value={d.window.clone()}
+                    <Field id={at("window")} label="Window (seconds)" kind="number" value={d.window.clone()}
                         oninput={edit("condition.window_secs", |d, v| d.window = v)} error={errors.field("condition.window_secs")} />
-                    <Select id="rule-comparator" label="Comparator" value={d.comparator.clone()}
+                    <Select id={at("comparator")} label="Comparator" value={d.comparator.clone()}
                         options={[("gt", ">"), ("ge", "≥"), ("lt", "<"), ("le", "≤")].map(|(v, l)| (v.to_owned(), l.to_owned())).to_vec()}
                         onchange={edit("condition.comparator", |d, v| d.comparator = v)} />
-                    <Field id="rule-threshold" label="Threshold" value={d.threshold.clone()}
+                    <Field id={at("threshold")} label="Threshold" value={d.threshold.clone()}
                         oninput={edit("condition.threshold", |d, v| d.threshold = v)} error={errors.field("condition.threshold")} />
-                    <Field id="rule-for" label="Holding for (seconds)" kind="number" value={d.for_secs.clone()}
+                    <Field id={at("for")} label="Holding for (seconds)" kind="number" value={d.for_secs.clone()}
                         oninput={edit("condition.for_secs", |d, v| d.for_secs = v)} error={errors.field("condition.for_secs")} />
                 </fieldset>
             }
-            <Field id="rule-cooldown" label="Cooldown (seconds)" kind="number" value={d.cooldown.clone()}
+            <Field id={at("cooldown")} label="Cooldown (seconds)" kind="number" value={d.cooldown.clone()}
                 oninput={edit("cooldown_secs", |d, v| d.cooldown = v)} error={errors.field("cooldown_secs")}
                 hint="After firing, the rule ignores its events for this long." />
             <fieldset class="chain">
@@ -687,7 +716,7 @@ fn rule_form(p: &RuleFormProps) -> Html {
                 <ol class="plain">
                     { for d.steps.iter().enumerate().map(|(i, s)| html! {
                         <li key={i}>
-                            <StepEditor index={i} count={d.steps.len()} step={s.clone()} scripts={p.scripts.clone()}
+                            <StepEditor prefix={prefix.clone()} index={i} count={d.steps.len()} step={s.clone()} scripts={p.scripts.clone()}
                                 layers={layers.clone()} groups={groups.clone()} errors={(*errors).clone()}
                                 onchange={set_step.clone()} onop={step_op.clone()} />
                         </li>
@@ -697,7 +726,7 @@ fn rule_form(p: &RuleFormProps) -> Html {
                     <button type="button" class="button secondary" onclick={add_step}>{ "Add step" }</button>
                 }
             </fieldset>
-            <Check id="rule-enabled" label="Enabled" checked={d.enabled}
+            <Check id={at("enabled")} label="Enabled" checked={d.enabled}
                 onchange={set_enabled} />
             <div class="form-actions">
                 <button type="submit" class="button primary" disabled={*busy}>
@@ -718,6 +747,8 @@ enum StepOp {
 
 #[derive(Properties, PartialEq)]
 struct StepEditorProps {
+    /// Its form's id prefix.
+    prefix: String,
     index: usize,
     count: usize,
     step: StepDraft,
@@ -740,8 +771,17 @@ fn step_editor(p: &StepEditorProps) -> Html {
         let cb = p.onop.clone();
         Callback::from(move |_: MouseEvent| cb.emit((i, o)))
     };
-    let id = |f: &str| format!("step-{i}-{f}");
+    let id = |f: &str| format!("{}-step-{i}-{f}", p.prefix);
     let script = p.scripts.iter().find(|x| x.id.to_string() == s.script_id);
+    // the input of one variable's value
+    let set_value = |name: String| {
+        let (cb, step) = (p.onchange.clone(), p.step.clone());
+        Callback::from(move |v: String| {
+            let mut s = step.clone();
+            s.variables.insert(name.clone(), v);
+            cb.emit((i, s));
+        })
+    };
     let action = match s.kind.as_str() {
         "scale" => html! {
             <>
@@ -762,6 +802,7 @@ fn step_editor(p: &StepEditorProps) -> Html {
                 <Field id={id("url")} label="URL" value={s.url.clone()} oninput={edit(|s, v| s.url = v)}
                     error={err("action.url")} kind="url" />
                 <Field id={id("secret")} label="Signing secret (optional)" value={s.secret.clone()} required=false
+                    kind="password" autocomplete="new-password"
                     oninput={edit(|s, v| s.secret = v)} error={err("action.secret")}
                     hint="Signs the body: X-ScaleInfra-Signature: sha256=<HMAC>. Shown as ********; leave it to keep it." />
             </>
@@ -815,23 +856,24 @@ fn step_editor(p: &StepEditorProps) -> Html {
                                 <p class="hint">{ "Blank: the default. A value may be an expression, such as {{ event.appliance.layer }}." }</p>
                                 { for x.latest.variables.iter().map(|decl| {
                                     let name = decl.name.clone();
-                                    let set = {
-                                        let (cb, step, name) = (p.onchange.clone(), p.step.clone(), name.clone());
-                                        Callback::from(move |v: String| {
-                                            let mut s = step.clone();
-                                            s.variables.insert(name.clone(), v);
-                                            cb.emit((i, s));
-                                        })
-                                    };
-                                    let hint = match &decl.default {
-                                        Some(v) => format!("{}; default {}", decl.type_.as_str(), value_to_text(v)),
-                                        None if decl.required => format!("{}; required", decl.type_.as_str()),
-                                        None => decl.type_.as_str().to_owned(),
-                                    };
+                                    let set = set_value(name.clone());
+                                    let hint = value_hint(decl);
                                     html! {
                                         <Field key={name.clone()} id={id(&format!("var-{name}"))} label={name.clone()}
                                             value={s.variables.get(&name).cloned().unwrap_or_default()} oninput={set}
                                             required={decl.required} hint={hint}
+                                            kind={if decl.secret { "password" } else { "text" }}
+                                            autocomplete={decl.secret.then_some(AttrValue::Static("new-password"))}
+                                            error={err(&format!("action.variables.{name}"))} />
+                                    }
+                                }) }
+                                // values the rule holds for names the latest version no longer declares
+                                { for s.variables.keys().filter(|k| !x.latest.variables.iter().any(|d| &d.name == *k)).map(|name| {
+                                    let set = set_value(name.clone());
+                                    html! {
+                                        <Field key={name.clone()} id={id(&format!("var-{name}"))} label={name.clone()}
+                                            value={s.variables.get(name).cloned().unwrap_or_default()} oninput={set}
+                                            required=false hint="The latest version declares no such variable: empty it to drop the value."
                                             error={err(&format!("action.variables.{name}"))} />
                                     }
                                 }) }
@@ -884,13 +926,17 @@ fn runs_tab(p: &TabProps) -> Html {
     };
     {
         // New runs come with events; the list follows them.
-        let (runs, rules) = (runs.clone(), rules.clone());
+        // (rule names change seldom: read every 15th time)
+        let (runs, rules, ticks) = (runs.clone(), rules.clone(), Rc::new(Cell::new(0u32)));
         use_ticker(
             id,
             FOLLOW,
             Callback::from(move |_| {
                 runs.refresh();
-                rules.refresh();
+                ticks.set(ticks.get().wrapping_add(1));
+                if ticks.get() % 15 == 0 {
+                    rules.refresh();
+                }
             }),
         );
     }
@@ -988,24 +1034,43 @@ struct JobsProps {
 #[function_component(Jobs)]
 fn jobs(p: &JobsProps) -> Html {
     let jobs = use_state(|| None::<Result<Vec<JobResponse>, ApiError>>);
+    let (revision, reload) = use_reload();
+    // read again while one of them has not ended
+    let unfinished = use_memo((), |_| Rc::new(Cell::new(false)));
     {
-        let (jobs, client) = (jobs.clone(), p.client.clone());
-        use_effect_with((p.ids.clone(), p.step.clone()), move |(ids, _)| {
-            let ids = ids.clone();
-            spawn_local(async move {
-                let mut out = Vec::new();
-                for id in ids {
-                    match client.get_job(id).await {
-                        Ok(j) => out.push(j),
-                        Err(e) => {
-                            jobs.set(Some(Err(e)));
-                            return;
+        let (unfinished, reload) = ((*unfinished).clone(), reload.clone());
+        use_ticker(
+            p.ids.clone(),
+            FOLLOW,
+            Callback::from(move |_| {
+                if unfinished.get() {
+                    reload.emit(());
+                }
+            }),
+        );
+    }
+    {
+        let (jobs, client, unfinished) = (jobs.clone(), p.client.clone(), (*unfinished).clone());
+        use_effect_with(
+            (p.ids.clone(), p.step.clone(), revision),
+            move |(ids, _, _)| {
+                let ids = ids.clone();
+                spawn_local(async move {
+                    let mut out = Vec::new();
+                    for id in ids {
+                        match client.get_job(id).await {
+                            Ok(j) => out.push(j),
+                            Err(e) => {
+                                jobs.set(Some(Err(e)));
+                                return;
+                            }
                         }
                     }
-                }
-                jobs.set(Some(Ok(out)));
-            });
-        });
+                    unfinished.set(out.iter().any(|j| !j.status.finished()));
+                    jobs.set(Some(Ok(out)));
+                });
+            },
+        );
     }
     match &*jobs {
         None => html! { <Loading what="the jobs" /> },

@@ -8,7 +8,7 @@ use crate::components::code::{CodeEditor, CodeView};
 use crate::components::confirm::ConfirmButton;
 use crate::components::field::{Check, Field, Select, TextArea};
 use crate::components::status::{Banner, Loading, Tone};
-use crate::hooks::{draft, use_client, use_list, use_me, use_reload};
+use crate::hooks::{draft, use_client, use_list, use_me, use_resource};
 use crate::state::form::FormErrors;
 use crate::state::runs::{appliance_badge, job_badge};
 use crate::state::scripts::{self, ScriptDraft, VarDraft, error_line, values};
@@ -20,7 +20,9 @@ use common::api::{
 use common::{ApplianceId, ApplicationId, ProjectId, Role, ScriptId};
 use futures::FutureExt;
 use futures::future::LocalBoxFuture;
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 use std::time::Duration;
 use yew::platform::spawn_local;
 use yew::platform::time::sleep;
@@ -33,9 +35,10 @@ pub struct ScriptProps {
     pub id: Option<ScriptId>,
 }
 
-type Loaded = Result<(ScriptResponse, Vec<ScriptVersionResponse>), ApiError>;
-
-async fn load(client: ApiClient, id: ScriptId) -> Loaded {
+async fn load(
+    client: ApiClient,
+    id: ScriptId,
+) -> Result<(ScriptResponse, Vec<ScriptVersionResponse>), ApiError> {
     let script = client.get_script(id).await?;
     let versions = client.script_versions(id).await?;
     Ok((script, versions))
@@ -45,8 +48,20 @@ async fn load(client: ApiClient, id: ScriptId) -> Loaded {
 pub fn script_page(p: &ScriptProps) -> Html {
     let client = use_client();
     let me = use_me();
-    let loaded = use_state(|| None::<Loaded>);
-    let (revision, reload) = use_reload();
+    let loaded = {
+        let client = client.clone();
+        use_resource(p.id, move |id| {
+            let client = client.clone();
+            async move {
+                match id {
+                    Some(id) => load(client, id).await.map(Some),
+                    None => Ok(None),
+                }
+            }
+            .boxed_local()
+        })
+    };
+    let reload = loaded.reload.clone();
     // The editor starts over on a new version, so the page keeps the notice.
     let saved = use_state(|| None::<u32>);
     let onsaved = {
@@ -56,14 +71,6 @@ pub fn script_page(p: &ScriptProps) -> Html {
             reload.emit(());
         })
     };
-    {
-        let (client, loaded) = (client.clone(), loaded.clone());
-        use_effect_with((p.id, revision), move |(id, _)| {
-            if let Some(id) = *id {
-                spawn_local(async move { loaded.set(Some(load(client, id).await)) });
-            }
-        });
-    }
     let role = me.as_ref().map(|m| m.role);
     let back =
         html! { <Link<Route> to={Route::Scripts} classes="back">{ "← All scripts" }</Link<Route>> };
@@ -77,16 +84,18 @@ pub fn script_page(p: &ScriptProps) -> Html {
             </section>
         };
     };
-    match &*loaded {
-        None => html! { <section>{ back }<Loading what="the script" /></section> },
-        Some(Err(e)) => html! {
+    match (&loaded.current.value, &loaded.current.error) {
+        (None | Some(None), None) => {
+            html! { <section>{ back }<Loading what="the script" /></section> }
+        }
+        (None | Some(None), Some(e)) => html! {
             <section aria-labelledby="page-title">
                 { back }
                 <h1 id="page-title">{ "CloudScript" }</h1>
                 <Banner tone={Tone::Error}>{ e.message() }</Banner>
             </section>
         },
-        Some(Ok((s, versions))) => {
+        (Some(Some((s, versions))), error) => {
             let editable = match role {
                 Some(Role::Admin) => s.tenant_id.is_some(),
                 Some(Role::Operator) => s.tenant_id.is_none(),
@@ -102,6 +111,9 @@ pub fn script_page(p: &ScriptProps) -> Html {
                         <span class="badge" data-version={s.latest_version.to_string()}>{ format!("v{}", s.latest_version) }</span>
                     </div>
                     if !s.description.is_empty() { <p class="lede">{ s.description.clone() }</p> }
+                    if let Some(e) = error {
+                        <Banner tone={Tone::Error}>{ format!("The script could not be read again: {}", e.message()) }</Banner>
+                    }
                     if !editable {
                         <p class="muted">{ if s.tenant_id.is_none() {
                             "The provider's library: you can read, preview and run this script, not change it."
@@ -441,6 +453,12 @@ fn try_script(p: &TryProps) -> Html {
     let preview = use_state(|| None::<RenderResponse>);
     let jobs = use_state(Vec::<JobResponse>::new);
     let busy = use_state(|| false);
+    // Which run the jobs shown belong to; 0 once the page is gone (its polling then stops).
+    let following = use_memo((), |_| Rc::new(Cell::new(1u64)));
+    {
+        let following = (*following).clone();
+        use_effect_with((), move |_| move || following.set(0));
+    }
     let projects = {
         let client = client.clone();
         use_list((), move |cursor| {
@@ -592,13 +610,14 @@ fn try_script(p: &TryProps) -> Html {
         })
     };
     let on_run = {
-        let (client, id, busy, errors, jobs, value_inputs) = (
+        let (client, id, busy, errors, jobs, value_inputs, following) = (
             client.clone(),
             p.script.id,
             busy.clone(),
             errors.clone(),
             jobs.clone(),
             value_inputs.clone(),
+            (*following).clone(),
         );
         Callback::from(move |_: MouseEvent| {
             let Some((appliance_ids, variables)) = request() else {
@@ -611,21 +630,26 @@ fn try_script(p: &TryProps) -> Html {
             };
             busy.set(true);
             errors.set(FormErrors::default());
-            let (client, busy, errors, jobs, value_inputs) = (
+            // a new run: the polling of an earlier one stops
+            let this = following.get() + 1;
+            following.set(this);
+            let (client, busy, errors, jobs, value_inputs, following) = (
                 client.clone(),
                 busy.clone(),
                 errors.clone(),
                 jobs.clone(),
                 value_inputs.clone(),
+                following.clone(),
             );
             spawn_local(async move {
                 let inputs: Vec<&str> = value_inputs.iter().map(String::as_str).collect();
                 match client.run_script(id, &req).await {
-                    Ok(started) => {
+                    Ok(started) if following.get() == this => {
                         jobs.set(started.clone());
                         busy.set(false);
-                        follow(client, started, jobs).await;
+                        follow(client, started, jobs, &following, this).await;
                     }
+                    Ok(_) => {}
                     Err(e) => {
                         errors.set(FormErrors::from_api(&e, &inputs));
                         busy.set(false);
@@ -695,14 +719,12 @@ fn try_script(p: &TryProps) -> Html {
                                 texts.set(t);
                             })
                         };
-                        let hint = match &d.default {
-                            Some(v) => format!("{}; default {}", d.type_.as_str(), scripts::value_to_text(v)),
-                            None if d.required => format!("{}; required", d.type_.as_str()),
-                            None => d.type_.as_str().to_owned(),
-                        };
+                        let hint = scripts::value_hint(d);
                         html! {
                             <Field key={name.clone()} id={format!("value-{name}")} label={name.clone()}
                                 value={texts.get(&name).cloned().unwrap_or_default()} oninput={set} required={d.required}
+                                kind={if d.secret { "password" } else { "text" }}
+                                autocomplete={d.secret.then_some(AttrValue::Static("new-password"))}
                                 hint={hint} error={errors.field(&format!("variables.{name}"))} />
                         }
                     }) }
@@ -738,23 +760,37 @@ fn try_script(p: &TryProps) -> Html {
     }
 }
 
-/// Poll the jobs until each has ended (a second apart; the live stream will replace this).
+/// Poll the jobs until each has ended (a second apart; the live stream will replace this), while
+/// `following` still names this run (another run, or leaving the page, stops it), for at most the
+/// longest job's timeout plus the engine's grace, and until five reads in a row failed.
 async fn follow(
     client: ApiClient,
     mut jobs: Vec<JobResponse>,
     out: UseStateHandle<Vec<JobResponse>>,
+    following: &Cell<u64>,
+    this: u64,
 ) {
-    // At most the longest job's timeout plus the engine's grace.
     let rounds = jobs.iter().map(|j| j.timeout_secs).max().unwrap_or(0) + 60;
+    let mut failed = 0;
     for _ in 0..rounds {
-        if jobs.iter().all(|j| j.status.finished()) {
+        if jobs.iter().all(|j| j.status.finished()) || failed >= 5 {
             return;
         }
         sleep(Duration::from_secs(1)).await;
+        if following.get() != this {
+            return;
+        }
         for j in jobs.iter_mut().filter(|j| !j.status.finished()) {
-            if let Ok(fresh) = client.get_job(j.id).await {
-                *j = fresh;
+            match client.get_job(j.id).await {
+                Ok(fresh) => {
+                    *j = fresh;
+                    failed = 0;
+                }
+                Err(_) => failed += 1,
             }
+        }
+        if following.get() != this {
+            return;
         }
         out.set(jobs.clone());
     }

@@ -93,6 +93,11 @@ impl FormErrors {
         self.fields.is_empty() && self.general.is_none()
     }
 
+    /// Forget the errors of every input whose path starts with `prefix` (a step that moved or changed).
+    pub fn clear_prefix(&mut self, prefix: &str) {
+        self.fields.retain(|k, _| !k.starts_with(prefix));
+    }
+
     /// Forget the error of one input (the user is editing it).
     pub fn clear_field(&mut self, field: &str) {
         self.fields.remove(field);
@@ -154,6 +159,18 @@ mod tests {
         assert_eq!(f.field("email").as_deref(), Some("is already in use"));
         f.clear_field("email");
         assert_eq!(f.field("email"), None);
+        let mut steps = FormErrors::from_field_errors(
+            &[
+                fe("steps[0].retries", "x"),
+                fe("steps[1].retries", "y"),
+                fe("name", "z"),
+            ],
+            &["steps[0].retries", "steps[1].retries", "name"],
+            None,
+        );
+        steps.clear_prefix("steps[0].");
+        assert_eq!(steps.field("steps[0].retries"), None);
+        assert!(steps.field("steps[1].retries").is_some() && steps.field("name").is_some());
         assert!(!f.is_empty(), "the banner stays until the next submit");
     }
 

@@ -92,6 +92,10 @@ pub enum ListAction<T: Keyed> {
     Remove(T::Key),
     /// Start over (a retry after a failure).
     Reload,
+    /// The first page read again (a periodic refresh): its items first, in its order, then the
+    /// items loaded before that it no longer holds (older ones, or pages loaded with "Load more",
+    /// whose cursor stays). Before the list is ready it is the first load.
+    Refreshed(Page<T>),
 }
 
 impl<T: Keyed + Clone + PartialEq> ListState<T> {
@@ -104,6 +108,39 @@ impl<T: Keyed + Clone + PartialEq> ListState<T> {
                 more: More::Idle,
             },
             (_, A::Failed(msg)) => ListState::Failed(msg),
+            (
+                ListState::Ready {
+                    items,
+                    next_cursor,
+                    more,
+                },
+                A::Refreshed(page),
+            ) => {
+                let fresh: Vec<T::Key> = page.items.iter().map(Keyed::key).collect();
+                let kept: Vec<T> = items
+                    .iter()
+                    .filter(|i| !fresh.contains(&i.key()))
+                    .cloned()
+                    .collect();
+                // with more than the first page loaded, the cursor of the last one still holds
+                let next = if kept.is_empty() {
+                    page.next_cursor
+                } else {
+                    next_cursor.clone()
+                };
+                let mut all = page.items;
+                all.extend(kept);
+                ListState::Ready {
+                    items: all,
+                    next_cursor: next,
+                    more: more.clone(),
+                }
+            }
+            (_, A::Refreshed(page)) => ListState::Ready {
+                items: page.items,
+                next_cursor: page.next_cursor,
+                more: More::Idle,
+            },
             (_, A::Reload) => ListState::Loading,
             (
                 ListState::Ready {
@@ -283,6 +320,33 @@ mod tests {
             .apply(ListAction::Remove(b.id))
             .apply(ListAction::Remove(s.items()[1].id));
         assert!(s.is_empty());
+    }
+
+    #[test]
+    fn a_refresh_puts_the_first_page_first_and_keeps_what_was_loaded_beyond_it() {
+        let (a, b, c, d) = (project("a"), project("b"), project("c"), project("d"));
+        // newest first: b, a on the first page, c loaded with "Load more", no further page
+        let s = ListState::Loading
+            .apply(ListAction::Loaded(page(
+                vec![b.clone(), a.clone()],
+                Some("n1"),
+            )))
+            .apply(ListAction::MoreLoaded(page(vec![c.clone()], None)));
+        // d is new, b changed: the refreshed first page is d, b (a moved to the second page)
+        let mut b2 = b.clone();
+        b2.name = "b2".into();
+        let s = s.apply(ListAction::Refreshed(page(vec![d.clone(), b2], Some("m1"))));
+        assert_eq!(names(&s), ["d", "b2", "a", "c"]);
+        assert_eq!(s.next_cursor(), None, "the last loaded page's cursor stays");
+        // with only the first page loaded, the refreshed page's cursor applies
+        let s = ListState::Loading
+            .apply(ListAction::Loaded(page(vec![a.clone()], None)))
+            .apply(ListAction::Refreshed(page(vec![d, a], Some("m2"))));
+        assert_eq!(names(&s), ["d", "a"]);
+        assert_eq!(s.next_cursor().as_deref(), Some("m2"));
+        // before the first load it is the first load
+        let s = ListState::Loading.apply(ListAction::Refreshed(page(vec![c], None)));
+        assert_eq!(names(&s), ["c"]);
     }
 
     #[test]

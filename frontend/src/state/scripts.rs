@@ -72,6 +72,17 @@ pub fn value_to_text(v: &Value) -> String {
     }
 }
 
+/// What the input of a variable's value says under it: its type and its default, or that it is
+/// required.
+pub fn value_hint(d: &VariableDecl) -> String {
+    match &d.default {
+        Some(_) if d.secret => format!("{}; default set (secret)", d.type_.as_str()),
+        Some(v) => format!("{}; default {}", d.type_.as_str(), value_to_text(v)),
+        None if d.required => format!("{}; required", d.type_.as_str()),
+        None => d.type_.as_str().to_owned(),
+    }
+}
+
 /// The values of a form of variables (`name → text`) for the declared variables, with errors at
 /// `{prefix}.{name}`; blank ones are left out (their defaults apply).
 pub fn values(
@@ -119,6 +130,9 @@ pub struct VarDraft {
     pub required: bool,
     pub secret: bool,
     pub description: String,
+    /// The name of the stored secret whose default shows as the mask: the server keeps it only for
+    /// a secret variable of that name.
+    pub kept: Option<String>,
 }
 
 impl Default for VarDraft {
@@ -130,6 +144,7 @@ impl Default for VarDraft {
             required: false,
             secret: false,
             description: String::new(),
+            kept: None,
         }
     }
 }
@@ -187,6 +202,7 @@ impl ScriptDraft {
                     required: d.required,
                     secret: d.secret,
                     description: d.description.clone(),
+                    kept: (d.secret && d.default.is_some()).then(|| d.name.clone()),
                 })
                 .collect(),
         }
@@ -206,9 +222,18 @@ impl ScriptDraft {
         });
         let mut variables = Vec::new();
         for (i, v) in self.variables.iter().enumerate() {
-            let default = if v.secret && v.default.trim() == MASK {
-                // The stored secret default, kept by the server.
-                Some(Value::String(MASK.to_owned()))
+            let default = if v.default.trim() == MASK && v.kept.is_some() {
+                if v.secret && v.kept.as_deref() == Some(v.name.trim()) {
+                    // The stored secret default, kept by the server.
+                    Some(Value::String(MASK.to_owned()))
+                } else {
+                    errors.push(error(
+                        format!("variables[{i}].default"),
+                        "masked_default",
+                        "type the default again: the stored secret stays with a secret variable of its name",
+                    ));
+                    None
+                }
             } else if is_expression(&v.default) {
                 errors.push(error(
                     format!("variables[{i}].default"),
@@ -338,6 +363,15 @@ mod tests {
             assert_eq!(value_from_text(t, text), want, "{t:?} {text:?}");
         }
         assert_eq!(value_to_text(&json!(["a", "b"])), "a, b");
+        let mut port = decl("port", VarType::Int, false);
+        port.default = Some(json!(80));
+        assert_eq!(value_hint(&port), "int; default 80");
+        port.secret = true;
+        assert_eq!(value_hint(&port), "int; default set (secret)");
+        assert_eq!(
+            value_hint(&decl("name", VarType::String, true)),
+            "string; required"
+        );
         assert_eq!(value_to_text(&json!(80)), "80");
         assert_eq!(value_to_text(&json!(false)), "false");
     }
@@ -454,19 +488,52 @@ mod tests {
     }
 
     #[test]
-    fn a_masked_secret_default_is_sent_back_as_the_mask() {
+    fn a_masked_secret_default_is_sent_back_as_the_mask_only_where_the_server_keeps_it() {
+        let kept = VarDraft {
+            name: "password".into(),
+            type_: VarType::Int,
+            default: MASK.into(),
+            secret: true,
+            kept: Some("password".into()),
+            ..VarDraft::default()
+        };
         let d = ScriptDraft {
-            variables: vec![VarDraft {
-                name: "password".into(),
-                type_: VarType::Int,
-                default: MASK.into(),
-                secret: true,
-                ..VarDraft::default()
-            }],
+            variables: vec![kept.clone()],
             ..ScriptDraft::default()
         };
         let v = d.version().expect("kept");
         assert_eq!(v.variables[0].default, Some(json!(MASK)));
+        // renamed, or no longer secret: the mask would be stored as the value (or refused)
+        for changed in [
+            VarDraft {
+                name: "pass".into(),
+                ..kept.clone()
+            },
+            VarDraft {
+                secret: false,
+                ..kept.clone()
+            },
+        ] {
+            let d = ScriptDraft {
+                variables: vec![changed],
+                ..ScriptDraft::default()
+            };
+            let e = d.version().unwrap_err();
+            assert_eq!(e[0].field, "variables[0].default");
+        }
+        // eight stars typed into a variable that never had a stored secret are a value
+        let typed = ScriptDraft {
+            variables: vec![VarDraft {
+                name: "stars".into(),
+                default: MASK.into(),
+                ..VarDraft::default()
+            }],
+            ..ScriptDraft::default()
+        };
+        assert_eq!(
+            typed.version().expect("a value").variables[0].default,
+            Some(json!(MASK))
+        );
     }
 
     #[test]

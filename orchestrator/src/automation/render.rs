@@ -421,8 +421,9 @@ pub fn resolve(
             }
             None | Some(Value::Null) => zero(d.type_),
             Some(Value::String(s)) if is_template(s) => {
-                check_value_names(&env, &field, s)?;
-                coerce(&d.name, d.type_, &render_text(&env, &field, s, &jctx)?)?
+                let text = render_text(&env, &field, s, &jctx)
+                    .map_err(|e| explain_value(&env, s, d.secret, e))?;
+                coerce(&d.name, d.type_, &text)?
             }
             Some(Value::String(s)) if d.type_ != VarType::String => coerce(&d.name, d.type_, s)?,
             Some(v) if d.type_.admits(v) => v.clone(),
@@ -438,27 +439,29 @@ pub fn resolve(
     Ok(out)
 }
 
-/// A value's expression names only what the context gives; `vars` is not among them (values are
-/// rendered before the script's variables exist).
-fn check_value_names(
+/// A value's expression that failed to render: when it names what its context lacks (`vars` among
+/// them: values are rendered before the script's variables exist), say which name, unless the value
+/// is a secret (an error never repeats a secret's text).
+fn explain_value(
     env: &Environment<'static>,
-    field: &str,
     source: &str,
-) -> Result<(), RenderError> {
-    let tmpl = env
-        .template_from_str(source)
-        .map_err(|e| RenderError::template(field, &e))?;
-    match unknown_name(env, &tmpl, |var| {
+    secret: bool,
+    e: RenderError,
+) -> RenderError {
+    if secret {
+        return e;
+    }
+    let Ok(tmpl) = env.template_from_str(source) else {
+        return e;
+    };
+    let named = unknown_name(env, &tmpl, |var| {
         Err(format!(
             "a value cannot use vars.{var}: values are rendered before the script's variables exist"
         ))
-    }) {
-        Some((_, message)) => Err(RenderError {
-            field: field.to_owned(),
-            line: None,
-            message,
-        }),
-        None => Ok(()),
+    });
+    match named {
+        Some((_, message)) => RenderError { message, ..e },
+        None => e,
     }
 }
 
