@@ -91,6 +91,45 @@ pub enum Outside {
     },
 }
 
+/// The scripts and versions the runs of one transaction read, each read once: a version never
+/// changes, and a script's latest version as read at the first of the transaction's runs holds for
+/// the rest of them (a save meanwhile is for the next round).
+#[derive(Debug, Default)]
+pub struct Lookups {
+    scripts: HashMap<(common::TenantId, common::ScriptId), Option<store::Script>>,
+    versions: HashMap<(common::ScriptId, u32), Option<store::ScriptVersion>>,
+}
+
+impl Lookups {
+    fn script(
+        &mut self,
+        c: &mut DbConn,
+        tenant: common::TenantId,
+        id: common::ScriptId,
+    ) -> Result<Option<store::Script>, StoreError> {
+        if let Some(s) = self.scripts.get(&(tenant, id)) {
+            return Ok(s.clone());
+        }
+        let s = scripts::get(c, tenant, id)?;
+        self.scripts.insert((tenant, id), s.clone());
+        Ok(s)
+    }
+
+    fn version(
+        &mut self,
+        c: &mut DbConn,
+        id: common::ScriptId,
+        v: u32,
+    ) -> Result<Option<store::ScriptVersion>, StoreError> {
+        if let Some(s) = self.versions.get(&(id, v)) {
+            return Ok(s.clone());
+        }
+        let s = scripts::version(c, id, v)?;
+        self.versions.insert((id, v), s.clone());
+        Ok(s)
+    }
+}
+
 /// Start the current step (the run is locked and the step is pending): mark it running, and do
 /// what can be done in this transaction (make the script jobs, change the group's size).
 /// `world`: the run's application as last loaded in this transaction (reused by the next run of the
@@ -100,6 +139,7 @@ pub fn start(
     run: &mut Run,
     event: Option<&Event>,
     world: &mut Option<World>,
+    lookups: &mut Lookups,
     now: DateTime<Utc>,
 ) -> Result<Outside, StoreError> {
     let i = run.step as usize;
@@ -134,11 +174,11 @@ pub fn start(
                     return Ok(Err("the application is gone".into()));
                 };
                 world.include(c, run.appliance_id)?;
-                let Some(script) = scripts::get(c, run.tenant_id, *script_id)? else {
+                let Some(script) = lookups.script(c, run.tenant_id, *script_id)? else {
                     return Ok(Err(format!("CloudScript {script_id} is gone")));
                 };
                 let v = version.unwrap_or(script.latest_version);
-                let Some(version) = scripts::version(c, script.id, v)? else {
+                let Some(version) = lookups.version(c, script.id, v)? else {
                     return Ok(Err(format!(
                         "CloudScript {} has no version {v}",
                         script.name

@@ -17,7 +17,7 @@ use super::metrics::{Hold, Window};
 use super::rules::{self, Subject};
 use chrono::{DateTime, Utc};
 use common::api::{JobStatus, RunStatus, StepRun, StepStatus};
-use common::{ApplicationId, RunId};
+use common::{ApplicationId, EventId, RunId};
 use std::collections::{HashMap, HashSet};
 use store::repo::{events, unscoped};
 use store::time::now;
@@ -57,7 +57,8 @@ pub fn dispatch(c: &mut DbConn) -> Result<usize, StoreError> {
         by_app.entry(r.application_id).or_default().push(r);
     }
     let mut worlds: HashMap<ApplicationId, Option<World>> = HashMap::new();
-    let mut open: HashMap<ApplicationId, i64> = HashMap::new();
+    // the open runs of the batch's applications, counted in one query and kept up as runs are added
+    let mut open = unscoped::automation::open_runs_of(c, &apps)?;
     for e in &batch {
         let Some(app) = e.application_id else {
             continue;
@@ -68,25 +69,31 @@ pub fn dispatch(c: &mut DbConn) -> Result<usize, StoreError> {
         if !rules.iter().any(|r| r.event_type == e.type_) {
             continue;
         }
-        let world = match worlds.entry(app) {
-            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(World::load(c, e.tenant_id, app, e.appliance_id)?)
+        // the layer, group and role of the event's appliance, read only for rules that filter on them
+        let filtered = rules
+            .iter()
+            .any(|r| r.event_type == e.type_ && !rules::unfiltered(&r.filter));
+        let subject = match e.appliance_id {
+            Some(id) if filtered => {
+                let world = match worlds.entry(app) {
+                    std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        v.insert(World::load(c, e.tenant_id, app, e.appliance_id)?)
+                    }
+                };
+                let Some(world) = world else {
+                    continue;
+                };
+                // the cached world may lack this event's appliance (a second terminated one of a batch)
+                world.include(c, Some(id))?;
+                world.appliance(id).map(|a| Subject {
+                    layer: world.layer_of(a),
+                    group: world.group_of(a),
+                    role: world.role_of(a),
+                })
             }
+            _ => None,
         };
-        let Some(world) = world else {
-            continue;
-        };
-        // the cached world may lack this event's appliance (a second terminated one of a batch)
-        world.include(c, e.appliance_id)?;
-        let subject = e
-            .appliance_id
-            .and_then(|id| world.appliance(id))
-            .map(|a| Subject {
-                layer: world.layer_of(a),
-                group: world.group_of(a),
-                role: world.role_of(a),
-            });
         for r in rules.iter_mut() {
             // a schedule keeps its own cadence; a cooldown of 0 never holds an event back (one
             // committed late, with an earlier time, included)
@@ -97,12 +104,7 @@ pub fn dispatch(c: &mut DbConn) -> Result<usize, StoreError> {
                 continue;
             }
             let at = now();
-            let open = match open.entry(app) {
-                std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
-                std::collections::hash_map::Entry::Vacant(v) => {
-                    v.insert(unscoped::automation::open_runs(c, app)?)
-                }
-            };
+            let open = open.entry(app).or_insert(0);
             let mut run = Run {
                 id: RunId::new(),
                 tenant_id: r.tenant_id,
@@ -266,6 +268,7 @@ fn advance(
     id: RunId,
     at: DateTime<Utc>,
     world: &mut Option<World>,
+    round: &mut Round,
 ) -> Result<Option<(Run, Outside)>, StoreError> {
     let Some(mut run) = unscoped::automation::get_run(c, id)? else {
         return Ok(None);
@@ -279,7 +282,10 @@ fn advance(
         unscoped::automation::save_run(c, &run)?;
         return Ok(None);
     };
-    let event = events_get(c, &run)?;
+    let event = match round.events.remove(&run.event_id) {
+        Some(e) if e.tenant_id == run.tenant_id => Some(e),
+        _ => events_get(c, &run)?,
+    };
     let outside = match (sr.status, run.chain.get(i).map(|s| &s.action)) {
         (StepStatus::Running, Some(common::api::Action::RunScript { .. })) => {
             if !chain::check_jobs(c, &mut run, at)? {
@@ -300,7 +306,7 @@ fn advance(
                 s.status = StepStatus::Pending;
                 s.attempts = s.attempts.saturating_sub(1);
             }
-            chain::start(c, &mut run, event.as_ref(), world, at)?
+            chain::start(c, &mut run, event.as_ref(), world, &mut round.lookups, at)?
         }
         _ => {
             chain::conclude(&mut run, false, "the step was interrupted".into(), at);
@@ -315,11 +321,17 @@ fn advance(
 /// Runs of one application one after another: from `first`, while each ends in this call and the
 /// next is due (at most [`RUNS_PER_APP`]), each in a savepoint of its own (a failure is logged and
 /// leaves the others' progress), the application loaded once for them.
-fn advance_app(c: &mut DbConn, first: RunId, at: DateTime<Utc>, out: &mut Vec<(Run, Outside)>) {
+fn advance_app(
+    c: &mut DbConn,
+    first: RunId,
+    at: DateTime<Utc>,
+    round: &mut Round,
+    out: &mut Vec<(Run, Outside)>,
+) {
     let mut world = None;
     let mut id = first;
     for _ in 0..RUNS_PER_APP {
-        let moved = match store::savepoint(c, |c| advance(c, id, at, &mut world)) {
+        let moved = match store::savepoint(c, |c| advance(c, id, at, &mut world, round)) {
             Ok(m) => m,
             Err(e) => {
                 tracing::warn!(run = %id, error = %store::Chain(&e), "a run could not move on");
@@ -347,6 +359,14 @@ fn advance_app(c: &mut DbConn, first: RunId, at: DateTime<Utc>, out: &mut Vec<(R
             }
         }
     }
+}
+
+/// What the runs of one transaction of a round share: the events of its due runs, read in one query
+/// (a run that follows one that ended reads its own), and the scripts and versions read so far.
+#[derive(Default)]
+struct Round {
+    events: HashMap<EventId, Event>,
+    lookups: chain::Lookups,
 }
 
 /// A run whose move failed (a database error, not a step's failure): its step counts an attempt and
@@ -490,20 +510,28 @@ impl Engine {
         // logged and leaves the others' progress
         // a tenant's runs go in one transaction: tenant row locks (scale steps) are never taken
         // by two of them in opposite orders
-        let mut parts: Vec<Vec<RunId>> = vec![Vec::new(); WRITERS];
+        let mut parts: Vec<Vec<(RunId, EventId)>> = vec![Vec::new(); WRITERS];
         let mut tenants: Vec<common::TenantId> = due.iter().map(|r| r.tenant_id).collect();
         tenants.sort();
         tenants.dedup();
         for r in &due {
             let slot = tenants.binary_search(&r.tenant_id).unwrap_or(0) % WRITERS;
-            parts[slot].push(r.id);
+            parts[slot].push((r.id, r.event_id));
         }
         let batches = parts.into_iter().filter(|p| !p.is_empty()).map(|part| {
             self.store
                 .write(move |c| -> Result<Vec<(Run, Outside)>, StoreError> {
                     let mut out = Vec::with_capacity(part.len());
-                    for id in part {
-                        advance_app(c, id, at, &mut out);
+                    let ids: Vec<EventId> = part.iter().map(|(_, e)| *e).collect();
+                    let mut round = Round {
+                        events: unscoped::automation::events_by_id(c, &ids)?
+                            .into_iter()
+                            .map(|e| (e.id, e))
+                            .collect(),
+                        lookups: chain::Lookups::default(),
+                    };
+                    for (id, _) in part {
+                        advance_app(c, id, at, &mut round, &mut out);
                     }
                     Ok(out)
                 })

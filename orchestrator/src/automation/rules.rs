@@ -13,11 +13,15 @@ pub struct Subject {
     pub role: Option<ApplianceRole>,
 }
 
+/// Whether the filter takes every appliance (and events about none).
+pub fn unfiltered(filter: &RuleFilter) -> bool {
+    filter.layer.is_none() && filter.group.is_none() && filter.role.is_none()
+}
+
 /// Whether `filter` admits `subject` (an event about no appliance passes only an empty filter).
 pub fn admits(filter: &RuleFilter, subject: Option<&Subject>) -> bool {
-    let empty = filter.layer.is_none() && filter.group.is_none() && filter.role.is_none();
     match subject {
-        None => empty,
+        None => unfiltered(filter),
         Some(s) => {
             filter.layer.as_ref().is_none_or(|l| *l == s.layer)
                 && filter.group.as_ref().is_none_or(|g| *g == s.group)

@@ -25,6 +25,21 @@ pub fn undispatched(conn: &mut DbConn, limit: i64) -> Result<Vec<Event>, StoreEr
     )
 }
 
+/// The events of these ids (the engine reads a round's in one query; they are its own, unscoped).
+pub fn events_by_id(conn: &mut DbConn, ids: &[EventId]) -> Result<Vec<Event>, StoreError> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let chunk: Vec<String> = chunk.iter().map(|x| x.to_string()).collect();
+        out.extend(convert::<_, Event>(
+            ev::table
+                .filter(ev::id.eq_any(chunk))
+                .select(EventRow::as_select())
+                .load(conn)?,
+        )?);
+    }
+    Ok(out)
+}
+
 pub fn mark_dispatched(conn: &mut DbConn, ids: &[EventId]) -> Result<(), StoreError> {
     for chunk in ids.chunks(500) {
         let chunk: Vec<String> = chunk.iter().map(|x| x.to_string()).collect();
@@ -146,14 +161,29 @@ pub fn prune(conn: &mut DbConn, before: DateTime<Utc>, limit: i64) -> Result<Pru
     })
 }
 
-/// How many runs of the application are open (pending or running).
-pub fn open_runs(conn: &mut DbConn, app: ApplicationId) -> Result<i64, StoreError> {
+/// The open (pending or running) runs of each of these applications, in one query (those without
+/// any are absent).
+pub fn open_runs_of(
+    conn: &mut DbConn,
+    apps: &[ApplicationId],
+) -> Result<std::collections::HashMap<ApplicationId, i64>, StoreError> {
     let open = [name_of(RunStatus::Pending), name_of(RunStatus::Running)];
-    Ok(ar::table
-        .filter(ar::status.eq_any(open))
-        .filter(ar::application_id.eq(app.to_string()))
-        .count()
-        .get_result(conn)?)
+    let mut out = std::collections::HashMap::new();
+    for chunk in apps.chunks(500) {
+        let chunk: Vec<String> = chunk.iter().map(|x| x.to_string()).collect();
+        let counts: Vec<(String, i64)> = ar::table
+            .filter(ar::status.eq_any(&open))
+            .filter(ar::application_id.eq_any(chunk))
+            .group_by(ar::application_id)
+            .select((ar::application_id, diesel::dsl::count_star()))
+            .load(conn)?;
+        for (app, n) in counts {
+            if let Ok(id) = app.parse() {
+                out.insert(id, n);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The runs that may go on now: of each application only its oldest unfinished run (runs of one
