@@ -37,6 +37,33 @@ pub fn discover() -> Option<Identity> {
     from_cmdline(&std::fs::read_to_string("/proc/cmdline").ok()?)
 }
 
+/// The names under which a job gets its agent's identity (for `scaleinfra-agent emit`).
+pub const JOB_URL: &str = "SI_AGENT_URL";
+pub const JOB_TOKEN: &str = "SI_AGENT_TOKEN";
+
+static SHARED: std::sync::OnceLock<Identity> = std::sync::OnceLock::new();
+
+/// Hand the running agent's identity to every job it runs (set once, at start).
+pub fn share(id: &Identity) {
+    let _ = SHARED.set(id.clone());
+}
+
+/// The identity handed to jobs, if any.
+pub fn shared() -> Option<&'static Identity> {
+    SHARED.get()
+}
+
+/// Who `emit` posts as: the identity its agent gave the job, else the agent's own way of finding it.
+pub fn for_emit() -> Option<Identity> {
+    match (std::env::var(JOB_TOKEN), std::env::var(JOB_URL)) {
+        (Ok(token), Ok(url)) if !token.is_empty() && url.starts_with("http://") => Some(Identity {
+            token,
+            url: url.trim_end_matches('/').to_owned(),
+        }),
+        _ => discover(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -39,14 +39,15 @@ fn worker_gone(worker: JoinHandle<()>) -> ExitCode {
     }
 }
 
-/// `emit <name> [detail…]`: exit 0 once recorded; 65 (EX_DATAERR) when refused as it is; 75
-/// (EX_TEMPFAIL) when too many were posted (try again later); 1 otherwise.
+/// `emit <name> [detail…]`: exit 0 once recorded; 64 (EX_USAGE) without a name; 2 without an
+/// identity; 65 (EX_DATAERR) when refused as it is; 75 (EX_TEMPFAIL) when too many were posted (try
+/// again later); 1 otherwise.
 fn emit(args: &[String]) -> ExitCode {
     let Some(name) = args.first() else {
         eprintln!("usage: scaleinfra-agent emit <name> [detail…]");
         return ExitCode::from(64);
     };
-    let Some(id) = identity::discover() else {
+    let Some(id) = identity::for_emit() else {
         eprintln!(
             "scaleinfra-agent emit: no identity (si.token/si.url on the kernel command line, or SI_TOKEN/SI_URL)"
         );
@@ -88,6 +89,7 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(2);
     };
+    identity::share(&id);
     let client = Client::new(id.clone());
     let started = Instant::now();
     let mut backoff = Duration::from_secs(1);

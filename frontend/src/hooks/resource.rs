@@ -1,7 +1,8 @@
 //! `use_resource`: one object loaded through the client when the page mounts, again when its
 //! dependency changes or on `reload`. Only the answer of the latest load is kept (an older one that
 //! arrives late is dropped), and a failed reload keeps the last good value beside its error, so a page
-//! that refreshes never turns into an error page over one lost answer.
+//! that refreshes never turns into an error page over one lost answer. When the dependency changes,
+//! the value of the one before is dropped at once.
 
 use super::use_reload;
 use crate::api::ApiError;
@@ -24,16 +25,26 @@ pub struct ResourceHandle<T> {
     pub reload: Callback<()>,
 }
 
+/// An answer, or another object to load (what was shown belongs to the one before).
+pub enum ResourceAction<T> {
+    Answer(Result<T, ApiError>),
+    Other,
+}
+
 impl<T: Clone + PartialEq> Reducible for Resource<T> {
-    type Action = Result<T, ApiError>;
-    fn reduce(self: Rc<Self>, answer: Self::Action) -> Rc<Self> {
+    type Action = ResourceAction<T>;
+    fn reduce(self: Rc<Self>, action: Self::Action) -> Rc<Self> {
         let mut next = (*self).clone();
-        match answer {
-            Ok(v) => {
+        match action {
+            ResourceAction::Answer(Ok(v)) => {
                 next.value = Some(v);
                 next.error = None;
             }
-            Err(e) => next.error = Some(e),
+            ResourceAction::Answer(Err(e)) => next.error = Some(e),
+            ResourceAction::Other => {
+                next.value = None;
+                next.error = None;
+            }
         }
         Rc::new(next)
     }
@@ -52,16 +63,22 @@ where
     });
     let (revision, reload) = use_reload();
     let latest = use_memo((), |_| Rc::new(Cell::new(0u64)));
+    let shown = use_mut_ref(|| None::<D>);
     {
         let (answers, latest) = (state.dispatcher(), (*latest).clone());
         use_effect_with((dep, revision), move |(dep, _)| {
+            // another object: the last one's value is not shown under its address meanwhile
+            if shown.borrow().as_ref().is_some_and(|d| d != dep) {
+                answers.dispatch(ResourceAction::Other);
+            }
+            *shown.borrow_mut() = Some(dep.clone());
             let this = latest.get() + 1;
             latest.set(this);
             let work = fetch(dep.clone());
             spawn_local(async move {
                 let answer = work.await;
                 if latest.get() == this {
-                    answers.dispatch(answer);
+                    answers.dispatch(ResourceAction::Answer(answer));
                 }
             });
         });

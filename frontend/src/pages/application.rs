@@ -78,10 +78,12 @@ pub fn application_page(p: &ApplicationProps) -> Html {
         <section aria-labelledby="page-title">
             <Link<Route> to={Route::Project { id: a.project_id }} classes="back">{ "← The project" }</Link<Route>>
             <div class="page-head">
-                <h1 id="page-title">{ a.name.clone() }</h1>
-                <span class={classes!("badge", if a.deployed { "status-active" } else { "status-pending" })}>
-                    { if a.deployed { "deployed" } else { "not deployed" } }
-                </span>
+                <div class="title">
+                    <h1 id="page-title">{ a.name.clone() }</h1>
+                    <span class={classes!("badge", if a.deployed { "status-active" } else { "status-pending" })}>
+                        { if a.deployed { "deployed" } else { "not deployed" } }
+                    </span>
+                </div>
             </div>
             if !a.description.is_empty() { <p class="lede">{ a.description.clone() }</p> }
             if let Some(e) = &app.current.error {

@@ -106,9 +106,11 @@ pub fn script_page(p: &ScriptProps) -> Html {
                 <section aria-labelledby="page-title">
                     { back }
                     <div class="page-head">
-                        <h1 id="page-title">{ s.name.clone() }</h1>
-                        <span class="badge">{ if s.tenant_id.is_none() { "library" } else { "your organisation" } }</span>
-                        <span class="badge" data-version={s.latest_version.to_string()}>{ format!("v{}", s.latest_version) }</span>
+                        <div class="title">
+                            <h1 id="page-title">{ s.name.clone() }</h1>
+                            <span class="badge">{ if s.tenant_id.is_none() { "library" } else { "your organisation" } }</span>
+                            <span class="badge" data-version={s.latest_version.to_string()}>{ format!("v{}", s.latest_version) }</span>
+                        </div>
                     </div>
                     if !s.description.is_empty() { <p class="lede">{ s.description.clone() }</p> }
                     if let Some(e) = error {
@@ -753,7 +755,11 @@ fn try_script(p: &TryProps) -> Html {
             if !jobs.is_empty() {
                 <h3>{ "Jobs" }</h3>
                 <ul class="plain jobs" aria-live="polite">
-                    { for jobs.iter().map(|j| html! { <li key={j.id.to_string()}><JobView job={j.clone()} /></li> }) }
+                    { for jobs.iter().map(|j| {
+                        let name = appliances.state.items().iter().find(|a| a.id == j.appliance_id)
+                            .map(|a| AttrValue::from(a.name.clone()));
+                        html! { <li key={j.id.to_string()}><JobView job={j.clone()} appliance={name} /></li> }
+                    }) }
                 </ul>
             }
         </section>
@@ -799,6 +805,9 @@ async fn follow(
 #[derive(Properties, PartialEq)]
 pub struct JobProps {
     pub job: JobResponse,
+    /// The appliance's name, where the page knows it.
+    #[prop_or_default]
+    pub appliance: Option<AttrValue>,
 }
 
 /// One job: its appliance, status, exit code and output.
@@ -810,6 +819,7 @@ pub fn job_view(p: &JobProps) -> Html {
         <div class="job" data-job={j.id.to_string()} data-status={word}>
             <p>
                 <strong>{ format!("{} v{}", j.script_name, j.version) }</strong>
+                if let Some(a) = &p.appliance { { format!(" on {a}") } }
                 <span class={classes!("badge", class)}>{ word }</span>
                 if let Some(c) = j.exit_code { <span class="muted">{ format!(" exit code {c}") }</span> }
             </p>

@@ -92,9 +92,10 @@ pub enum ListAction<T: Keyed> {
     Remove(T::Key),
     /// Start over (a retry after a failure).
     Reload,
-    /// The first page read again (a periodic refresh): its items first, in its order, then the
-    /// items loaded before that it no longer holds (older ones, or pages loaded with "Load more",
-    /// whose cursor stays). Before the list is ready it is the first load.
+    /// The first page read again (a periodic refresh). When it is the whole list (no next page) it
+    /// replaces the list. Otherwise its items come first, in its order, then the items loaded before
+    /// that it no longer holds (older ones, or pages loaded with "Load more", whose cursor stays).
+    /// Before the list is ready it is the first load.
     Refreshed(Page<T>),
 }
 
@@ -115,7 +116,7 @@ impl<T: Keyed + Clone + PartialEq> ListState<T> {
                     more,
                 },
                 A::Refreshed(page),
-            ) => {
+            ) if page.next_cursor.is_some() => {
                 let fresh: Vec<T::Key> = page.items.iter().map(Keyed::key).collect();
                 let kept: Vec<T> = items
                     .iter()
@@ -136,6 +137,7 @@ impl<T: Keyed + Clone + PartialEq> ListState<T> {
                     more: more.clone(),
                 }
             }
+            // a first page with nothing after it is the whole list (what was deleted goes)
             (_, A::Refreshed(page)) => ListState::Ready {
                 items: page.items,
                 next_cursor: page.next_cursor,
@@ -338,12 +340,12 @@ mod tests {
         let s = s.apply(ListAction::Refreshed(page(vec![d.clone(), b2], Some("m1"))));
         assert_eq!(names(&s), ["d", "b2", "a", "c"]);
         assert_eq!(s.next_cursor(), None, "the last loaded page's cursor stays");
-        // with only the first page loaded, the refreshed page's cursor applies
-        let s = ListState::Loading
-            .apply(ListAction::Loaded(page(vec![a.clone()], None)))
-            .apply(ListAction::Refreshed(page(vec![d, a], Some("m2"))));
+        // a first page with no page after it is the whole list: what is not in it was deleted
+        let s = s.apply(ListAction::Refreshed(page(
+            vec![d.clone(), a.clone()],
+            None,
+        )));
         assert_eq!(names(&s), ["d", "a"]);
-        assert_eq!(s.next_cursor().as_deref(), Some("m2"));
         // before the first load it is the first load
         let s = ListState::Loading.apply(ListAction::Refreshed(page(vec![c], None)));
         assert_eq!(names(&s), ["c"]);

@@ -100,7 +100,8 @@ pub fn dispatch(c: &mut DbConn) -> Result<usize, StoreError> {
             let held = r.cooldown_secs > 0
                 && e.type_ != "schedule.fired"
                 && !rules::cooled(r.last_fired_at, r.cooldown_secs, e.at);
-            if !rules::fires(r, e, subject.as_ref()) || held {
+            // an event fires only its own tenant's rules (events carry no foreign keys)
+            if r.tenant_id != e.tenant_id || !rules::fires(r, e, subject.as_ref()) || held {
                 continue;
             }
             let at = now();

@@ -449,7 +449,11 @@ fn explain_value(
     e: RenderError,
 ) -> RenderError {
     if secret {
-        return e;
+        // minijinja's words can quote the template (`filter x is unknown`): a secret's are not shown
+        return RenderError {
+            message: "the value does not render (its text is secret, so it is not repeated)".into(),
+            ..e
+        };
     }
     let Ok(tmpl) = env.template_from_str(source) else {
         return e;
