@@ -476,6 +476,9 @@ test('CloudScripts are written, previewed and run in the portal; a rule made in 
   await page.getByRole('button', { name: 'Create rule' }).click();
   const rule = page.locator('article.rule[data-rule="Greet new app servers"]');
   await rule.waitFor({ timeout: DEADLINE_MS });
+  // the closed form gives the focus back to the button that opened it
+  await until('the focus back on "New rule"', () =>
+    page.evaluate(() => document.activeElement?.textContent?.trim() === 'New rule'));
   assert.match(await rule.innerText(), /appliance\.came_alive on layer app/);
   assert.match(await rule.innerText(), /run greet on the event's appliance/);
   await shot('rule-created');

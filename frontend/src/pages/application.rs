@@ -307,12 +307,33 @@ fn rules_list(
     }
 }
 
+/// When a form that `open` shows closes, the focus goes back to the button that opened it.
+#[hook]
+fn use_focus_back(open: bool) -> NodeRef {
+    let button = use_node_ref();
+    let was = use_mut_ref(|| open);
+    {
+        let button = button.clone();
+        use_effect_with(open, move |open| {
+            if *was.borrow()
+                && !*open
+                && let Some(el) = button.cast::<web_sys::HtmlElement>()
+            {
+                let _ = el.focus();
+            }
+            *was.borrow_mut() = *open;
+        });
+    }
+    button
+}
+
 #[function_component(RulesTab)]
 fn rules_tab(p: &TabProps) -> Html {
     let id = p.app.id;
     let scripts = use_list((), scripts_list(&p.client));
     let rules = use_list(id, rules_list(&p.client, id));
     let creating = use_state(|| false);
+    let new_button = use_focus_back(*creating);
     let notice = use_state(|| None::<String>);
     let toggle = {
         let (creating, notice) = (creating.clone(), notice.clone());
@@ -339,7 +360,7 @@ fn rules_tab(p: &TabProps) -> Html {
         <>
             <div class="page-head">
                 <h2>{ "Event rules" }</h2>
-                <button type="button" class="button primary" onclick={toggle}
+                <button type="button" class="button primary" onclick={toggle} ref={new_button}
                     aria-expanded={(*creating).to_string()} aria-controls="rule-new-form">
                     { if *creating { "Close" } else { "New rule" } }
                 </button>
@@ -375,6 +396,7 @@ struct RuleCardProps {
 #[function_component(RuleCard)]
 fn rule_card(p: &RuleCardProps) -> Html {
     let editing = use_state(|| false);
+    let edit_button = use_focus_back(*editing);
     let busy = use_state(|| false);
     let error = use_state(|| None::<String>);
     let r = &p.rule;
@@ -474,7 +496,7 @@ fn rule_card(p: &RuleCardProps) -> Html {
                 <dd>{ r.last_fired_at.map_or_else(|| "never".to_owned(), views::short_time) }</dd>
             </dl>
             <div class="actions">
-                <button type="button" class="button secondary" onclick={edit}
+                <button type="button" class="button secondary" onclick={edit} ref={edit_button}
                     aria-label={format!("Edit {}", r.name)}>{ "Edit" }</button>
                 <button type="button" class="button secondary" onclick={toggle_enabled} disabled={*busy}
                     aria-label={format!("{} {}", if r.enabled { "Disable" } else { "Enable" }, r.name)}>
