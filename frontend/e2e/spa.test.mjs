@@ -507,7 +507,32 @@ test('CloudScripts are written, previewed and run in the portal; a rule made in 
   assert.ok(await page.locator('details.run[data-rule^="Add app servers"][data-status="succeeded"]').count() >= 1);
   await logout();
 
-  // 6. Another tenant's admin: the application is not found, and neither is the script.
+  // 6. A user assigned to the project: sees the application, its rules and runs; reads the scripts
+  // but has no editor to save with and no "New script".
+  const UMA = { email: 'uma@initech.example', password: 'Lilac-Quarry-Signal-35', name: 'Uma User' };
+  // (signing out in the browser ended the admin's access tokens: a new API session)
+  const admin = await api(IVY);
+  const uma = await admin('POST', '/users', { ...UMA, role: 'user' });
+  await admin('PUT', `/projects/${shop.id}/members/${uma.id}`);
+  await login(UMA);
+  await heading('My projects');
+  await page.getByRole('link', { name: 'Web shop' }).click();
+  await heading('Web shop');
+  await page.locator('[data-application="Storefront"]').getByRole('link', { name: 'Runs' }).click();
+  await heading('Storefront');
+  await page.locator('details.run[data-rule="Greet new app servers"]').waitFor({ timeout: DEADLINE_MS });
+  await page.getByRole('link', { name: 'CloudScripts', exact: true }).click();
+  await heading('CloudScripts');
+  assert.equal(await page.getByRole('link', { name: 'New script' }).count(), 0);
+  await page.locator('tr[data-script="greet"]').getByRole('link', { name: 'greet' }).click();
+  await heading('greet');
+  await page.getByText("Your organisation's admins change its scripts").waitFor({ timeout: DEADLINE_MS });
+  assert.equal(await page.getByRole('button', { name: /^Save as version/ }).count(), 0);
+  assert.ok(await page.getByLabel('Script', { exact: true }).evaluate((t) => t.readOnly), 'the script is read-only');
+  await shot('user-reads-script');
+  await logout();
+
+  // 7. Another tenant's admin: the application is not found, and neither is the script.
   await login(HAL);
   await heading('Projects');
   await page.goto(`${base}${appPath}`);

@@ -1,5 +1,6 @@
 //! The server side of the agent protocol: announce (the appliance came alive), heartbeat, metrics,
-//! jobs, and the custom events scripts post. Served over HTTP at `/agent/v1` and called in-process by simulated appliances.
+//! jobs, and the custom events scripts post. Served over HTTP at `/agent/v1` and called in-process by
+//! simulated appliances.
 
 use crate::agent_buffer::{AgentBuffer, steady};
 use crate::tokens::TokenKey;

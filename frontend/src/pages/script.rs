@@ -735,7 +735,7 @@ fn try_script(p: &TryProps) -> Html {
             <div class="form-actions">
                 <button type="button" class="button secondary" onclick={on_preview} disabled={*busy}>{ "Preview" }</button>
                 <button type="button" class="button primary" onclick={on_run} disabled={*busy}>
-                    { match chosen.len() { 1 => "Run on 1 appliance".to_owned(), n => format!("Run on {n} appliances") } }
+                    { match chosen.len() { 0 => "Run".to_owned(), 1 => "Run on 1 appliance".to_owned(), n => format!("Run on {n} appliances") } }
                 </button>
             </div>
             if let Some(r) = &*preview {
