@@ -1214,3 +1214,42 @@ async fn an_appliance_that_is_not_up_posts_no_events() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_rule_step_may_give_a_typed_variable_its_value_as_text() {
+    // the portal sends the values of a step pinned to an older version as typed: the server reads
+    // them as the pinned version declares
+    let app = TestApp::spawn().await;
+    let (s, a, _script, _appliance) = world(&app, "typed-as-text").await;
+    let r = app
+        .post(
+            &s.token,
+            "/api/v1/cloudscripts",
+            json!({
+                "name": "port-check",
+                "body": "#!/bin/sh\necho {{ vars.port + 1 }}\n",
+                "variables": [{"name": "port", "type": "int", "default": 80}]
+            }),
+        )
+        .await;
+    r.assert_status(201);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let rule = |port: Value| {
+        json!({"name": format!("pinned {port}"), "event_type": "appliance.came_alive", "enabled": false,
+            "steps": [{"action": {"type": "run_script", "script_id": id, "version": 1,
+                "target": {"kind": "all"}, "variables": {"port": port}}}]})
+    };
+    add_rule(&app, &s.token, &a, rule(json!("8080"))).await;
+    let r = app
+        .post(
+            &s.token,
+            &format!("/api/v1/applications/{a}/rules"),
+            rule(json!("http")),
+        )
+        .await;
+    r.assert_status(422);
+    assert_eq!(
+        r.body["errors"][0]["field"],
+        "steps[0].action.variables.port"
+    );
+}

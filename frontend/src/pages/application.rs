@@ -878,6 +878,10 @@ fn step_editor(p: &StepEditorProps) -> Html {
                             <fieldset class="values">
                                 <legend>{ "Values" }</legend>
                                 <p class="hint">{ "Blank: the default. A value may be an expression, such as {{ event.appliance.layer }}." }</p>
+                                if s.version.trim().parse::<u32>().is_ok_and(|v| v != x.latest_version) {
+                                    <p class="hint">{ format!("The step runs version {}: these are the latest version's variables, \
+                                        and the values are checked against version {} when the rule is saved.", s.version.trim(), s.version.trim()) }</p>
+                                }
                                 { for x.latest.variables.iter().map(|decl| {
                                     let name = decl.name.clone();
                                     let set = set_value(name.clone());

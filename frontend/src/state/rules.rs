@@ -355,11 +355,15 @@ impl StepDraft {
                         message: format!("choose a {}", self.target),
                     });
                 }
-                let variables = match values(
-                    &script.latest.variables,
-                    &self.variables,
-                    &at("action.variables"),
-                ) {
+                // values are typed by the latest version's declarations; a step pinned to another
+                // version sends them as typed, and the server reads them as that version declares
+                let decls: &[common::api::VariableDecl] =
+                    if version.is_some_and(|v| v != script.latest_version) {
+                        &[]
+                    } else {
+                        &script.latest.variables
+                    };
+                let variables = match values(decls, &self.variables, &at("action.variables")) {
                     Ok(v) => v,
                     Err(e) => {
                         errors.extend(e);
@@ -830,6 +834,34 @@ mod tests {
         );
         assert_eq!(filter_text(&rule.filter), "layer app");
         assert_eq!(step_text(&rule.steps[0], &[]), "scale app by +2");
+    }
+
+    #[test]
+    fn a_step_pinned_to_an_older_version_sends_its_values_as_typed() {
+        let mut s = script("x");
+        s.latest_version = 2;
+        s.latest.version = 2;
+        let step = |version: &str| RuleDraft {
+            name: "pinned".into(),
+            steps: vec![StepDraft {
+                script_id: s.id.to_string(),
+                version: version.into(),
+                variables: BTreeMap::from([("port".into(), "8080".into())]),
+                ..StepDraft::default()
+            }],
+            ..RuleDraft::default()
+        };
+        let value = |d: RuleDraft| match d.create(std::slice::from_ref(&s)).expect("valid").steps[0]
+            .action
+            .clone()
+        {
+            Action::RunScript { variables, .. } => variables["port"].clone(),
+            _ => panic!("not a script step"),
+        };
+        // the latest version declares port an int; version 1 may not: the server reads the text
+        assert_eq!(value(step("")), json!(8080));
+        assert_eq!(value(step("2")), json!(8080));
+        assert_eq!(value(step("1")), json!("8080"));
     }
 
     #[test]
