@@ -782,6 +782,24 @@ async fn secrets_stay_out_of_answers_and_stored_output() {
         "{row:?}"
     );
     assert!(!row.stdout.contains(secret) && !row.shown.contains(secret));
+
+    // a later version that no longer declares the variable secret does not show the value given
+    // while it was
+    app.post(
+        &s.token,
+        &format!("/api/v1/cloudscripts/{id}/versions"),
+        json!({"body": "#!/bin/sh\nmysql -u app -p'{{ vars.password }}' -e 'select 1'\n",
+            "variables": [{"name": "password", "type": "string", "required": true}]}),
+    )
+    .await
+    .assert_status(201);
+    let r = app.get(&s.token, &format!("/api/v1/rules/{rule}")).await;
+    r.assert_status(200);
+    assert!(!r.text.contains(secret), "{}", r.text);
+    assert_eq!(
+        r.body["steps"][0]["action"]["variables"]["password"],
+        "********"
+    );
 }
 
 #[tokio::test]

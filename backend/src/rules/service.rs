@@ -49,27 +49,17 @@ fn masked(steps: &[Step]) -> Vec<Step> {
         .collect()
 }
 
-/// The names of the secret variables a `run_script` step's script declares (none for other steps,
-/// or when the script is gone).
+/// The names of the variables a `run_script` step's script declares secret in any of its versions
+/// (none for other steps, or when the script is gone): a value given while its variable was secret
+/// stays masked after a later version stops declaring it so.
 fn secret_vars(c: &mut DbConn, tenant: common::TenantId, step: &Step) -> ApiResult<Vec<String>> {
-    let Action::RunScript {
-        script_id, version, ..
-    } = &step.action
-    else {
+    let Action::RunScript { script_id, .. } = &step.action else {
         return Ok(Vec::new());
     };
     let Some(s) = scripts::get(c, tenant, *script_id)? else {
         return Ok(Vec::new());
     };
-    let v = scripts::version(c, s.id, version.unwrap_or(s.latest_version))?;
-    Ok(v.map(|v| {
-        v.variables
-            .into_iter()
-            .filter(|d| d.secret)
-            .map(|d| d.name)
-            .collect()
-    })
-    .unwrap_or_default())
+    Ok(scripts::secret_names(c, s.id)?)
 }
 
 /// A rule as answers show it: webhook secrets and the values of secret script variables masked.

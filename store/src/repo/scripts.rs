@@ -108,6 +108,26 @@ pub fn versions(conn: &mut DbConn, id: ScriptId) -> Result<Vec<ScriptVersion>, S
     )
 }
 
+/// The names of the variables that are secret in any version of the script (only the declarations
+/// are read, not the bodies).
+pub fn secret_names(conn: &mut DbConn, id: ScriptId) -> Result<Vec<String>, StoreError> {
+    let all: Vec<String> = v::table
+        .filter(v::script_id.eq(id.to_string()))
+        .select(v::variables)
+        .load(conn)?;
+    let mut names = Vec::new();
+    for text in all {
+        let decls: Vec<common::api::VariableDecl> =
+            crate::models_compute::json_of("script variables", &text)?;
+        for d in decls.into_iter().filter(|d| d.secret) {
+            if !names.contains(&d.name) {
+                names.push(d.name);
+            }
+        }
+    }
+    Ok(names)
+}
+
 /// Add the next version if the script's latest is still `after` (a concurrent save answers
 /// [`StoreError::Stale`] instead of overwriting or skipping a number).
 pub fn add_version(
