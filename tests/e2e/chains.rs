@@ -37,6 +37,20 @@ async fn add_rule(app: &TestApp, token: &str, a: &str, body: Value) -> String {
     r.body["id"].as_str().unwrap().to_owned()
 }
 
+/// A rule on a yearly schedule (the engine does not fire it during a test: the test does) whose
+/// chain runs `script` on every appliance `steps` times; returns its id.
+async fn yearly(app: &TestApp, token: &str, a: &str, script: &str, steps: usize) -> String {
+    let chain: Vec<Value> = (0..steps).map(|_| run_on_all(script)).collect();
+    add_rule(
+        app,
+        token,
+        a,
+        json!({"name": "yearly", "event_type": "schedule.fired",
+            "schedule": "0 0 0 1 1 *", "steps": chain}),
+    )
+    .await
+}
+
 async fn jobs_of(app: &TestApp, token: &str, appliance: &str) -> Vec<Value> {
     app.get(
         token,
@@ -102,14 +116,7 @@ async fn schedules_fire_when_due_and_never_more_than_once_a_minute() {
         );
     }
     // a yearly schedule, so the engine does not fire it during the test: this test does
-    let rule = add_rule(
-        &app,
-        &s.token,
-        &a,
-        json!({"name": "yearly", "event_type": "schedule.fired",
-        "schedule": "0 0 0 1 1 *", "steps": [run_on_all(&script)]}),
-    )
-    .await;
+    let rule = yearly(&app, &s.token, &a, &script, 1).await;
     let (tid, rid) = (
         s.tenant_id.parse::<common::TenantId>().unwrap(),
         rule.parse::<common::RuleId>().unwrap(),
@@ -192,14 +199,7 @@ async fn an_application_with_too_many_open_runs_stores_the_next_ones_as_not_run(
     use orchestrator::automation::engine::MAX_OPEN_RUNS;
     let app = TestApp::spawn().await;
     let (s, a, script, _appliance) = world(&app, "flood").await;
-    let rule = add_rule(
-        &app,
-        &s.token,
-        &a,
-        json!({"name": "yearly", "event_type": "schedule.fired",
-        "schedule": "0 0 0 1 1 *", "steps": [run_on_all(&script), run_on_all(&script)]}),
-    )
-    .await;
+    let rule = yearly(&app, &s.token, &a, &script, 2).await;
     // the application's queue is full: runs due tomorrow (so none moves on during the test)
     let (tid, rid) = (
         s.tenant_id.parse::<common::TenantId>().unwrap(),
@@ -248,14 +248,7 @@ async fn an_application_with_too_many_open_runs_stores_the_next_ones_as_not_run(
 async fn pruning_deletes_ended_history_and_keeps_what_open_runs_need() {
     let app = TestApp::spawn().await;
     let (s, a, script, appliance) = world(&app, "prune").await;
-    let rule = add_rule(
-        &app,
-        &s.token,
-        &a,
-        json!({"name": "yearly", "event_type": "schedule.fired",
-        "schedule": "0 0 0 1 1 *", "steps": [run_on_all(&script), run_on_all(&script)]}),
-    )
-    .await;
+    let rule = yearly(&app, &s.token, &a, &script, 2).await;
     // an ended run with its job
     record_fired(&app, &s.tenant_id, &a, &rule).await;
     let ended = app

@@ -103,6 +103,12 @@ fn keep_secret_values(
     old: &[Step],
 ) -> ApiResult<()> {
     for (i, s) in new.iter_mut().enumerate() {
+        // the script's declarations are read only for a step that sends a mask back
+        let masked = matches!(&s.action, Action::RunScript { variables, .. }
+            if variables.values().any(|v| v.as_str() == Some(MASK)));
+        if !masked {
+            continue;
+        }
         let secret = secret_vars(c, tenant, s)?;
         let Action::RunScript {
             script_id,

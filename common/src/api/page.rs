@@ -32,3 +32,13 @@ pub struct Page<T> {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
 }
+
+impl<T> Page<T> {
+    /// A list with nothing in it (where there is nothing to ask for).
+    pub fn empty() -> Self {
+        Page {
+            items: Vec::new(),
+            next_cursor: None,
+        }
+    }
+}

@@ -50,10 +50,7 @@ pub fn project_page(p: &ProjectProps) -> Html {
                 if admin {
                     client.list_members(id, cursor.as_deref()).await
                 } else {
-                    Ok(Page {
-                        items: Vec::new(),
-                        next_cursor: None,
-                    })
+                    Ok(Page::empty())
                 }
             }
             .boxed_local()
@@ -68,10 +65,7 @@ pub fn project_page(p: &ProjectProps) -> Html {
                 if admin {
                     client.list_users(PAGE_MAX, cursor.as_deref()).await
                 } else {
-                    Ok(Page {
-                        items: Vec::new(),
-                        next_cursor: None,
-                    })
+                    Ok(Page::empty())
                 }
             }
             .boxed_local()

@@ -14,7 +14,7 @@ use crate::state::runs::{appliance_badge, job_badge};
 use crate::state::scripts::{self, ScriptDraft, VarDraft, error_line, values};
 use crate::state::views;
 use common::api::{
-    JobResponse, RenderRequest, RenderResponse, RunScriptRequest, ScriptResponse,
+    JobResponse, Page, RenderRequest, RenderResponse, RunScriptRequest, ScriptResponse,
     ScriptVersionResponse, VarType,
 };
 use common::{ApplianceId, ApplicationId, ProjectId, Role, ScriptId};
@@ -476,10 +476,7 @@ fn try_script(p: &TryProps) -> Html {
             async move {
                 match project_id {
                     Some(p) => client.list_applications(p, cursor.as_deref()).await,
-                    None => Ok(common::api::Page {
-                        items: Vec::new(),
-                        next_cursor: None,
-                    }),
+                    None => Ok(Page::empty()),
                 }
             }
             .boxed_local()
@@ -493,10 +490,7 @@ fn try_script(p: &TryProps) -> Html {
             async move {
                 match app_id {
                     Some(a) => client.list_appliances(a, cursor.as_deref()).await,
-                    None => Ok(common::api::Page {
-                        items: Vec::new(),
-                        next_cursor: None,
-                    }),
+                    None => Ok(Page::empty()),
                 }
             }
             .boxed_local()
