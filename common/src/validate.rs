@@ -146,6 +146,62 @@ pub fn image_dir(value: &str) -> Result<(), ValidationError> {
     Ok(())
 }
 
+/// A Linux network interface name (a bridge): 1 to 15 characters of letters, digits, '_', '-' and
+/// '.', not starting with '.'.
+pub fn bridge_name(value: &str) -> Result<(), ValidationError> {
+    let ok = !value.is_empty()
+        && value.len() <= 15
+        && !value.starts_with('.')
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+    if !ok {
+        return Err(err(
+            "invalid_interface",
+            "must be 1 to 15 letters, digits, '_', '-' or '.', not starting with '.'".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The IPv4 network of a guest range: `ADDRESS/PREFIX`, the network's own address, prefix 16..=30.
+pub fn parse_guest_cidr(value: &str) -> Option<ipnet::Ipv4Net> {
+    let net: ipnet::Ipv4Net = value.parse().ok()?;
+    ((16..=30).contains(&net.prefix_len()) && net.network() == net.addr()).then_some(net)
+}
+
+pub fn guest_cidr(value: &str) -> Result<(), ValidationError> {
+    if parse_guest_cidr(value).is_none() {
+        return Err(err(
+            "invalid_cidr",
+            "must be an IPv4 network as ADDRESS/PREFIX with its network address and a prefix of 16 to 30, e.g. 10.77.0.0/24".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Where guests reach the agent API: an `http://` or `https://` URL of at most 200 characters,
+/// without blanks, credentials, query or fragment.
+pub fn agent_url(value: &str) -> Result<(), ValidationError> {
+    let rest = value
+        .strip_prefix("http://")
+        .or_else(|| value.strip_prefix("https://"));
+    let ok = value.len() <= 200
+        && rest.is_some_and(|r| {
+            let host = r.split('/').next().unwrap_or("");
+            !host.is_empty()
+                && !r.contains(['@', '?', '#'])
+                && r.chars().all(|c| c.is_ascii_graphic())
+        });
+    if !ok {
+        return Err(err(
+            "invalid_url",
+            "must be an http:// or https:// URL with a host, without credentials, query or fragment".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// A SHA-256 digest as 64 lowercase hexadecimal digits.
 pub fn sha256_hex(value: &str) -> Result<(), ValidationError> {
     if value.len() != 64 || !value.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')) {

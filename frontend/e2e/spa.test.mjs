@@ -453,7 +453,7 @@ test('CloudScripts are written, previewed and run in the portal; a rule made in 
   const appPath = new URL(page.url()).pathname;
   await page.getByRole('link', { name: 'Rules', exact: true }).click();
   const wiring = page.locator('article.rule').filter({ hasText: 'default wiring' });
-  await until('the three default rules', async () => (await wiring.count()) === 3);
+  await until('the four default rules', async () => (await wiring.count()) === 4);
   // their steps name their scripts once the scripts are read
   await until('the default rules\' scripts', async () =>
     /run haproxy-add-app-servers on role load_balancer/.test(await wiring.first().innerText()));

@@ -120,7 +120,10 @@ defaults
     option httplog
     option dontlognull
     option forwardfor
-    timeout connect 5s
+    # a request whose server went away (its connection refused or timed out) is retried on another
+    retries 3
+    option redispatch 1
+    timeout connect 2s
     timeout client 50s
     timeout server 50s
 

@@ -305,8 +305,10 @@ impl AgentEndpoint for AgentService {
             .write(move |c| -> Result<Option<Appliance>, AgentError> {
                 let at = now();
                 unscoped::appliances::heartbeat(c, a.id, at, ip.as_deref())?;
-                let mut a = a;
-                a.ip = ip.or(a.ip);
+                // read back: the address stored is the agent's unless IPAM gave the appliance one
+                let Some(a) = unscoped::appliances::get(c, a.id)? else {
+                    return Ok(None);
+                };
                 // only a change of state makes the application due (a chatty agent costs nothing)
                 if came_alive(c, &a, &req.hostname)? {
                     unscoped::applications::touch(c, a.application_id)?;

@@ -154,6 +154,7 @@ pub async fn seed_sim_pool(
                 strategy: PlacementStrategy::Spread,
                 overcommit: Overcommit::default(),
                 image_dir: DEFAULT_IMAGE_DIR.into(),
+                network: None,
                 created_at: at,
                 updated_at: at,
             };

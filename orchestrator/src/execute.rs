@@ -12,7 +12,7 @@ use futures_util::StreamExt;
 use std::sync::atomic::Ordering;
 use store::repo::events::Subject;
 use store::repo::unscoped;
-use store::repo::{appliances, applications, events, hosts, images, pools};
+use store::repo::{appliances, applications, events, hosts, images, ipam, pools};
 use store::time::now;
 use store::{Appliance, Application, DbConn, Host, StoreError, Target};
 
@@ -378,10 +378,12 @@ impl Orchestrator {
                     .into_iter()
                     .map(|h| (h.id, h))
                     .collect();
+                let ids: Vec<ApplianceId> = creating.iter().map(|a| a.id).collect();
                 let ctx = SpecContext::load(
                     c,
                     creating.iter().map(|a| a.template_id),
                     hosts.values().map(|h| h.pool_id),
+                    &ids,
                 )?;
                 Ok((creating, hosts, ctx))
             })
@@ -498,9 +500,10 @@ impl Orchestrator {
     /// The domain spec of an appliance on `host` (one read; see [`SpecContext`]).
     async fn spec(&self, a: &Appliance, host: &Host) -> Result<DomainSpec, OrchestratorError> {
         let (tid, pool_id) = (a.template_id, host.pool_id);
+        let aid = a.id;
         let ctx = self
             .store
-            .read(move |c| SpecContext::load(c, [tid], [pool_id]))
+            .read(move |c| SpecContext::load(c, [tid], [pool_id], &[aid]))
             .await?;
         Ok(self.spec_in(&ctx, a, host)?)
     }
@@ -561,9 +564,39 @@ impl Orchestrator {
             initrd: image(t.initrd_image_id, ImageKind::Initrd)?,
             image_dir: pool.image_dir.clone(),
             agent_token: self.key.issue(a.id),
-            agent_url: self.config.agent_url.clone(),
+            agent_url: pool
+                .network
+                .as_ref()
+                .and_then(|n| n.agent_url.clone())
+                .unwrap_or_else(|| self.config.agent_url.clone()),
+            nic: nic_of(pool, ctx.addresses.get(&a.id).copied(), &a.name)?,
         })
     }
+}
+
+/// The guest interface of an appliance in `pool`: on the pool's bridge with the address IPAM gave
+/// it; none for a pool without a network. An appliance of such a pool without an address (placed
+/// before the pool had a network) is refused rather than started on the wrong network.
+fn nic_of(
+    pool: &store::Pool,
+    address: Option<std::net::Ipv4Addr>,
+    name: &str,
+) -> Result<Option<crate::drivers::Nic>, DriverError> {
+    let Some(n) = &pool.network else {
+        return Ok(None);
+    };
+    let (Some(net), Some(address)) = (n.net(), address) else {
+        return Err(DriverError::refused(format!(
+            "{name} holds no address of the network of pool {}",
+            pool.name
+        )));
+    };
+    Ok(Some(crate::drivers::Nic {
+        bridge: n.bridge.clone(),
+        address,
+        prefix: net.prefix_len(),
+        gateway: n.gateway(),
+    }))
 }
 
 /// What domain specs are made of: templates, pools and registered images, read together.
@@ -571,6 +604,8 @@ struct SpecContext {
     templates: std::collections::HashMap<common::TemplateId, store::Template>,
     pools: std::collections::HashMap<common::PoolId, store::Pool>,
     images: std::collections::HashMap<ImageId, store::Image>,
+    /// The appliances' IPAM addresses.
+    addresses: std::collections::HashMap<ApplianceId, std::net::Ipv4Addr>,
 }
 
 impl SpecContext {
@@ -578,6 +613,7 @@ impl SpecContext {
         c: &mut DbConn,
         template_ids: impl IntoIterator<Item = common::TemplateId>,
         pool_ids: impl IntoIterator<Item = common::PoolId>,
+        appliance_ids: &[ApplianceId],
     ) -> Result<SpecContext, StoreError> {
         let mut templates = std::collections::HashMap::new();
         for id in template_ids {
@@ -608,6 +644,7 @@ impl SpecContext {
             templates,
             pools,
             images,
+            addresses: store::repo::ipam::of_appliances(c, appliance_ids)?,
         })
     }
 }
@@ -635,10 +672,8 @@ async fn place_batch(db: &store::Store, batch: Vec<PlaceRequest>) {
                 return Ok(Vec::new());
             }
             let (mut cands, all) = candidates(c)?;
-            let strategies: std::collections::HashMap<_, _> = pools::all(c)?
-                .into_iter()
-                .map(|p| (p.id, p.strategy))
-                .collect();
+            let pools: std::collections::HashMap<_, _> =
+                pools::all(c)?.into_iter().map(|p| (p.id, p)).collect();
             let mut template_ids: Vec<_> = placing.iter().map(|a| a.template_id).collect();
             template_ids.sort();
             template_ids.dedup();
@@ -649,6 +684,7 @@ async fn place_batch(db: &store::Store, batch: Vec<PlaceRequest>) {
             > = std::collections::HashMap::new();
             let mut placed = Vec::new();
             let mut failed = Vec::new();
+            let mut addresses = ipam::Allocator::default();
             for a in placing {
                 if let std::collections::hash_map::Entry::Vacant(e) = spread_of.entry(a.group_id) {
                     e.insert(hosts::group_spread(c, a.group_id)?);
@@ -663,11 +699,23 @@ async fn place_batch(db: &store::Store, batch: Vec<PlaceRequest>) {
                     let need = Need {
                         flavor: a.flavor,
                         pool: Some(pool),
-                        strategy: strategies.get(&pool).copied().unwrap_or_default(),
+                        strategy: pools.get(&pool).map(|p| p.strategy).unwrap_or_default(),
                     };
                     placement::place(&need, &cands).map_err(|no_fit| no_fit.to_string())
                 });
-                match chosen.map(|h| all.iter().find(|x| x.id == h)) {
+                // an address of the host's pool network (IPAM), when it has one
+                let chosen = match chosen.map(|h| all.iter().find(|x| x.id == h)) {
+                    Ok(Some(host)) => match pools.get(&host.pool_id) {
+                        Some(p) => match addresses.allocate(c, p, a.id) {
+                            Ok(_) => Ok(Some(host)),
+                            Err(StoreError::Exhausted(why)) => Err(why),
+                            Err(e) => return Err(e),
+                        },
+                        None => Ok(Some(host)),
+                    },
+                    other => other,
+                };
+                match chosen {
                     Ok(Some(host)) => {
                         if let Some(cand) = cands.iter_mut().find(|x| x.id == host.id) {
                             cand.used.vcpus += a.flavor.vcpus;

@@ -27,6 +27,7 @@ fn spec(name: &str, vcpus: u32, memory_mib: u32) -> DomainSpec {
         initrd: None,
         agent_token: "token".into(),
         agent_url: "http://10.0.2.100:8080".into(),
+        nic: None,
     }
 }
 

@@ -32,6 +32,9 @@ pub enum StoreError {
     /// terminated, and an appliance needs an application (migration 5's triggers).
     #[error("appliances that are not terminated need their application")]
     LiveAppliances(#[source] diesel::result::Error),
+    /// A pool's guest network has no address left to hand out.
+    #[error("{0}")]
+    Exhausted(String),
     /// The row changed since it was read (another writer moved it first).
     #[error("the record changed meanwhile")]
     Stale,

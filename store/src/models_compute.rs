@@ -6,7 +6,8 @@ use crate::schema::*;
 use crate::time::{Ts, from_db, to_db};
 use chrono::{DateTime, Utc};
 use common::api::{
-    ApplianceRole, Capacity, Flavor, Overcommit, PlacementStrategy, PoolResponse, TemplateResponse,
+    ApplianceRole, Capacity, Flavor, Overcommit, PlacementStrategy, PoolNetwork, PoolResponse,
+    TemplateResponse,
 };
 use common::api::{ImageFormat, ImageKind, ImageResponse};
 use common::{HostId, HostState, ImageId, PoolId, TemplateId, TenantId};
@@ -50,12 +51,14 @@ pub struct Pool {
     pub overcommit: Overcommit,
     /// Where the pool's images live on each of its hosts (operator-set, validated).
     pub image_dir: String,
+    /// The guests' bridge network and address range (IPAM); none: user-mode networking.
+    pub network: Option<PoolNetwork>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 #[derive(Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = compute_pools)]
+#[diesel(table_name = compute_pools, treat_none_as_null = true)]
 pub(crate) struct PoolRow {
     pub id: String,
     pub name: String,
@@ -67,6 +70,10 @@ pub(crate) struct PoolRow {
     pub image_dir: String,
     pub created_at: Ts,
     pub updated_at: Ts,
+    pub network_bridge: Option<String>,
+    pub network_cidr: Option<String>,
+    pub network_gateway: Option<String>,
+    pub network_agent_url: Option<String>,
 }
 
 impl TryFrom<PoolRow> for Pool {
@@ -83,6 +90,18 @@ impl TryFrom<PoolRow> for Pool {
             name: r.name,
             description: r.description,
             image_dir: r.image_dir,
+            network: match (r.network_bridge, r.network_cidr) {
+                (Some(bridge), Some(cidr)) => Some(PoolNetwork {
+                    bridge,
+                    cidr,
+                    gateway: r
+                        .network_gateway
+                        .map(|g| parse("gateway", &g))
+                        .transpose()?,
+                    agent_url: r.network_agent_url,
+                }),
+                _ => None,
+            },
             created_at: from_db(r.created_at),
             updated_at: from_db(r.updated_at),
         })
@@ -102,21 +121,37 @@ impl From<&Pool> for PoolRow {
             image_dir: p.image_dir.clone(),
             created_at: to_db(p.created_at),
             updated_at: to_db(p.updated_at),
+            network_bridge: p.network.as_ref().map(|n| n.bridge.clone()),
+            network_cidr: p.network.as_ref().map(|n| n.cidr.clone()),
+            network_gateway: p
+                .network
+                .as_ref()
+                .and_then(|n| n.gateway)
+                .map(|g| g.to_string()),
+            network_agent_url: p.network.as_ref().and_then(|n| n.agent_url.clone()),
         }
     }
 }
 
-impl From<Pool> for PoolResponse {
-    fn from(p: Pool) -> Self {
+impl Pool {
+    /// The API's view of the pool, with how many of its network's addresses are held.
+    pub fn response(self, addresses_in_use: u64) -> PoolResponse {
+        let addresses_total = self.network.as_ref().map_or(0, |n| {
+            n.net()
+                .map_or(0, |net| crate::repo::ipam::capacity(net, n.gateway()))
+        });
         PoolResponse {
-            id: p.id,
-            name: p.name,
-            description: p.description,
-            strategy: p.strategy,
-            overcommit: p.overcommit,
-            image_dir: p.image_dir,
-            created_at: p.created_at,
-            updated_at: p.updated_at,
+            id: self.id,
+            name: self.name,
+            description: self.description,
+            strategy: self.strategy,
+            overcommit: self.overcommit,
+            image_dir: self.image_dir,
+            network: self.network,
+            addresses_in_use,
+            addresses_total,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
         }
     }
 }

@@ -101,6 +101,20 @@ diesel::table! {
         image_dir -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        network_bridge -> Nullable<Text>,
+        network_cidr -> Nullable<Text>,
+        network_gateway -> Nullable<Text>,
+        network_agent_url -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    ip_addresses (pool_id, address) {
+        pool_id -> Text,
+        address -> Text,
+        appliance_id -> Nullable<Text>,
+        allocated_at -> Timestamp,
+        released_at -> Nullable<Timestamp>,
     }
 }
 
@@ -387,6 +401,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     settings,
     compute_pools,
+    ip_addresses,
     hosts,
     images,
     appliance_templates,

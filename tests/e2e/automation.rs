@@ -87,7 +87,7 @@ async fn app_servers_join_and_leave_the_load_balancer_as_the_app_layer_scales() 
         .get(&s.token, &format!("/api/v1/applications/{a}/rules"))
         .await;
     let defaults: Vec<&Value> = rules.body["items"].as_array().unwrap().iter().collect();
-    assert_eq!(defaults.len(), 3, "{}", rules.text);
+    assert_eq!(defaults.len(), 4, "{}", rules.text);
     assert!(defaults.iter().all(|r| r["origin"] == "default"));
     let events: BTreeSet<&str> = defaults
         .iter()
@@ -97,6 +97,7 @@ async fn app_servers_join_and_leave_the_load_balancer_as_the_app_layer_scales() 
         events,
         BTreeSet::from([
             "appliance.came_alive",
+            "appliance.configured",
             "appliance.terminated",
             "appliance.went_down"
         ])

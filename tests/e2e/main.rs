@@ -10,6 +10,7 @@ mod chains;
 mod fixtures;
 mod flows;
 mod matrix;
+mod network;
 mod ops;
 mod orchestration;
 mod races;

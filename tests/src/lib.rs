@@ -25,6 +25,8 @@ pub fn pg_admin_url() -> String {
     })
 }
 
+pub mod netns;
+
 pub const OPERATOR_EMAIL: &str = "operator@provider.test";
 pub const OPERATOR_PASSWORD: &str = "Operator-Pass-Quasar-42";
 /// A password that passes the strength rule, for fixtures.

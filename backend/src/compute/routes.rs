@@ -7,8 +7,8 @@ use crate::openapi::{Forbidden, Invalid, NotFound, Unauthenticated};
 use crate::state::AppState;
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use common::api::{
-    CreateHostRequest, CreatePoolRequest, HostResponse, Page, PageQuery, PoolResponse, SimFaults,
-    UpdateHostRequest, UpdatePoolRequest,
+    AddressResponse, CreateHostRequest, CreatePoolRequest, HostResponse, Page, PageQuery,
+    PoolResponse, SimFaults, UpdateHostRequest, UpdatePoolRequest,
 };
 use common::{ApplianceId, HostId, PoolId, Problem};
 use validator::Validate;
@@ -19,6 +19,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(get_pool)
         .service(update_pool)
         .service(delete_pool)
+        .service(list_addresses)
         .service(list_hosts)
         .service(create_host)
         .service(get_host)
@@ -68,7 +69,8 @@ async fn get_pool(
     Ok(web::Json(service::get_pool(&state, *pool_id).await?))
 }
 
-/// Rename a pool, change its placement strategy or overcommit.
+/// Rename a pool, change its placement strategy, overcommit, image directory or guest network (refused
+/// while appliances hold addresses of it).
 #[utoipa::path(tag = "compute", security(("bearer" = ["operator"])), request_body = UpdatePoolRequest,
     responses((status = 200, body = PoolResponse), Unauthenticated, Forbidden, NotFound,
         (status = 409, description = "Name taken", body = Problem, content_type = "application/problem+json"), Invalid))]
@@ -81,6 +83,21 @@ async fn update_pool(
 ) -> ApiResult<web::Json<PoolResponse>> {
     Ok(web::Json(
         service::update_pool(&state, &a, *pool_id, body.into_inner()).await?,
+    ))
+}
+
+/// The addresses of a pool's guest network that appliances hold (IPAM), in address order.
+#[utoipa::path(tag = "compute", security(("bearer" = ["operator"])), params(PageQuery),
+    responses((status = 200, body = Page<AddressResponse>), Unauthenticated, Forbidden, NotFound, Invalid))]
+#[get("/pools/{pool_id}/addresses")]
+async fn list_addresses(
+    _a: Auth<Operator>,
+    state: web::Data<AppState>,
+    pool_id: web::Path<PoolId>,
+    q: web::Query<PageQuery>,
+) -> ApiResult<web::Json<Page<AddressResponse>>> {
+    Ok(web::Json(
+        service::list_addresses(&state, *pool_id, &q).await?,
     ))
 }
 

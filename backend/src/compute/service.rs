@@ -6,13 +6,13 @@ use crate::error::{ApiError, ApiResult};
 use crate::pagination;
 use crate::state::AppState;
 use common::api::{
-    CreateHostRequest, CreatePoolRequest, HostResponse, Page, PageQuery, PoolResponse,
-    UpdateHostRequest, UpdatePoolRequest, Usage,
+    AddressResponse, CreateHostRequest, CreatePoolRequest, HostResponse, Page, PageQuery,
+    PoolNetwork, PoolResponse, UpdateHostRequest, UpdatePoolRequest, Usage,
 };
 use common::{HostId, HostState, PoolId};
 use serde_json::json;
 use store::repo::locks::{self, Table};
-use store::repo::{audit, hosts, pools};
+use store::repo::{audit, hosts, ipam, pools};
 use store::time::now;
 use store::{DbConn, Host, Pool};
 use validator::Validate;
@@ -39,9 +39,13 @@ pub async fn create_pool(
         strategy: req.strategy,
         overcommit: req.overcommit,
         image_dir: req.image_dir,
+        network: req.network,
         created_at: at,
         updated_at: at,
     };
+    if let Some(why) = pool.network.as_ref().and_then(PoolNetwork::gateway_problem) {
+        return Err(ApiError::field("network.gateway", "outside_network", why));
+    }
     let (tenant, actor) = (ctx.tenant_id, ctx.actor());
     state
         .store
@@ -51,20 +55,72 @@ pub async fn create_pool(
                 .object("pool", pool.id)
                 .detail(json!({"name": pool.name}))
                 .record(c)?;
-            Ok(pool.into())
+            Ok(pool.response(0))
         })
         .await
 }
 
+/// The API's view of a pool, with how many of its addresses are held.
+fn respond_pool(c: &mut DbConn, p: Pool) -> ApiResult<PoolResponse> {
+    let held = if p.network.is_some() {
+        ipam::held_count(c, p.id)?
+    } else {
+        0
+    };
+    Ok(p.response(held))
+}
+
 pub async fn list_pools(state: &AppState, q: &PageQuery) -> ApiResult<Page<PoolResponse>> {
     let page = pagination::request(q)?;
-    Ok(pagination::respond(
-        state.store.read(move |c| pools::list(c, &page)).await?,
-    ))
+    state
+        .store
+        .read(move |c| -> ApiResult<Page<PoolResponse>> {
+            let found = pools::list(c, &page)?;
+            let mut items = Vec::with_capacity(found.items.len());
+            for p in found.items {
+                items.push(respond_pool(c, p)?);
+            }
+            Ok(pagination::respond_map(
+                store::repo::Page {
+                    items,
+                    next_after: found.next_after,
+                },
+                |p| p,
+            ))
+        })
+        .await
 }
 
 pub async fn get_pool(state: &AppState, id: PoolId) -> ApiResult<PoolResponse> {
-    Ok(state.store.read(move |c| pool_found(c, id)).await?.into())
+    state
+        .store
+        .read(move |c| {
+            let p = pool_found(c, id)?;
+            respond_pool(c, p)
+        })
+        .await
+}
+
+/// The addresses of a pool's network that appliances hold.
+pub async fn list_addresses(
+    state: &AppState,
+    id: PoolId,
+    q: &PageQuery,
+) -> ApiResult<Page<AddressResponse>> {
+    let page = pagination::request(q)?;
+    state
+        .store
+        .read(move |c| -> ApiResult<Page<AddressResponse>> {
+            pool_found(c, id)?;
+            Ok(pagination::respond_map(ipam::held(c, id, &page)?, |h| {
+                AddressResponse {
+                    address: h.address,
+                    appliance_id: h.appliance_id,
+                    allocated_at: h.allocated_at,
+                }
+            }))
+        })
+        .await
 }
 
 pub async fn update_pool(
@@ -95,12 +151,31 @@ pub async fn update_pool(
             if let Some(d) = req.image_dir {
                 p.image_dir = d;
             }
+            if let Some(network) = req.network
+                && network != p.network
+            {
+                if let Some(why) = network.as_ref().and_then(PoolNetwork::gateway_problem) {
+                    return Err(ApiError::field("network.gateway", "outside_network", why));
+                }
+                // an appliance keeps its address until it is terminated: the network stays theirs
+                let held = ipam::held_count(c, id)?;
+                if held > 0 {
+                    return Err(ApiError::InvalidState {
+                        code: "network_in_use",
+                        detail: format!(
+                            "{held} appliances hold addresses of the pool's network; terminate them first"
+                        ),
+                    });
+                }
+                ipam::forget_released(c, id)?;
+                p.network = network;
+            }
             p.updated_at = now();
             pools::save(c, &p)?;
             audit::Entry::new(tenant, &actor, "pool.update")
                 .object("pool", id)
                 .record(c)?;
-            Ok(p.into())
+            respond_pool(c, p)
         })
         .await
 }

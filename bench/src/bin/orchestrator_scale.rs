@@ -181,6 +181,7 @@ async fn fixture(
                         strategy: PlacementStrategy::Spread,
                         overcommit: Overcommit::default(),
                         image_dir: common::api::DEFAULT_IMAGE_DIR.into(),
+                        network: None,
                         created_at: at,
                         updated_at: at,
                     },

@@ -97,6 +97,70 @@ pub struct CreatePoolRequest {
         schema(max_length = 512, pattern = r"^(/[A-Za-z0-9_+-][A-Za-z0-9._+-]*)+$")
     )]
     pub image_dir: String,
+    /// The guests' network: a bridge on every host and the range their addresses come from. Without
+    /// one, guests get restricted user-mode networking that reaches the agent API only.
+    #[serde(default)]
+    #[validate(nested)]
+    pub network: Option<PoolNetwork>,
+}
+
+/// A pool's guest network. Every host of the pool has `bridge`; each appliance placed in the pool
+/// gets an address of `cidr` of its own (IPAM: never handed out twice, released when the appliance
+/// is terminated), which the guest learns from its kernel command line (`si.ip=ADDR/PREFIX
+/// si.gw=GATEWAY`); Script Variables' `.ip` and `.ips` are these addresses.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PoolNetwork {
+    /// The Linux bridge the guests' interfaces join on each host.
+    #[validate(custom(function = "crate::validate::bridge_name"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 15,
+            pattern = r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$"
+        )
+    )]
+    pub bridge: String,
+    /// The IPv4 network of the guests, `ADDRESS/PREFIX` with the network's own address and a prefix
+    /// of 16 to 30, e.g. `10.77.0.0/24`.
+    #[validate(custom(function = "crate::validate::guest_cidr"))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 18, example = "10.77.0.0/24"))]
+    pub cidr: String,
+    /// The guests' default route, an address of `cidr` (never handed to a guest). Default: the
+    /// first address of `cidr`.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Ipv4))]
+    pub gateway: Option<std::net::Ipv4Addr>,
+    /// How guests on this network reach the agent API (default: the server's `agent_url`).
+    #[serde(default)]
+    #[validate(custom(function = "crate::validate::agent_url"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 200, example = "http://10.77.0.1:8080")
+    )]
+    pub agent_url: Option<String>,
+}
+
+impl PoolNetwork {
+    /// The network, when `cidr` is valid.
+    pub fn net(&self) -> Option<ipnet::Ipv4Net> {
+        crate::validate::parse_guest_cidr(&self.cidr)
+    }
+
+    /// The gateway: the one given, or the network's first address.
+    pub fn gateway(&self) -> Option<std::net::Ipv4Addr> {
+        self.gateway
+            .or_else(|| self.net().and_then(|n| n.hosts().next()))
+    }
+
+    /// Why the gateway cannot serve `cidr`, if it cannot (it must be one of its host addresses).
+    pub fn gateway_problem(&self) -> Option<String> {
+        let (net, gw) = (self.net()?, self.gateway()?);
+        (!net.contains(&gw) || gw == net.network() || gw == net.broadcast())
+            .then(|| format!("{gw} is not a host address of {net}"))
+    }
 }
 
 /// The image directory of a pool created without one.
@@ -132,6 +196,12 @@ pub struct UpdatePoolRequest {
         schema(max_length = 512, pattern = r"^(/[A-Za-z0-9_+-][A-Za-z0-9._+-]*)+$")
     )]
     pub image_dir: Option<String>,
+    /// A new guest network, or `null` for user-mode networking again; refused while appliances
+    /// hold addresses of the pool's network.
+    #[serde(default, deserialize_with = "crate::api::page::present")]
+    #[validate(nested)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<PoolNetwork>, nullable = true))]
+    pub network: Option<Option<PoolNetwork>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,10 +213,26 @@ pub struct PoolResponse {
     pub strategy: PlacementStrategy,
     pub overcommit: Overcommit,
     pub image_dir: String,
+    pub network: Option<PoolNetwork>,
+    /// Addresses of `network` held by appliances now.
+    pub addresses_in_use: u64,
+    /// Addresses of `network` a guest may get, held or not.
+    pub addresses_total: u64,
     #[serde(serialize_with = "crate::time::rfc3339")]
     pub created_at: DateTime<Utc>,
     #[serde(serialize_with = "crate::time::rfc3339")]
     pub updated_at: DateTime<Utc>,
+}
+
+/// An address of a pool's network and the appliance that holds it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AddressResponse {
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Ipv4))]
+    pub address: std::net::Ipv4Addr,
+    pub appliance_id: crate::ApplianceId,
+    #[serde(serialize_with = "crate::time::rfc3339")]
+    pub allocated_at: DateTime<Utc>,
 }
 
 /// Physical resources of a host.

@@ -42,3 +42,13 @@ impl<T> Page<T> {
         }
     }
 }
+
+/// Deserialize a field that may be absent (`None`), `null` (`Some(None)`) or a value: with
+/// `#[serde(default, deserialize_with = "present")]` on an `Option<Option<T>>`.
+pub fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}

@@ -24,8 +24,10 @@ use store::{DbConn, Rule, StoreError};
 
 /// The default rules of an application with a load-balancer group and an app-server group: the
 /// load balancer gets an app server once its agent is up, and loses it when it is terminated or
-/// goes down. Made once per application (a user may change or remove them); returns how many were
-/// made. Without the library scripts (an installation that removed them) nothing is made.
+/// goes down; a load balancer that finished its install scripts (a new one, one that came up after
+/// the app servers did, a replacement) gets the app servers of the app-server layer. Made once per
+/// application (a user may change or remove them); returns how many were made. Without the library
+/// scripts (an installation that removed them) nothing is made.
 pub fn wire_defaults(
     c: &mut DbConn,
     tenant: TenantId,
@@ -33,9 +35,13 @@ pub fn wire_defaults(
 ) -> Result<usize, StoreError> {
     let groups = unscoped::applications::groups(c, app)?;
     let mut roles = Vec::new();
+    let mut app_layer = None;
     for g in &groups {
         if let Some(t) = unscoped::templates::get(c, g.template_id)? {
             roles.push(t.role);
+            if t.role == ApplianceRole::AppServer && app_layer.is_none() {
+                app_layer = Some(g.layer_id);
+            }
         }
     }
     if !roles.contains(&ApplianceRole::LoadBalancer) || !roles.contains(&ApplianceRole::AppServer) {
@@ -50,43 +56,72 @@ pub fn wire_defaults(
     if !applications::mark_wired(c, tenant, app)? {
         return Ok(0);
     }
-    let vars = BTreeMap::from([(
-        "backend_layer".to_owned(),
-        serde_json::Value::String("{{ event.appliance.layer }}".into()),
-    )]);
-    let step = |script| Step {
+    // the app servers' layer by name, for a load balancer's own event (the user renaming that
+    // layer edits this rule too; the others follow the event's appliance)
+    let app_layer = match app_layer {
+        Some(id) => applications::layers(c, tenant, app)?
+            .into_iter()
+            .find(|l| l.id == id)
+            .map(|l| l.name),
+        None => None,
+    };
+    let of_event = |layer: &str| {
+        BTreeMap::from([(
+            "backend_layer".to_owned(),
+            serde_json::Value::String(layer.into()),
+        )])
+    };
+    let step = |script, target, variables| Step {
         action: Action::RunScript {
             script_id: script,
             version: None,
-            target: Target::Role {
-                role: ApplianceRole::LoadBalancer,
-            },
-            variables: vars.clone(),
+            target,
+            variables,
         },
         timeout_secs: 600,
         retries: 2,
         on_failure: OnFailure::Stop,
     };
-    let defaults = [
+    let to_lb = |script| {
+        step(
+            script,
+            Target::Role {
+                role: ApplianceRole::LoadBalancer,
+            },
+            of_event("{{ event.appliance.layer }}"),
+        )
+    };
+    let mut defaults = vec![
         (
             "Add app servers to the load balancer",
             "appliance.came_alive",
-            add.id,
+            ApplianceRole::AppServer,
+            to_lb(add.id),
         ),
         (
             "Remove terminated app servers from the load balancer",
             "appliance.terminated",
-            remove.id,
+            ApplianceRole::AppServer,
+            to_lb(remove.id),
         ),
         (
             "Remove app servers that went down from the load balancer",
             "appliance.went_down",
-            remove.id,
+            ApplianceRole::AppServer,
+            to_lb(remove.id),
         ),
     ];
+    if let Some(layer) = app_layer {
+        defaults.push((
+            "Give a configured load balancer the app servers",
+            "appliance.configured",
+            ApplianceRole::LoadBalancer,
+            step(add.id, Target::EventAppliance, of_event(&layer)),
+        ));
+    }
     let at = now();
     let mut made = 0;
-    for (name, event_type, script) in defaults {
+    for (name, event_type, role, step) in defaults {
         let rule = Rule {
             id: RuleId::new(),
             tenant_id: tenant,
@@ -94,13 +129,13 @@ pub fn wire_defaults(
             name: name.into(),
             event_type: event_type.into(),
             filter: RuleFilter {
-                role: Some(ApplianceRole::AppServer),
+                role: Some(role),
                 ..Default::default()
             },
             condition: None,
             cooldown_secs: 0,
             schedule: None,
-            steps: vec![step(script)],
+            steps: vec![step],
             enabled: true,
             origin: RuleOrigin::Default,
             last_fired_at: None,

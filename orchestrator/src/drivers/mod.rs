@@ -116,6 +116,18 @@ pub struct DomainSpec {
     /// The agent's credentials and where to reach the orchestrator, passed to the guest.
     pub agent_token: String,
     pub agent_url: String,
+    /// The guest's interface on its pool's bridge network with its IPAM address; none: the
+    /// driver's own networking (restricted user mode).
+    pub nic: Option<Nic>,
+}
+
+/// A guest interface on a bridge with a fixed address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Nic {
+    pub bridge: String,
+    pub address: std::net::Ipv4Addr,
+    pub prefix: u8,
+    pub gateway: Option<std::net::Ipv4Addr>,
 }
 
 /// A domain's run state as the hypervisor reports it.

@@ -59,6 +59,9 @@ pub fn transition(
     if n == 0 {
         return Err(StoreError::Stale);
     }
+    if to == ApplianceState::Terminated {
+        super::ipam::release(conn, &[a.id])?;
+    }
     let mut moved = a.clone();
     moved.state = to;
     moved.state_reason = reason.to_owned();
@@ -274,10 +277,14 @@ pub fn move_many(
     for chunk in moves.chunks(200) {
         let moved = update_states(conn, chunk, at)?;
         let mut events = Vec::with_capacity(moved.len());
+        let mut terminated = Vec::new();
         for m in chunk
             .iter()
             .filter(|m| moved.contains(&m.appliance.id.to_string()))
         {
+            if m.to == ApplianceState::Terminated {
+                terminated.push(m.appliance.id);
+            }
             events.push(transition_row(
                 &m.appliance,
                 Some(m.appliance.state),
@@ -288,6 +295,8 @@ pub fn move_many(
             moved_ids.insert(m.appliance.id);
         }
         insert_batched!(conn, e::appliance_events, events);
+        // a terminated appliance's address goes back to its pool in the same transaction
+        super::ipam::release(conn, &terminated)?;
     }
     Ok(moved_ids)
 }

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod events;
 pub mod hosts;
 pub mod images;
+pub mod ipam;
 pub mod jobs;
 pub mod leases;
 pub mod locks;

@@ -36,10 +36,17 @@ pub(crate) fn xml_escape(s: &str) -> String {
 
 /// What the guest learns about itself: on the kernel command line and in SMBIOS OEM strings.
 fn identity(spec: &DomainSpec) -> String {
-    format!(
+    let mut id = format!(
         "si.appliance={} si.token={} si.url={}",
         spec.appliance_id, spec.agent_token, spec.agent_url
-    )
+    );
+    if let Some(nic) = &spec.nic {
+        id.push_str(&format!(" si.ip={}/{}", nic.address, nic.prefix));
+        if let Some(gw) = nic.gateway {
+            id.push_str(&format!(" si.gw={gw}"));
+        }
+    }
+    id
 }
 
 /// The domain XML for `spec` on a host of the test driver (no devices).
@@ -101,7 +108,12 @@ pub fn domain_xml(spec: &DomainSpec, kvm: bool, paths: &Paths, network: &GuestNe
             )
         })
         .unwrap_or_default();
-    let (iface, qemu_args) = match network {
+    // an interface on the pool's bridge with its IPAM address, else the driver's networking
+    let own_bridge = spec
+        .nic
+        .as_ref()
+        .map(|n| GuestNetwork::Bridge(n.bridge.clone()));
+    let (iface, qemu_args) = match own_bridge.as_ref().unwrap_or(network) {
         GuestNetwork::Bridge(br) => (
             format!(
                 "<interface type='bridge'><source bridge='{}'/><model type='virtio'/></interface>",
@@ -195,5 +207,56 @@ mod tests {
             "user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:8080-tcp:127.0.0.1:8080,,reconnect=1"
         );
         assert_eq!(user_netdev(None, host), "user,id=n0,restrict=on");
+    }
+
+    #[test]
+    fn a_guest_of_a_pool_network_joins_its_bridge_and_learns_its_address() {
+        let mut spec = DomainSpec {
+            name: "si-x".into(),
+            appliance_id: common::ApplianceId::new(),
+            group_id: common::GroupId::new(),
+            vcpus: 1,
+            memory_mib: 192,
+            disk_gib: 1,
+            image_dir: "/img".into(),
+            disk: None,
+            kernel: None,
+            initrd: None,
+            agent_token: "t".into(),
+            agent_url: "http://10.77.0.1:8080".into(),
+            nic: Some(crate::drivers::Nic {
+                bridge: "sibr0".into(),
+                address: "10.77.0.7".parse().unwrap_or_else(|_| unreachable!()),
+                prefix: 24,
+                gateway: "10.77.0.1".parse().ok(),
+            }),
+        };
+        let paths = Paths {
+            kernel: Some("/img/vmlinuz".into()),
+            ..Paths::default()
+        };
+        let user = GuestNetwork::User {
+            agent_guest: agent_guest_addr("http://10.0.2.100:8080"),
+            agent_host: "127.0.0.1:8080".parse().unwrap_or_else(|_| unreachable!()),
+        };
+        let xml = domain_xml(&spec, false, &paths, &user);
+        assert!(
+            xml.contains("<interface type='bridge'><source bridge='sibr0'/>"),
+            "{xml}"
+        );
+        assert!(
+            !xml.contains("-netdev"),
+            "no user-mode NIC beside the bridge: {xml}"
+        );
+        assert!(
+            xml.contains("si.url=http://10.77.0.1:8080 si.ip=10.77.0.7/24 si.gw=10.77.0.1"),
+            "{xml}"
+        );
+        spec.nic = None;
+        let xml = domain_xml(&spec, false, &paths, &user);
+        assert!(
+            xml.contains("restrict=on") && !xml.contains("si.ip="),
+            "{xml}"
+        );
     }
 }

@@ -194,20 +194,27 @@ pub fn set_target(conn: &mut DbConn, id: ApplianceId, target: Target) -> Result<
     Ok(())
 }
 
-/// Record a heartbeat (and the address the agent reports).
+/// Record a heartbeat, and the address the agent reports unless the appliance holds one of its
+/// pool's network (IPAM's address is the appliance's, whatever its guest claims).
 pub fn heartbeat(
     conn: &mut DbConn,
     id: ApplianceId,
     at: DateTime<Utc>,
     ip: Option<&str>,
 ) -> Result<(), StoreError> {
-    match ip {
-        Some(ip) => diesel::update(ap::appliances.find(id.to_string()))
-            .set((ap::last_heartbeat_at.eq(Some(to_db(at))), ap::ip.eq(ip)))
-            .execute(conn)?,
-        None => diesel::update(ap::appliances.find(id.to_string()))
-            .set(ap::last_heartbeat_at.eq(Some(to_db(at))))
-            .execute(conn)?,
-    };
+    use crate::schema::ip_addresses::dsl as ipa;
+    diesel::update(ap::appliances.find(id.to_string()))
+        .set(ap::last_heartbeat_at.eq(Some(to_db(at))))
+        .execute(conn)?;
+    if let Some(ip) = ip {
+        let held = ipa::ip_addresses.filter(ipa::appliance_id.eq(id.to_string()));
+        diesel::update(
+            ap::appliances
+                .find(id.to_string())
+                .filter(diesel::dsl::not(diesel::dsl::exists(held))),
+        )
+        .set(ap::ip.eq(ip))
+        .execute(conn)?;
+    }
     Ok(())
 }

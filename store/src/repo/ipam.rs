@@ -1,0 +1,315 @@
+//! IPAM: the addresses of a pool's guest network. Placement allocates one per appliance under the
+//! placement lock (so two orchestrators never pick together; the table's keys refuse a second holder
+//! regardless); moving an appliance to `terminated` releases it in the same transaction. A fresh
+//! address is preferred; a released one is handed out again only when none is left, the longest
+//! released first.
+
+use crate::schema::{appliances::dsl as ap, ip_addresses::dsl as ip};
+use crate::time::{Ts, from_db, now, to_db};
+use crate::{DbConn, Pool, StoreError};
+use chrono::{DateTime, Utc};
+use common::{ApplianceId, PoolId};
+use diesel::prelude::*;
+use ipnet::Ipv4Net;
+use std::collections::{HashMap, HashSet};
+use std::net::Ipv4Addr;
+
+/// The addresses of `net` a guest may get: its host addresses but the gateway's.
+pub fn assignable(net: Ipv4Net, gateway: Option<Ipv4Addr>) -> impl Iterator<Item = Ipv4Addr> {
+    net.hosts().filter(move |a| Some(*a) != gateway)
+}
+
+/// How many addresses of `net` a guest may get.
+pub fn capacity(net: Ipv4Net, gateway: Option<Ipv4Addr>) -> u64 {
+    let hosts = match net.prefix_len() {
+        32 => 1,
+        31 => 2,
+        p => (1u64 << (32 - u32::from(p))) - 2,
+    };
+    let gw = gateway.is_some_and(|g| net.contains(&g) && net.hosts().any(|h| h == g));
+    hosts - u64::from(gw)
+}
+
+/// The first address of `net` no row has ever named (pure).
+pub fn first_fresh(
+    net: Ipv4Net,
+    gateway: Option<Ipv4Addr>,
+    known: &HashSet<Ipv4Addr>,
+) -> Option<Ipv4Addr> {
+    assignable(net, gateway).find(|a| !known.contains(a))
+}
+
+/// An address held by an appliance.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Held {
+    pub address: Ipv4Addr,
+    pub appliance_id: ApplianceId,
+    pub allocated_at: DateTime<Utc>,
+}
+
+fn addr(s: &str) -> Result<Ipv4Addr, StoreError> {
+    s.parse()
+        .map_err(|_| StoreError::Corrupt(format!("ip address {s}")))
+}
+
+/// Allocates addresses for the appliances one placement transaction places: what the pools
+/// have handed out is read once per pool and kept up to date as addresses are handed out, so a
+/// batch costs one read per pool, not one per appliance.
+#[derive(Default)]
+pub struct Allocator {
+    known: HashMap<PoolId, HashSet<Ipv4Addr>>,
+}
+
+impl Allocator {
+    /// The address `appliance` holds in `pool`, allocated now when it holds none: `None` when the
+    /// pool has no network, `Err(Exhausted)` when every address is held. Also records it as the
+    /// appliance's `ip`. An address the appliance holds in another pool (it is placed anew
+    /// elsewhere) is released first. Call under
+    /// [`hosts::lock_placement`](super::hosts::lock_placement), in one transaction per allocator.
+    pub fn allocate(
+        &mut self,
+        c: &mut DbConn,
+        pool: &Pool,
+        appliance: ApplianceId,
+    ) -> Result<Option<Ipv4Addr>, StoreError> {
+        let Some(network) = &pool.network else {
+            return Ok(None);
+        };
+        let net = network
+            .net()
+            .ok_or_else(|| StoreError::Corrupt(format!("network of pool {}", pool.id)))?;
+        let id = appliance.to_string();
+        let pool_id = pool.id.to_string();
+        let held: Option<(String, String)> = ip::ip_addresses
+            .filter(ip::appliance_id.eq(&id))
+            .select((ip::pool_id, ip::address))
+            .first(c)
+            .optional()?;
+        let chosen = match held {
+            Some((p, a)) if p == pool_id => addr(&a)?,
+            other => {
+                if other.is_some() {
+                    release(c, &[appliance])?;
+                }
+                self.hand_out(c, pool, net, network.gateway(), &id)?
+            }
+        };
+        diesel::update(ap::appliances.find(&id))
+            .set(ap::ip.eq(chosen.to_string()))
+            .execute(c)?;
+        Ok(Some(chosen))
+    }
+
+    fn hand_out(
+        &mut self,
+        c: &mut DbConn,
+        pool: &Pool,
+        net: Ipv4Net,
+        gateway: Option<Ipv4Addr>,
+        id: &str,
+    ) -> Result<Ipv4Addr, StoreError> {
+        let pool_id = pool.id.to_string();
+        let at = to_db(now());
+        let known = match self.known.entry(pool.id) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(
+                ip::ip_addresses
+                    .filter(ip::pool_id.eq(&pool_id))
+                    .select(ip::address)
+                    .load::<String>(c)?
+                    .iter()
+                    .filter_map(|a| a.parse().ok())
+                    .collect(),
+            ),
+        };
+        if let Some(fresh) = first_fresh(net, gateway, known) {
+            diesel::insert_into(ip::ip_addresses)
+                .values((
+                    ip::pool_id.eq(&pool_id),
+                    ip::address.eq(fresh.to_string()),
+                    ip::appliance_id.eq(Some(id)),
+                    ip::allocated_at.eq(at),
+                ))
+                .execute(c)?;
+            known.insert(fresh);
+            return Ok(fresh);
+        }
+        // the longest released address still inside the network (not the gateway)
+        let released: Vec<String> = ip::ip_addresses
+            .filter(ip::pool_id.eq(&pool_id))
+            .filter(ip::appliance_id.is_null())
+            .order((ip::released_at.asc(), ip::allocated_at.asc()))
+            .select(ip::address)
+            .load(c)?;
+        let Some(again) = released
+            .iter()
+            .filter_map(|a| a.parse::<Ipv4Addr>().ok())
+            .find(|a| net.contains(a) && assignable(net, gateway).any(|h| h == *a))
+        else {
+            return Err(StoreError::Exhausted(format!(
+                "pool {} has no free address left in {net}",
+                pool.name
+            )));
+        };
+        let n = diesel::update(
+            ip::ip_addresses
+                .filter(ip::pool_id.eq(&pool_id))
+                .filter(ip::address.eq(again.to_string()))
+                .filter(ip::appliance_id.is_null()),
+        )
+        .set((
+            ip::appliance_id.eq(Some(id)),
+            ip::allocated_at.eq(at),
+            ip::released_at.eq(None::<Ts>),
+        ))
+        .execute(c)?;
+        if n == 0 {
+            return Err(StoreError::Stale);
+        }
+        Ok(again)
+    }
+}
+
+/// Release the addresses the appliances hold (they were terminated).
+pub fn release(c: &mut DbConn, appliances: &[ApplianceId]) -> Result<usize, StoreError> {
+    let mut n = 0;
+    for chunk in appliances.chunks(500) {
+        let ids: Vec<String> = chunk.iter().map(ToString::to_string).collect();
+        n += diesel::update(ip::ip_addresses.filter(ip::appliance_id.eq_any(&ids)))
+            .set((
+                ip::appliance_id.eq(None::<String>),
+                ip::released_at.eq(Some(to_db(now()))),
+            ))
+            .execute(c)?;
+    }
+    Ok(n)
+}
+
+/// The addresses the appliances hold, in any pool.
+pub fn of_appliances(
+    c: &mut DbConn,
+    appliances: &[ApplianceId],
+) -> Result<HashMap<ApplianceId, Ipv4Addr>, StoreError> {
+    let mut out = HashMap::new();
+    for chunk in appliances.chunks(500) {
+        let ids: Vec<String> = chunk.iter().map(ToString::to_string).collect();
+        let rows: Vec<(String, Option<String>)> = ip::ip_addresses
+            .filter(ip::appliance_id.eq_any(&ids))
+            .select((ip::address, ip::appliance_id))
+            .load(c)?;
+        for (a, id) in rows {
+            if let Some(id) = id {
+                out.insert(crate::models::parse("appliance id", &id)?, addr(&a)?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// How many addresses of the pool are held now.
+pub fn held_count(c: &mut DbConn, pool: PoolId) -> Result<u64, StoreError> {
+    let n: i64 = ip::ip_addresses
+        .filter(ip::pool_id.eq(pool.to_string()))
+        .filter(ip::appliance_id.is_not_null())
+        .count()
+        .get_result(c)?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// A page of the pool's held addresses, in address order.
+pub fn held(
+    c: &mut DbConn,
+    pool: PoolId,
+    page: &super::PageRequest,
+) -> Result<super::Page<Held>, StoreError> {
+    let after: Option<Ipv4Addr> = page.after.as_deref().and_then(|a| a.parse().ok());
+    let rows: Vec<(String, Option<String>, Ts)> = ip::ip_addresses
+        .filter(ip::pool_id.eq(pool.to_string()))
+        .filter(ip::appliance_id.is_not_null())
+        .select((ip::address, ip::appliance_id, ip::allocated_at))
+        .load(c)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (a, id, at) in rows {
+        let address = addr(&a)?;
+        if after.is_some_and(|x| address <= x) {
+            continue;
+        }
+        if let Some(id) = id {
+            out.push(Held {
+                address,
+                appliance_id: crate::models::parse("appliance id", &id)?,
+                allocated_at: from_db(at),
+            });
+        }
+    }
+    // (text order is not address order: a pool holds at most a /16, sorted here)
+    out.sort_by_key(|h| h.address);
+    out.truncate(page.limit as usize + 1);
+    Ok(super::Page::from_rows(out, page.limit, |h| {
+        h.address.to_string()
+    }))
+}
+
+/// Forget the released addresses of a pool (its network changes; none may be held).
+pub fn forget_released(c: &mut DbConn, pool: PoolId) -> Result<(), StoreError> {
+    diesel::delete(
+        ip::ip_addresses
+            .filter(ip::pool_id.eq(pool.to_string()))
+            .filter(ip::appliance_id.is_null()),
+    )
+    .execute(c)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn net(s: &str) -> Ipv4Net {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn capacity_leaves_out_network_broadcast_and_gateway() {
+        let table = [
+            ("10.77.0.0/24", None, 254),
+            ("10.77.0.0/24", Some("10.77.0.1"), 253),
+            ("10.77.0.0/24", Some("10.77.0.0"), 254), // not a host address: nothing to leave out
+            ("10.77.0.0/24", Some("10.78.0.1"), 254),
+            ("10.77.0.0/30", Some("10.77.0.1"), 1),
+            ("10.0.0.0/16", Some("10.0.0.1"), 65_533),
+        ];
+        for (n, gw, want) in table {
+            let gw = gw.map(|g: &str| g.parse().unwrap());
+            assert_eq!(capacity(net(n), gw), want, "{n} {gw:?}");
+            assert_eq!(assignable(net(n), gw).count() as u64, want, "{n} {gw:?}");
+        }
+    }
+
+    #[test]
+    fn the_first_fresh_address_skips_every_known_one_and_the_gateway() {
+        let gw = Some("10.77.0.1".parse().unwrap());
+        let known =
+            |v: &[&str]| -> HashSet<Ipv4Addr> { v.iter().map(|a| a.parse().unwrap()).collect() };
+        let table: [(&[&str], Option<&str>); 4] = [
+            (&[], Some("10.77.0.2")),
+            (&["10.77.0.2", "10.77.0.3"], Some("10.77.0.4")),
+            (&["10.77.0.3"], Some("10.77.0.2")),
+            (&["10.77.0.2"], None),
+        ];
+        for (k, want) in table {
+            let n = if want.is_none() {
+                net("10.77.0.0/30")
+            } else {
+                net("10.77.0.0/24")
+            };
+            assert_eq!(
+                first_fresh(n, gw, &known(k))
+                    .map(|a| a.to_string())
+                    .as_deref(),
+                want,
+                "{k:?}"
+            );
+        }
+    }
+}

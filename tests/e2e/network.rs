@@ -1,0 +1,276 @@
+//! A pool's guest network on the simulated pool: IPAM hands every appliance an address of the pool's
+//! range (never one held, never the gateway), the guest's own claim does not replace it, Script
+//! Variables see these addresses, termination releases them, a full range fails placement with a
+//! reason, and a network in use cannot change.
+
+use crate::fixtures::{appliances, application, group, layer, running, template};
+use scaleinfra_tests::*;
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+
+async fn sim_pool(app: &TestApp, token: &str) -> String {
+    let r = app.get(token, "/api/v1/pools").await;
+    r.body["items"][0]["id"].as_str().unwrap().to_owned()
+}
+
+async fn set_network(app: &TestApp, token: &str, pool: &str, cidr: &str) -> Resp {
+    app.patch(
+        token,
+        &format!("/api/v1/pools/{pool}"),
+        json!({"network": {"bridge": "sibr0", "cidr": cidr, "gateway": null}}),
+    )
+    .await
+}
+
+fn ips(all: &[Value]) -> BTreeSet<Ipv4Addr> {
+    all.iter()
+        .map(|a| a["ip"].as_str().unwrap().parse().unwrap())
+        .collect()
+}
+
+async fn held(app: &TestApp, token: &str, pool: &str) -> BTreeSet<Ipv4Addr> {
+    let r = app
+        .get(token, &format!("/api/v1/pools/{pool}/addresses?limit=100"))
+        .await;
+    r.assert_status(200);
+    r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["address"].as_str().unwrap().parse().unwrap())
+        .collect()
+}
+
+async fn resize(app: &TestApp, token: &str, group: &str, desired: u32) {
+    app.call(
+        reqwest::Method::PUT,
+        &format!("/api/v1/groups/{group}/desired"),
+        Some(token),
+        Some(json!({"desired": desired})),
+    )
+    .await
+    .assert_status(202);
+}
+
+#[tokio::test]
+async fn appliances_get_addresses_of_their_pools_network_and_give_them_back() {
+    let app = TestApp::spawn().await;
+    let op = app.operator().await;
+    let pool = sim_pool(&app, &op.token).await;
+    let r = set_network(&app, &op.token, &pool, "10.88.0.0/24").await;
+    r.assert_status(200);
+    assert_eq!(r.body["network"]["gateway"], Value::Null);
+    assert_eq!(r.body["addresses_total"], 253, "254 hosts less the gateway");
+    assert_eq!(r.body["addresses_in_use"], 0);
+
+    let t = app.tenant(&op, "acme").await;
+    let s = &t.admin;
+    let project = app.project(s, "P").await;
+    let a = application(&app, &s.token, &project, "Web").await;
+    let l = layer(&app, &s.token, &a, "app").await;
+    let tpl = template(&app, s, "small", 1, 512).await;
+    let g = group(&app, &s.token, &l, "web", &tpl, 3, 5).await;
+    app.post(
+        &s.token,
+        &format!("/api/v1/applications/{a}/deploy"),
+        json!({}),
+    )
+    .await
+    .assert_status(202);
+    let three = running(&app, &s.token, &a, Some(&g), 3).await;
+    let first = ips(&three);
+    let net: ipnet::Ipv4Net = "10.88.0.0/24".parse().unwrap();
+    assert_eq!(first.len(), 3, "three different addresses: {three:?}");
+    for ip in &first {
+        assert!(net.contains(ip), "{ip} is in the pool's network");
+        assert_ne!(
+            *ip,
+            Ipv4Addr::new(10, 88, 0, 1),
+            "the gateway is never handed out"
+        );
+        assert_ne!(*ip, Ipv4Addr::new(10, 88, 0, 0));
+    }
+    assert_eq!(held(&app, &op.token, &pool).await, first);
+    let r = app.get(&op.token, &format!("/api/v1/pools/{pool}")).await;
+    assert_eq!(r.body["addresses_in_use"], 3);
+
+    // the network cannot change under appliances that hold its addresses
+    set_network(&app, &op.token, &pool, "10.89.0.0/24")
+        .await
+        .assert_problem(409, "network_in_use");
+
+    // scale in to one: the two terminated give their addresses back in the same move
+    resize(&app, &s.token, &g, 1).await;
+    let one = running(&app, &s.token, &a, Some(&g), 1).await;
+    let kept = ips(&one);
+    assert!(kept.is_subset(&first));
+    app.eventually(30, "the two addresses released", || async {
+        (held(&app, &op.token, &pool).await == kept).then_some(())
+    })
+    .await;
+    // out again: fresh addresses first, the released ones wait
+    resize(&app, &s.token, &g, 3).await;
+    let again = running(&app, &s.token, &a, Some(&g), 3).await;
+    let now = ips(&again);
+    assert_eq!(now.len(), 3);
+    let released: BTreeSet<_> = first.difference(&kept).copied().collect();
+    assert!(
+        now.is_disjoint(&released),
+        "released addresses are not handed out while fresh ones remain: {now:?} {released:?}"
+    );
+    assert_eq!(held(&app, &op.token, &pool).await, now);
+}
+
+#[tokio::test]
+async fn a_full_range_fails_placement_and_a_released_address_serves_again() {
+    let app = TestApp::spawn().await;
+    let op = app.operator().await;
+    let pool = sim_pool(&app, &op.token).await;
+    // a /30 with its gateway: one address for guests
+    set_network(&app, &op.token, &pool, "10.88.0.0/30")
+        .await
+        .assert_status(200);
+    let t = app.tenant(&op, "acme").await;
+    let s = &t.admin;
+    let project = app.project(s, "P").await;
+    let a = application(&app, &s.token, &project, "Web").await;
+    let l = layer(&app, &s.token, &a, "app").await;
+    let tpl = template(&app, s, "small", 1, 512).await;
+    let g = group(&app, &s.token, &l, "web", &tpl, 1, 2).await;
+    app.post(
+        &s.token,
+        &format!("/api/v1/applications/{a}/deploy"),
+        json!({}),
+    )
+    .await
+    .assert_status(202);
+    let one = running(&app, &s.token, &a, Some(&g), 1).await;
+    assert_eq!(one[0]["ip"], "10.88.0.2");
+
+    // a second appliance finds no address: its placement fails, saying why
+    resize(&app, &s.token, &g, 2).await;
+    let why = app
+        .eventually(30, "the placement to fail", || async {
+            let r = app
+                .get(
+                    &s.token,
+                    &format!("/api/v1/applications/{a}/events?limit=100"),
+                )
+                .await;
+            r.body["items"]
+                .as_array()?
+                .iter()
+                .find(|e| e["type"] == "placement.failed")
+                .cloned()
+        })
+        .await;
+    assert!(
+        why.to_string()
+            .contains("no free address left in 10.88.0.0/30"),
+        "{why}"
+    );
+    assert_eq!(held(&app, &op.token, &pool).await.len(), 1);
+
+    // both go (the failed one too, or it would keep its place in the group): the released address,
+    // the only one left, serves the next appliance
+    let first = one[0]["id"].as_str().unwrap().to_owned();
+    let unplaced = why["appliance_id"].as_str().unwrap().to_owned();
+    resize(&app, &s.token, &g, 1).await;
+    for id in [&first, &unplaced] {
+        app.post(
+            &s.token,
+            &format!("/api/v1/appliances/{id}/terminate"),
+            json!({}),
+        )
+        .await
+        .assert_status(202);
+    }
+    let next = app
+        .eventually(60, "a new appliance on the released address", || async {
+            let all = appliances(&app, &s.token, &a).await;
+            all.into_iter().find(|x| {
+                x["id"] != first.as_str() && x["id"] != unplaced.as_str() && x["state"] == "running"
+            })
+        })
+        .await;
+    assert_eq!(next["ip"], "10.88.0.2");
+}
+
+#[tokio::test]
+async fn a_pool_network_is_validated() {
+    let app = TestApp::spawn().await;
+    let op = app.operator().await;
+    let bad = [
+        (
+            json!({"bridge": "", "cidr": "10.0.0.0/24"}),
+            "network.bridge",
+        ),
+        (
+            json!({"bridge": "a-very-long-bridge", "cidr": "10.0.0.0/24"}),
+            "network.bridge",
+        ),
+        (
+            json!({"bridge": "br0", "cidr": "10.0.0.1/24"}),
+            "network.cidr",
+        ),
+        (
+            json!({"bridge": "br0", "cidr": "10.0.0.0/8"}),
+            "network.cidr",
+        ),
+        (
+            json!({"bridge": "br0", "cidr": "fe80::/64"}),
+            "network.cidr",
+        ),
+        (
+            json!({"bridge": "br0", "cidr": "10.0.0.0/24", "gateway": "10.0.1.1"}),
+            "network.gateway",
+        ),
+        (
+            json!({"bridge": "br0", "cidr": "10.0.0.0/24", "gateway": "10.0.0.255"}),
+            "network.gateway",
+        ),
+        (
+            json!({"bridge": "br0", "cidr": "10.0.0.0/24", "agent_url": "ftp://x"}),
+            "network.agent_url",
+        ),
+    ];
+    for (network, field) in bad {
+        let r = app
+            .post(
+                &op.token,
+                "/api/v1/pools",
+                json!({"name": "n", "network": network}),
+            )
+            .await;
+        r.assert_problem(422, "validation_failed");
+        let fields: Vec<String> = r.field_errors().into_iter().map(|f| f.0).collect();
+        assert_eq!(fields, [field], "{network}: {}", r.text);
+    }
+    let pools = app.get(&op.token, "/api/v1/pools").await;
+    assert_eq!(
+        pools.body["items"].as_array().unwrap().len(),
+        1,
+        "nothing stored"
+    );
+    let r = app
+        .post(&op.token, "/api/v1/pools", json!({"name": "n", "network": {
+            "bridge": "br0", "cidr": "10.0.0.0/24", "gateway": "10.0.0.254", "agent_url": "http://10.0.0.254:8080"
+        }}))
+        .await;
+    r.assert_status(201);
+    assert_eq!(r.body["network"]["gateway"], "10.0.0.254");
+    assert_eq!(r.body["addresses_total"], 253);
+    // null takes the network away again (nothing holds its addresses)
+    let id = r.body["id"].as_str().unwrap();
+    let r = app
+        .patch(
+            &op.token,
+            &format!("/api/v1/pools/{id}"),
+            json!({"network": null}),
+        )
+        .await;
+    r.assert_status(200);
+    assert_eq!(r.body["network"], Value::Null);
+    assert_eq!(r.body["addresses_total"], 0);
+}
