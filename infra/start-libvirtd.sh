@@ -9,12 +9,16 @@
 # Note: these machines ship qemu-utils 10 from backports, which conflicts with bookworm's
 # qemu-system-x86 7.2: qemu-utils/bookworm must be named with it (with --allow-downgrades).
 . "$(dirname "$0")/../scripts/lib.sh"
-if ! dpkg-query -W -f='${Status}' qemu-system-x86 2>/dev/null | grep -q "install ok installed" \
-   || ! dpkg-query -W -f='${Status}' libvirt-daemon-driver-qemu 2>/dev/null | grep -q "install ok installed"; then
-  log "apt-get install libvirt, qemu-system-x86 (TCG)"
+# (libvirt-daemon-config-nwfilter, ebtables and iptables: the clean-traffic filter that binds a
+# guest on a pool's bridge to its MAC and IPAM address)
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+if ! installed qemu-system-x86 || ! installed libvirt-daemon-driver-qemu \
+   || ! installed libvirt-daemon-config-nwfilter || ! installed ebtables; then
+  log "apt-get install libvirt, qemu-system-x86 (TCG), libvirt's network filters"
   as_root apt-get update -qq
   as_root apt-get install -y -qq --no-install-recommends --allow-downgrades \
     libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients libvirt-dev pkg-config \
+    libvirt-daemon-config-nwfilter ebtables iptables \
     qemu-system-x86 qemu-utils/bookworm >/dev/null
 fi
 getent group kvm >/dev/null || as_root groupadd -r kvm
@@ -32,9 +36,12 @@ in_ns ip link set lo up
 in_ns ip link show sibr0 >/dev/null 2>&1 || in_ns ip link add sibr0 type bridge
 in_ns ip addr replace 10.77.0.1/24 dev sibr0
 in_ns ip link set sibr0 up
-# a libvirtd that runs outside the namespace is stopped (its guests keep running)
+# a libvirtd that runs outside the namespace, or that started before the network filters were
+# installed, is stopped (its guests keep running)
 PID=$(cat /var/run/libvirtd.pid 2>/dev/null || true)
-if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null && [ "$(ip netns identify "$PID" 2>/dev/null)" != "$NS" ]; then
+if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null \
+   && { [ "$(as_root ip netns identify "$PID" 2>/dev/null)" != "$NS" ] \
+        || ! virsh -c qemu:///system nwfilter-list 2>/dev/null | grep -qw clean-traffic; }; then
   as_root kill "$PID"
   for _ in $(seq 1 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
 fi

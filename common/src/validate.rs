@@ -181,7 +181,8 @@ pub fn guest_cidr(value: &str) -> Result<(), ValidationError> {
 }
 
 /// Where guests reach the agent API: an `http://` or `https://` URL of at most 200 characters,
-/// without blanks, credentials, query or fragment.
+/// without credentials, query or fragment, of letters, digits and `-._~:/[]%` only (it goes on a
+/// guest's kernel command line, where a quote or a blank would split it).
 pub fn agent_url(value: &str) -> Result<(), ValidationError> {
     let rest = value
         .strip_prefix("http://")
@@ -191,7 +192,8 @@ pub fn agent_url(value: &str) -> Result<(), ValidationError> {
             let host = r.split('/').next().unwrap_or("");
             !host.is_empty()
                 && !r.contains(['@', '?', '#'])
-                && r.chars().all(|c| c.is_ascii_graphic())
+                && r.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-._~:/[]%".contains(c))
         });
     if !ok {
         return Err(err(
@@ -473,6 +475,27 @@ mod tests {
         ];
         for (v, ok) in table {
             assert_eq!(image_dir(v).is_ok(), ok, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn agent_urls_stay_one_kernel_parameter() {
+        let table = [
+            ("http://10.77.0.1:8080", true),
+            ("https://agent.example.com/base", true),
+            ("http://[fd00::1]:8080/", true),
+            ("ftp://10.77.0.1", false),
+            ("http://", false),
+            ("http://u:p@10.77.0.1", false),
+            ("http://10.77.0.1/?a=1", false),
+            ("http://10.77.0.1/\"x", false),
+            ("http://10.77.0.1/ si.ip=1.2.3.4/8", false),
+            ("http://10.77.0.1/$(id)", false),
+            ("http://10.77.0.1/`id`", false),
+            ("http://10.77.0.1/*", false),
+        ];
+        for (v, ok) in table {
+            assert_eq!(agent_url(v).is_ok(), ok, "{v}");
         }
     }
 

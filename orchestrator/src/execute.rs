@@ -223,6 +223,13 @@ impl Orchestrator {
                 } else {
                     "reboot requested"
                 };
+                // the spec first: a domain is destroyed only when another can take its place
+                let spec = match self.spec(&a, &host).await {
+                    Err(OrchestratorError::Driver(e @ DriverError::Refused { .. })) => {
+                        return self.refused(&a, &host, &e).await;
+                    }
+                    other => other?,
+                };
                 let Some(moved) = self
                     .move_to(&a, ApplianceState::Booting, reason, None)
                     .await?
@@ -232,7 +239,6 @@ impl Orchestrator {
                 if a.state == ApplianceState::Running {
                     driver.destroy(&host.uri, &moved.domain_name()).await?;
                 }
-                let spec = self.spec(&moved, &host).await?;
                 driver.create(&host.uri, &spec).await?;
                 self.store
                     .write(move |c| unscoped::appliances::set_target(c, id, Target::Run))
@@ -567,7 +573,7 @@ impl Orchestrator {
             agent_url: pool
                 .network
                 .as_ref()
-                .and_then(|n| n.agent_url.clone())
+                .map(|n| n.agent_url.clone())
                 .unwrap_or_else(|| self.config.agent_url.clone()),
             nic: nic_of(pool, ctx.addresses.get(&a.id).copied(), &a.name)?,
         })
@@ -585,7 +591,10 @@ fn nic_of(
     let Some(n) = &pool.network else {
         return Ok(None);
     };
-    let (Some(net), Some(address)) = (n.net(), address) else {
+    let (Some(net), Some(address)) = (
+        n.net(),
+        address.filter(|a| n.net().is_some_and(|net| net.contains(a))),
+    ) else {
         return Err(DriverError::refused(format!(
             "{name} holds no address of the network of pool {}",
             pool.name
@@ -685,6 +694,7 @@ async fn place_batch(db: &store::Store, batch: Vec<PlaceRequest>) {
             let mut placed = Vec::new();
             let mut failed = Vec::new();
             let mut addresses = ipam::Allocator::default();
+            let mut addressed = Vec::new();
             for a in placing {
                 if let std::collections::hash_map::Entry::Vacant(e) = spread_of.entry(a.group_id) {
                     e.insert(hosts::group_spread(c, a.group_id)?);
@@ -707,7 +717,12 @@ async fn place_batch(db: &store::Store, batch: Vec<PlaceRequest>) {
                 let chosen = match chosen.map(|h| all.iter().find(|x| x.id == h)) {
                     Ok(Some(host)) => match pools.get(&host.pool_id) {
                         Some(p) => match addresses.allocate(c, p, a.id) {
-                            Ok(_) => Ok(Some(host)),
+                            Ok(held) => {
+                                if held.is_some() {
+                                    addressed.push(a.id);
+                                }
+                                Ok(Some(host))
+                            }
                             Err(StoreError::Exhausted(why)) => Err(why),
                             Err(e) => return Err(e),
                         },
@@ -761,7 +776,13 @@ async fn place_batch(db: &store::Store, batch: Vec<PlaceRequest>) {
                 .into_iter()
                 .filter_map(|p| onward(p, ApplianceState::Creating))
                 .collect();
-            appliances::move_many(c, &creating)?;
+            let created = appliances::move_many(c, &creating)?;
+            // an address stays with an appliance this batch placed, not with one it could not move
+            let unmoved: Vec<ApplianceId> = addressed
+                .into_iter()
+                .filter(|id| !created.contains(id))
+                .collect();
+            ipam::release(c, &unmoved)?;
             let failing: Vec<appliances::Move> = failed
                 .into_iter()
                 .filter_map(|p| onward(p, ApplianceState::Failed))

@@ -98,7 +98,9 @@ impl TryFrom<PoolRow> for Pool {
                         .network_gateway
                         .map(|g| parse("gateway", &g))
                         .transpose()?,
-                    agent_url: r.network_agent_url,
+                    agent_url: r.network_agent_url.ok_or_else(|| {
+                        StoreError::Corrupt(format!("agent url of the network of pool {}", r.id))
+                    })?,
                 }),
                 _ => None,
             },
@@ -128,7 +130,7 @@ impl From<&Pool> for PoolRow {
                 .as_ref()
                 .and_then(|n| n.gateway)
                 .map(|g| g.to_string()),
-            network_agent_url: p.network.as_ref().and_then(|n| n.agent_url.clone()),
+            network_agent_url: p.network.as_ref().map(|n| n.agent_url.clone()),
         }
     }
 }

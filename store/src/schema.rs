@@ -189,7 +189,7 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
-        wired -> Bool,
+        defaults_wired -> Integer,
     }
 }
 

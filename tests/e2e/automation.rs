@@ -67,20 +67,35 @@ fn live_app_servers(all: &[Value], group: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// A tenant's application with one HAProxy in layer "lb" and a PHP group (1 to `max`) in `app_layer`.
+struct Shop {
+    t: TenantFixture,
+    a: String,
+    lb: String,
+    web: String,
+    php: String,
+}
+
+async fn shop(app: &TestApp, app_layer: &str, max: u32) -> Shop {
+    let op = app.operator().await;
+    let t = app.tenant(&op, "webshop").await;
+    let token = &t.admin.token;
+    let project = app.project(&t.admin, "Shop").await;
+    let a = application(app, token, &project, "Store").await;
+    let lb_layer = layer(app, token, &a, "lb").await;
+    let app_layer = layer(app, token, &a, app_layer).await;
+    let haproxy = template(app, token, "HAProxy load balancer").await;
+    let php = template(app, token, "PHP app server").await;
+    let lb = group(app, token, &lb_layer, "haproxy", &haproxy, 1, 1).await;
+    let web = group(app, token, &app_layer, "php", &php, 1, max).await;
+    Shop { t, a, lb, web, php }
+}
+
 #[tokio::test]
 async fn app_servers_join_and_leave_the_load_balancer_as_the_app_layer_scales() {
     let app = TestApp::spawn().await;
-    let op = app.operator().await;
-    let t = app.tenant(&op, "webshop").await;
+    let Shop { t, a, lb, web, .. } = shop(&app, "app", 5).await;
     let s = &t.admin;
-    let project = app.project(s, "Shop").await;
-    let a = application(&app, &s.token, &project, "Store").await;
-    let lb_layer = layer(&app, &s.token, &a, "lb").await;
-    let app_layer = layer(&app, &s.token, &a, "app").await;
-    let haproxy = template(&app, &s.token, "HAProxy load balancer").await;
-    let php = template(&app, &s.token, "PHP app server").await;
-    let lb = group(&app, &s.token, &lb_layer, "haproxy", &haproxy, 1, 1).await;
-    let web = group(&app, &s.token, &app_layer, "php", &php, 1, 5).await;
 
     // the default wiring is there, visible and editable
     let rules = app
@@ -363,5 +378,102 @@ async fn an_event_delivered_again_makes_no_second_run() {
         1,
         "{}",
         jobs.text
+    );
+}
+
+async fn rules_of(app: &TestApp, token: &str, a: &str) -> Vec<Value> {
+    let r = app
+        .get(token, &format!("/api/v1/applications/{a}/rules"))
+        .await;
+    r.body["items"].as_array().unwrap().clone()
+}
+
+/// Each default rule is made once: one a user removed stays removed, and one added by a later version
+/// (here the fourth, for an application wired when there were three) reaches an application on its
+/// next group change. Its layer name is a literal: `{{` in the name is text, not a template.
+#[tokio::test]
+async fn defaults_are_made_once_and_a_later_one_reaches_older_applications() {
+    let app = TestApp::spawn().await;
+    let Shop { t, a, lb, php, .. } = shop(&app, r#"app "{{ x }}""#, 3).await;
+    let s = &t.admin;
+    let fourth = "Give a configured load balancer the app servers";
+    let find = |all: &[Value]| all.iter().find(|r| r["name"] == fourth).cloned();
+    let made = rules_of(&app, &s.token, &a).await;
+    assert_eq!(made.len(), 4);
+    let id = find(&made).unwrap()["id"].as_str().unwrap().to_owned();
+    app.delete(&s.token, &format!("/api/v1/rules/{id}"))
+        .await
+        .assert_status(204);
+    // another group change wires again: the removed default is not made again
+    let extra = layer(&app, &s.token, &a, "more").await;
+    group(&app, &s.token, &extra, "php2", &php, 1, 1).await;
+    assert_eq!(
+        rules_of(&app, &s.token, &a).await.len(),
+        3,
+        "a removed default stays removed"
+    );
+
+    // an application wired when there were three defaults (as the migration leaves it)
+    let app_id = a.clone();
+    app.store
+        .write(move |c| {
+            use diesel::prelude::*;
+            use store::schema::applications::dsl as ap;
+            diesel::update(ap::applications.filter(ap::id.eq(app_id)))
+                .set(ap::defaults_wired.eq(3))
+                .execute(c)
+                .map_err(store::StoreError::from)
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        rules_of(&app, &s.token, &a).await.len(),
+        3,
+        "nothing is made until the application changes"
+    );
+    let later = layer(&app, &s.token, &a, "later").await;
+    group(&app, &s.token, &later, "php3", &php, 1, 1).await;
+    let all = rules_of(&app, &s.token, &a).await;
+    assert_eq!(all.len(), 4, "the later default comes once");
+    let rule = find(&all).expect("the fourth default");
+
+    // it hands the load balancer the app layer by its literal name
+    app.post(
+        &s.token,
+        &format!("/api/v1/applications/{a}/deploy"),
+        json!({}),
+    )
+    .await
+    .assert_status(202);
+    let lbs = running(&app, &s.token, &a, Some(&lb), 1).await;
+    let lb_id = lbs[0]["id"].as_str().unwrap().to_owned();
+    let rule_id = rule["id"].as_str().unwrap().to_owned();
+    let job = app
+        .eventually(60, "the fourth rule's job on the load balancer", || async {
+            let runs = app
+                .get(&s.token, &format!("/api/v1/rules/{rule_id}/runs"))
+                .await;
+            let run_ids: Vec<Value> = runs.body["items"]
+                .as_array()?
+                .iter()
+                .map(|r| r["id"].clone())
+                .collect();
+            let jobs = app
+                .get(
+                    &s.token,
+                    &format!("/api/v1/appliances/{lb_id}/jobs?limit=100"),
+                )
+                .await;
+            jobs.body["items"]
+                .as_array()?
+                .iter()
+                .find(|j| run_ids.contains(&j["run_id"]) && j["status"] == "succeeded")
+                .cloned()
+        })
+        .await;
+    let script = job["script"].as_str().unwrap();
+    assert!(
+        script.contains(r#"BACKEND_LAYER='app "{{ x }}"'"#),
+        "the layer's name, as it is: {script}"
     );
 }

@@ -18,7 +18,8 @@ async fn set_network(app: &TestApp, token: &str, pool: &str, cidr: &str) -> Resp
     app.patch(
         token,
         &format!("/api/v1/pools/{pool}"),
-        json!({"network": {"bridge": "sibr0", "cidr": cidr, "gateway": null}}),
+        json!({"network": {"bridge": "sibr0", "cidr": cidr, "gateway": null,
+                          "agent_url": "http://10.88.0.1:8080"}}),
     )
     .await
 }
@@ -201,37 +202,42 @@ async fn a_full_range_fails_placement_and_a_released_address_serves_again() {
 async fn a_pool_network_is_validated() {
     let app = TestApp::spawn().await;
     let op = app.operator().await;
+    let url = "http://10.0.0.1:8080";
     let bad = [
         (
-            json!({"bridge": "", "cidr": "10.0.0.0/24"}),
+            json!({"bridge": "", "cidr": "10.0.0.0/24", "agent_url": url}),
             "network.bridge",
         ),
         (
-            json!({"bridge": "a-very-long-bridge", "cidr": "10.0.0.0/24"}),
+            json!({"bridge": "a-very-long-bridge", "cidr": "10.0.0.0/24", "agent_url": url}),
             "network.bridge",
         ),
         (
-            json!({"bridge": "br0", "cidr": "10.0.0.1/24"}),
+            json!({"bridge": "br0", "cidr": "10.0.0.1/24", "agent_url": url}),
             "network.cidr",
         ),
         (
-            json!({"bridge": "br0", "cidr": "10.0.0.0/8"}),
+            json!({"bridge": "br0", "cidr": "10.0.0.0/8", "agent_url": url}),
             "network.cidr",
         ),
         (
-            json!({"bridge": "br0", "cidr": "fe80::/64"}),
+            json!({"bridge": "br0", "cidr": "fe80::/64", "agent_url": url}),
             "network.cidr",
         ),
         (
-            json!({"bridge": "br0", "cidr": "10.0.0.0/24", "gateway": "10.0.1.1"}),
+            json!({"bridge": "br0", "cidr": "10.0.0.0/24", "gateway": "10.0.1.1", "agent_url": url}),
             "network.gateway",
         ),
         (
-            json!({"bridge": "br0", "cidr": "10.0.0.0/24", "gateway": "10.0.0.255"}),
+            json!({"bridge": "br0", "cidr": "10.0.0.0/24", "gateway": "10.0.0.255", "agent_url": url}),
             "network.gateway",
         ),
         (
             json!({"bridge": "br0", "cidr": "10.0.0.0/24", "agent_url": "ftp://x"}),
+            "network.agent_url",
+        ),
+        (
+            json!({"bridge": "br0", "cidr": "10.0.0.0/24", "agent_url": "http://10.0.0.1/\" si.ip=1.1.1.1/8"}),
             "network.agent_url",
         ),
     ];
@@ -261,8 +267,53 @@ async fn a_pool_network_is_validated() {
     r.assert_status(201);
     assert_eq!(r.body["network"]["gateway"], "10.0.0.254");
     assert_eq!(r.body["addresses_total"], 253);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    // another pool may not hand out the same addresses on the same bridge; on another bridge it may
+    let overlap = json!({"bridge": "br0", "cidr": "10.0.0.128/25", "agent_url": url});
+    let r = app
+        .post(
+            &op.token,
+            "/api/v1/pools",
+            json!({"name": "o", "network": overlap}),
+        )
+        .await;
+    r.assert_problem(422, "validation_failed");
+    assert_eq!(r.field_errors()[0].0, "network.cidr", "{}", r.text);
+    let r = app
+        .post(
+            &op.token,
+            "/api/v1/pools",
+            json!({"name": "o", "network": {
+            "bridge": "br1", "cidr": "10.0.0.128/25", "agent_url": url}}),
+        )
+        .await;
+    r.assert_status(201);
+    let other = r.body["id"].as_str().unwrap().to_owned();
+    // a change is validated the same way and changes nothing when refused
+    for (network, field) in [
+        (
+            json!({"bridge": "br0", "cidr": "10.0.0.0/16", "agent_url": url}),
+            "network.cidr",
+        ),
+        (
+            json!({"bridge": "br1", "cidr": "10.0.0.0/24", "gateway": "10.0.9.1", "agent_url": url}),
+            "network.gateway",
+        ),
+    ] {
+        let r = app
+            .patch(
+                &op.token,
+                &format!("/api/v1/pools/{other}"),
+                json!({"network": network}),
+            )
+            .await;
+        r.assert_problem(422, "validation_failed");
+        assert_eq!(r.field_errors()[0].0, field, "{network}: {}", r.text);
+    }
+    let r = app.get(&op.token, &format!("/api/v1/pools/{other}")).await;
+    assert_eq!(r.body["network"]["cidr"], "10.0.0.128/25");
+    assert_eq!(r.body["network"]["bridge"], "br1");
     // null takes the network away again (nothing holds its addresses)
-    let id = r.body["id"].as_str().unwrap();
     let r = app
         .patch(
             &op.token,

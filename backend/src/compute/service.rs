@@ -12,7 +12,7 @@ use common::api::{
 use common::{HostId, HostState, PoolId};
 use serde_json::json;
 use store::repo::locks::{self, Table};
-use store::repo::{audit, hosts, ipam, pools};
+use store::repo::{audit, hosts, ipam, pools, unscoped};
 use store::time::now;
 use store::{DbConn, Host, Pool};
 use validator::Validate;
@@ -23,6 +23,32 @@ fn pool_found(c: &mut DbConn, id: PoolId) -> ApiResult<Pool> {
 
 fn host_found(c: &mut DbConn, id: HostId) -> ApiResult<Host> {
     hosts::get(c, id)?.ok_or(ApiError::NotFound)
+}
+
+/// Two pools whose guests share a bridge name must not share addresses: IPAM hands out per pool.
+fn overlapping(c: &mut DbConn, id: PoolId, network: &PoolNetwork) -> ApiResult<()> {
+    let Some(net) = network.net() else {
+        return Ok(());
+    };
+    for other in pools::all(c)? {
+        let Some(o) = other.network.as_ref().filter(|_| other.id != id) else {
+            continue;
+        };
+        if o.bridge == network.bridge
+            && o.net()
+                .is_some_and(|n| n.contains(&net.network()) || net.contains(&n.network()))
+        {
+            return Err(ApiError::field(
+                "network.cidr",
+                "overlaps",
+                format!(
+                    "{net} overlaps {} of pool {} on the same bridge {}",
+                    o.cidr, other.name, o.bridge
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 pub async fn create_pool(
@@ -50,6 +76,10 @@ pub async fn create_pool(
     state
         .store
         .write(move |c| -> ApiResult<PoolResponse> {
+            if let Some(n) = &pool.network {
+                hosts::lock_placement(c)?;
+                overlapping(c, pool.id, n)?;
+            }
             pools::insert(c, &pool)?;
             audit::Entry::new(tenant, &actor, "pool.create")
                 .object("pool", pool.id)
@@ -108,6 +138,18 @@ pub async fn list_addresses(
     q: &PageQuery,
 ) -> ApiResult<Page<AddressResponse>> {
     let page = pagination::request(q)?;
+    // this list's positions are addresses: any other cursor came from another list
+    if page
+        .after
+        .as_deref()
+        .is_some_and(|a| a.parse::<std::net::Ipv4Addr>().is_err())
+    {
+        return Err(ApiError::field(
+            "cursor",
+            "invalid",
+            "is not a cursor of this list",
+        ));
+    }
     state
         .store
         .read(move |c| -> ApiResult<Page<AddressResponse>> {
@@ -157,15 +199,22 @@ pub async fn update_pool(
                 if let Some(why) = network.as_ref().and_then(PoolNetwork::gateway_problem) {
                     return Err(ApiError::field("network.gateway", "outside_network", why));
                 }
-                // an appliance keeps its address until it is terminated: the network stays theirs
+                // under the placement lock: no placement allocates from the old network meanwhile
+                hosts::lock_placement(c)?;
+                // an appliance keeps its network until it is terminated (its guest knows no other)
+                let live = unscoped::appliances::count_live_in_pool(c, id)?;
                 let held = ipam::held_count(c, id)?;
-                if held > 0 {
+                if live > 0 || held > 0 {
                     return Err(ApiError::InvalidState {
                         code: "network_in_use",
                         detail: format!(
-                            "{held} appliances hold addresses of the pool's network; terminate them first"
+                            "{} appliances on the pool's hosts use its network; terminate them first",
+                            live.max(i64::try_from(held).unwrap_or(i64::MAX))
                         ),
                     });
+                }
+                if let Some(n) = &network {
+                    overlapping(c, id, n)?;
                 }
                 ipam::forget_released(c, id)?;
                 p.network = network;

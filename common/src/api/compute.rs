@@ -133,14 +133,15 @@ pub struct PoolNetwork {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Ipv4))]
     pub gateway: Option<std::net::Ipv4Addr>,
-    /// How guests on this network reach the agent API (default: the server's `agent_url`).
-    #[serde(default)]
+    /// How guests on this network reach the agent API, e.g. the gateway's address and the
+    /// server's port (required: the server's own `agent_url` names an address of user-mode
+    /// networking, which a guest on a bridge does not have).
     #[validate(custom(function = "crate::validate::agent_url"))]
     #[cfg_attr(
         feature = "openapi",
         schema(max_length = 200, example = "http://10.77.0.1:8080")
     )]
-    pub agent_url: Option<String>,
+    pub agent_url: String,
 }
 
 impl PoolNetwork {

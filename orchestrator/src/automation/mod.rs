@@ -25,8 +25,9 @@ use store::{DbConn, Rule, StoreError};
 /// The default rules of an application with a load-balancer group and an app-server group: the
 /// load balancer gets an app server once its agent is up, and loses it when it is terminated or
 /// goes down; a load balancer that finished its install scripts (a new one, one that came up after
-/// the app servers did, a replacement) gets the app servers of the app-server layer. Made once per
-/// application (a user may change or remove them); returns how many were made. Without the library
+/// the app servers did, a replacement) gets the app servers of the app-server layer. Each is made
+/// once per application (a user may change or remove them), one added by a later version on the
+/// application's next deploy or group change; returns how many were made. Without the library
 /// scripts (an installation that removed them) nothing is made.
 pub fn wire_defaults(
     c: &mut DbConn,
@@ -53,9 +54,6 @@ pub fn wire_defaults(
     ) else {
         return Ok(0);
     };
-    if !applications::mark_wired(c, tenant, app)? {
-        return Ok(0);
-    }
     // the app servers' layer by name, for a load balancer's own event (the user renaming that
     // layer edits this rule too; the others follow the event's appliance)
     let app_layer = match app_layer {
@@ -65,11 +63,8 @@ pub fn wire_defaults(
             .map(|l| l.name),
         None => None,
     };
-    let of_event = |layer: &str| {
-        BTreeMap::from([(
-            "backend_layer".to_owned(),
-            serde_json::Value::String(layer.into()),
-        )])
+    let of_event = |layer: String| {
+        BTreeMap::from([("backend_layer".to_owned(), serde_json::Value::String(layer))])
     };
     let step = |script, target, variables| Step {
         action: Action::RunScript {
@@ -88,7 +83,7 @@ pub fn wire_defaults(
             Target::Role {
                 role: ApplianceRole::LoadBalancer,
             },
-            of_event("{{ event.appliance.layer }}"),
+            of_event("{{ event.appliance.layer }}".into()),
         )
     };
     let mut defaults = vec![
@@ -112,16 +107,27 @@ pub fn wire_defaults(
         ),
     ];
     if let Some(layer) = app_layer {
+        // the name as a template string literal (a value is rendered: `{{` in a name stays text)
+        let literal = serde_json::Value::String(layer).to_string();
         defaults.push((
             "Give a configured load balancer the app servers",
             "appliance.configured",
             ApplianceRole::LoadBalancer,
-            step(add.id, Target::EventAppliance, of_event(&layer)),
+            step(
+                add.id,
+                Target::EventAppliance,
+                of_event(format!("{{{{ {literal} }}}}")),
+            ),
         ));
     }
+    // the ones this application has not had (defaults added by a later version come to
+    // applications wired before it), each once
+    let Some(had) = applications::claim_defaults(c, tenant, app, defaults.len())? else {
+        return Ok(0);
+    };
     let at = now();
     let mut made = 0;
-    for (name, event_type, role, step) in defaults {
+    for (name, event_type, role, step) in defaults.into_iter().skip(had) {
         let rule = Rule {
             id: RuleId::new(),
             tenant_id: tenant,

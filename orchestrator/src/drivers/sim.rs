@@ -297,11 +297,9 @@ impl SimCloud {
         let (heartbeat, metrics_every) = (self.config.heartbeat, self.config.metrics);
         let loads = self.loads.clone();
         let (fail_scripts, hang_scripts) = (self.fail_scripts.clone(), self.hang_scripts.clone());
-        // the address of the pool's network when IPAM gave one, else one the guest makes up
-        let ip = spec
-            .nic
-            .as_ref()
-            .map_or_else(|| fake_ip(spec.appliance_id), |n| n.address.to_string());
+        // a simulated guest claims an address of its own making even on a pool network (as one
+        // that ignores si.ip would): the server keeps the IPAM address, which the tests check
+        let ip = fake_ip(spec.appliance_id);
         Some(tokio::spawn(async move {
             tokio::time::sleep(boot).await;
             let announce = AnnounceRequest {

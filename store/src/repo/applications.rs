@@ -274,20 +274,30 @@ pub fn count_groups(
         .get_result(conn)?)
 }
 
-/// Mark the application as having had its default rules made, if it had not: returns whether this
-/// call marked it (so the defaults are made once, even by concurrent callers).
-pub fn mark_wired(
+/// Claim the default rules of an application that it has not had yet, of the `upto` there are:
+/// returns how many it had (the caller makes the rest, in order), or `None` when it has had them
+/// all or a concurrent caller claimed them first (so each default is made once, and one a user
+/// removed is not made again).
+pub fn claim_defaults(
     conn: &mut DbConn,
     tenant: TenantId,
     id: ApplicationId,
-) -> Result<bool, StoreError> {
-    let n = diesel::update(
-        a::applications
-            .filter(a::tenant_id.eq(tenant.to_string()))
-            .filter(a::id.eq(id.to_string()))
-            .filter(a::wired.eq(false)),
-    )
-    .set(a::wired.eq(true))
-    .execute(conn)?;
-    Ok(n > 0)
+    upto: usize,
+) -> Result<Option<usize>, StoreError> {
+    let upto = i32::try_from(upto).map_err(|_| StoreError::Corrupt("default rules".into()))?;
+    let scoped = a::applications
+        .filter(a::tenant_id.eq(tenant.to_string()))
+        .filter(a::id.eq(id.to_string()));
+    let had: Option<i32> = scoped
+        .clone()
+        .select(a::defaults_wired)
+        .first(conn)
+        .optional()?;
+    let Some(had) = had.filter(|h| *h < upto) else {
+        return Ok(None);
+    };
+    let n = diesel::update(scoped.filter(a::defaults_wired.eq(had)))
+        .set(a::defaults_wired.eq(upto))
+        .execute(conn)?;
+    Ok((n > 0).then(|| usize::try_from(had).unwrap_or(0)))
 }

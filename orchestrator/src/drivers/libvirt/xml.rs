@@ -80,6 +80,26 @@ pub fn user_netdev(agent_guest: Option<SocketAddrV4>, agent_host: SocketAddr) ->
     v
 }
 
+/// The MAC address of an appliance's interface: QEMU's locally administered prefix and three
+/// bytes of its id, the same on every host and after every restart (pure).
+pub fn mac_of(id: common::ApplianceId) -> String {
+    let b = id.0.as_bytes();
+    format!("52:54:00:{:02x}:{:02x}:{:02x}", b[13], b[14], b[15])
+}
+
+/// The interface of a guest on its pool's bridge. libvirt's `clean-traffic` filter binds it to its
+/// MAC address and IPAM address: a guest, whatever its tenant's scripts do as root, sends no
+/// frame, packet or ARP answer in another's name, so it cannot take over a neighbour's address.
+fn pool_interface(spec: &DomainSpec, nic: &crate::drivers::Nic) -> String {
+    format!(
+        "<interface type='bridge'><mac address='{}'/><source bridge='{}'/><model type='virtio'/>\
+         <filterref filter='clean-traffic'><parameter name='IP' value='{}'/></filterref></interface>",
+        mac_of(spec.appliance_id),
+        xml_escape(&nic.bridge),
+        nic.address
+    )
+}
+
 /// The domain XML for `spec` on a QEMU host.
 pub fn domain_xml(spec: &DomainSpec, kvm: bool, paths: &Paths, network: &GuestNetwork) -> String {
     let identity = identity(spec);
@@ -109,22 +129,22 @@ pub fn domain_xml(spec: &DomainSpec, kvm: bool, paths: &Paths, network: &GuestNe
         })
         .unwrap_or_default();
     // an interface on the pool's bridge with its IPAM address, else the driver's networking
-    let own_bridge = spec
-        .nic
-        .as_ref()
-        .map(|n| GuestNetwork::Bridge(n.bridge.clone()));
-    let (iface, qemu_args) = match own_bridge.as_ref().unwrap_or(network) {
-        GuestNetwork::Bridge(br) => (
+    let (iface, qemu_args) = match (&spec.nic, network) {
+        (Some(nic), _) => (pool_interface(spec, nic), String::new()),
+        (None, GuestNetwork::Bridge(br)) => (
             format!(
                 "<interface type='bridge'><source bridge='{}'/><model type='virtio'/></interface>",
                 xml_escape(br)
             ),
             String::new(),
         ),
-        GuestNetwork::User {
-            agent_guest,
-            agent_host,
-        } => (
+        (
+            None,
+            GuestNetwork::User {
+                agent_guest,
+                agent_host,
+            },
+        ) => (
             String::new(),
             format!(
                 "<qemu:commandline><qemu:arg value='-netdev'/><qemu:arg value='{}'/>\
@@ -241,8 +261,17 @@ mod tests {
         };
         let xml = domain_xml(&spec, false, &paths, &user);
         assert!(
-            xml.contains("<interface type='bridge'><source bridge='sibr0'/>"),
+            xml.contains(&format!(
+                "<interface type='bridge'><mac address='{}'/><source bridge='sibr0'/>",
+                mac_of(spec.appliance_id)
+            )),
             "{xml}"
+        );
+        assert!(
+            xml.contains(
+                "<filterref filter='clean-traffic'><parameter name='IP' value='10.77.0.7'/>"
+            ),
+            "the guest may speak only as its own address: {xml}"
         );
         assert!(
             !xml.contains("-netdev"),

@@ -80,6 +80,20 @@ pub fn count_live(conn: &mut DbConn) -> Result<i64, StoreError> {
         .get_result(conn)?)
 }
 
+/// Count of non-terminated appliances on the hosts of a pool (its network may change only when
+/// none is left).
+pub fn count_live_in_pool(conn: &mut DbConn, pool: common::PoolId) -> Result<i64, StoreError> {
+    use crate::schema::hosts::dsl as h;
+    let hosts = h::hosts
+        .filter(h::pool_id.eq(pool.to_string()))
+        .select(h::id);
+    Ok(ap::appliances
+        .filter(ap::state.ne(ApplianceState::Terminated.as_str()))
+        .filter(ap::host_id.eq_any(hosts.nullable()))
+        .count()
+        .get_result(conn)?)
+}
+
 /// Appliances that are not terminated but whose application is gone (which the database refuses
 /// since migration 5; the sweep reports any that an older version left). Provider-wide.
 pub fn orphans(conn: &mut DbConn, limit: i64) -> Result<Vec<Appliance>, StoreError> {
