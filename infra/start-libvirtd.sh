@@ -9,8 +9,8 @@
 # Note: these machines ship qemu-utils 10 from backports, which conflicts with bookworm's
 # qemu-system-x86 7.2: qemu-utils/bookworm must be named with it (with --allow-downgrades).
 . "$(dirname "$0")/../scripts/lib.sh"
-# (libvirt-daemon-config-nwfilter, ebtables and iptables: the clean-traffic filter that binds a
-# guest on a pool's bridge to its MAC and IPAM address)
+# (libvirt-daemon-config-nwfilter, ebtables and iptables: the filters that our per-application
+# filter builds on, which binds a guest on a pool's bridge to its MAC and IPAM address)
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 if ! installed qemu-system-x86 || ! installed libvirt-daemon-driver-qemu \
    || ! installed libvirt-daemon-config-nwfilter || ! installed ebtables; then

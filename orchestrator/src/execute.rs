@@ -7,7 +7,7 @@ use crate::placement::{self, Candidate, Need};
 use crate::plan::Action;
 use crate::{Orchestrator, OrchestratorError};
 use common::api::ImageKind;
-use common::{ApplianceId, ApplianceState, GroupId, HostState, ImageId};
+use common::{ApplianceId, ApplianceState, ApplicationId, GroupId, HostState, ImageId};
 use futures_util::StreamExt;
 use std::sync::atomic::Ordering;
 use store::repo::events::Subject;
@@ -164,13 +164,18 @@ impl Orchestrator {
                 {
                     self.remove_domain(&a).await?;
                 }
-                self.move_to(
-                    &a,
-                    ApplianceState::Terminated,
-                    &reason,
-                    Some("appliance.terminated"),
-                )
-                .await?;
+                let moved = self
+                    .move_to(
+                        &a,
+                        ApplianceState::Terminated,
+                        &reason,
+                        Some("appliance.terminated"),
+                    )
+                    .await?;
+                // its address is no one's now: its application's guests stop reaching it
+                if moved.is_some() && a.ip.is_some() {
+                    self.sync_peers(vec![a.application_id]).await?;
+                }
                 Ok(())
             }
             Action::Stop(id) => {
@@ -376,20 +381,18 @@ impl Orchestrator {
                     .into_iter()
                     .filter(|a| a.state == ApplianceState::Creating)
                     .collect();
-                let mut host_ids: Vec<common::HostId> =
-                    creating.iter().filter_map(|a| a.host_id).collect();
-                host_ids.sort();
-                host_ids.dedup();
-                let hosts: std::collections::HashMap<_, _> = hosts::get_many(c, &host_ids)?
-                    .into_iter()
-                    .map(|h| (h.id, h))
-                    .collect();
+                let hosts = hosts_by_id(c, creating.iter().filter_map(|a| a.host_id))?;
                 let ids: Vec<ApplianceId> = creating.iter().map(|a| a.id).collect();
+                let mut apps: Vec<ApplicationId> =
+                    creating.iter().map(|a| a.application_id).collect();
+                apps.sort();
+                apps.dedup();
                 let ctx = SpecContext::load(
                     c,
                     creating.iter().map(|a| a.template_id),
                     hosts.values().map(|h| h.pool_id),
                     &ids,
+                    &apps,
                 )?;
                 Ok((creating, hosts, ctx))
             })
@@ -456,7 +459,91 @@ impl Orchestrator {
                 }
             }
         }
+        // the new guests' peers on the other hosts of their applications learn their addresses
+        let mut apps: Vec<ApplicationId> = ctx.peers.keys().map(|(app, _)| *app).collect();
+        apps.sort();
+        apps.dedup();
+        self.sync_peers(apps).await?;
         first_error.map_or(Ok(()), Err)
+    }
+
+    /// Set the peer filters of applications on pool networks on every host where they have
+    /// guests, to the addresses their appliances hold now (after guests came or went). A host
+    /// that does not answer is skipped: the next change sets it again, and a domain created on it
+    /// sets its own.
+    pub(crate) async fn sync_peers(
+        &self,
+        apps: Vec<ApplicationId>,
+    ) -> Result<(), OrchestratorError> {
+        if apps.is_empty() {
+            return Ok(());
+        }
+        let (filters, hosts) = self
+            .store
+            .read(move |c| -> Result<_, StoreError> {
+                let peers = ipam::of_applications(c, &apps)?;
+                let mut out = Vec::new();
+                let mut host_ids = Vec::new();
+                for app in &apps {
+                    let members = unscoped::appliances::of_application(c, *app)?;
+                    let on: Vec<common::HostId> = members
+                        .iter()
+                        .filter(|a| a.state.holds_host())
+                        .filter_map(|a| a.host_id)
+                        .collect();
+                    host_ids.extend(on.iter().copied());
+                    out.push((*app, on));
+                }
+                let hosts = hosts_by_id(c, host_ids)?;
+                let mut pool_ids: Vec<common::PoolId> = hosts.values().map(|h| h.pool_id).collect();
+                pool_ids.sort();
+                pool_ids.dedup();
+                let mut filters = Vec::new();
+                for id in pool_ids {
+                    let Some(pool) = pools::get(c, id)? else {
+                        continue;
+                    };
+                    let Some((n, net)) = pool.network.as_ref().and_then(|n| Some((n, n.net()?)))
+                    else {
+                        continue;
+                    };
+                    for (app, on) in &out {
+                        let targets: Vec<common::HostId> = on
+                            .iter()
+                            .filter(|h| hosts.get(h).is_some_and(|h| h.pool_id == id))
+                            .copied()
+                            .collect();
+                        if targets.is_empty() {
+                            continue;
+                        }
+                        let filter = crate::drivers::PeerFilter {
+                            application_id: *app,
+                            network: net,
+                            gateway: n.gateway(),
+                            peers: peers.get(&(*app, id)).cloned().unwrap_or_default(),
+                        };
+                        filters.push((filter, targets));
+                    }
+                }
+                Ok((filters, hosts))
+            })
+            .await?;
+        for (filter, targets) in filters {
+            let mut seen = std::collections::HashSet::new();
+            for id in targets {
+                let Some(host) = hosts.get(&id).filter(|_| seen.insert(id)) else {
+                    continue;
+                };
+                if matches!(host.state, HostState::Down | HostState::Fenced) {
+                    continue;
+                }
+                let driver = self.drivers.for_uri(&host.uri)?;
+                if let Err(e) = driver.set_peers(&host.uri, &filter).await {
+                    tracing::warn!(host = %host.name, application = %filter.application_id, error = %store::Chain(&e), "setting an application's peer filter failed");
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Start one appliance's domain; the name of its host when it started (`None`: it failed, and
@@ -506,10 +593,10 @@ impl Orchestrator {
     /// The domain spec of an appliance on `host` (one read; see [`SpecContext`]).
     async fn spec(&self, a: &Appliance, host: &Host) -> Result<DomainSpec, OrchestratorError> {
         let (tid, pool_id) = (a.template_id, host.pool_id);
-        let aid = a.id;
+        let (aid, app) = (a.id, a.application_id);
         let ctx = self
             .store
-            .read(move |c| SpecContext::load(c, [tid], [pool_id], &[aid]))
+            .read(move |c| SpecContext::load(c, [tid], [pool_id], &[aid], &[app]))
             .await?;
         Ok(self.spec_in(&ctx, a, host)?)
     }
@@ -575,7 +662,14 @@ impl Orchestrator {
                 .as_ref()
                 .map(|n| n.agent_url.clone())
                 .unwrap_or_else(|| self.config.agent_url.clone()),
-            nic: nic_of(pool, ctx.addresses.get(&a.id).copied(), &a.name)?,
+            nic: nic_of(
+                pool,
+                a,
+                ctx.addresses.get(&a.id).copied(),
+                ctx.peers
+                    .get(&(a.application_id, pool.id))
+                    .map_or(&[][..], Vec::as_slice),
+            )?,
         })
     }
 }
@@ -585,9 +679,11 @@ impl Orchestrator {
 /// before the pool had a network) is refused rather than started on the wrong network.
 fn nic_of(
     pool: &store::Pool,
+    a: &Appliance,
     address: Option<std::net::Ipv4Addr>,
-    name: &str,
+    peers: &[std::net::Ipv4Addr],
 ) -> Result<Option<crate::drivers::Nic>, DriverError> {
+    let name = &a.name;
     let Some(n) = &pool.network else {
         return Ok(None);
     };
@@ -600,11 +696,22 @@ fn nic_of(
             pool.name
         )));
     };
+    let mut peers = peers.to_vec();
+    if !peers.contains(&address) {
+        peers.push(address);
+        peers.sort();
+    }
     Ok(Some(crate::drivers::Nic {
         bridge: n.bridge.clone(),
         address,
         prefix: net.prefix_len(),
         gateway: n.gateway(),
+        peers: crate::drivers::PeerFilter {
+            application_id: a.application_id,
+            network: net,
+            gateway: n.gateway(),
+            peers,
+        },
     }))
 }
 
@@ -615,6 +722,8 @@ struct SpecContext {
     images: std::collections::HashMap<ImageId, store::Image>,
     /// The appliances' IPAM addresses.
     addresses: std::collections::HashMap<ApplianceId, std::net::Ipv4Addr>,
+    /// The addresses the appliances of their applications hold, per pool (the peer filters).
+    peers: std::collections::HashMap<(ApplicationId, common::PoolId), Vec<std::net::Ipv4Addr>>,
 }
 
 impl SpecContext {
@@ -623,6 +732,7 @@ impl SpecContext {
         template_ids: impl IntoIterator<Item = common::TemplateId>,
         pool_ids: impl IntoIterator<Item = common::PoolId>,
         appliance_ids: &[ApplianceId],
+        app_ids: &[ApplicationId],
     ) -> Result<SpecContext, StoreError> {
         let mut templates = std::collections::HashMap::new();
         for id in template_ids {
@@ -651,9 +761,14 @@ impl SpecContext {
             .collect();
         Ok(SpecContext {
             templates,
-            pools,
             images,
-            addresses: store::repo::ipam::of_appliances(c, appliance_ids)?,
+            addresses: ipam::of_appliances(c, appliance_ids)?,
+            peers: if pools.values().any(|p| p.network.is_some()) {
+                ipam::of_applications(c, app_ids)?
+            } else {
+                std::collections::HashMap::new()
+            },
+            pools,
         })
     }
 }
@@ -854,6 +969,20 @@ impl Orchestrator {
             .await?;
         Ok(())
     }
+}
+
+/// The hosts of these ids (each read once).
+fn hosts_by_id(
+    c: &mut DbConn,
+    ids: impl IntoIterator<Item = common::HostId>,
+) -> Result<std::collections::HashMap<common::HostId, Host>, StoreError> {
+    let mut ids: Vec<common::HostId> = ids.into_iter().collect();
+    ids.sort();
+    ids.dedup();
+    Ok(hosts::get_many(c, &ids)?
+        .into_iter()
+        .map(|h| (h.id, h))
+        .collect())
 }
 
 /// Placement candidates: every host with its pool's overcommit and its usage (anti-affinity counts are

@@ -54,6 +54,32 @@ async fn resize(app: &TestApp, token: &str, group: &str, desired: u32) {
     .assert_status(202);
 }
 
+/// For `slug`, a new tenant, an application on the sim pool with one group of `desired` (at most
+/// `max`), deployed: its admin, the application and the group.
+async fn web_app(
+    app: &TestApp,
+    op: &Session,
+    slug: &str,
+    desired: u32,
+    max: u32,
+) -> (Session, String, String) {
+    let t = app.tenant(op, slug).await;
+    let s = t.admin.clone();
+    let project = app.project(&s, "P").await;
+    let a = application(app, &s.token, &project, "Web").await;
+    let l = layer(app, &s.token, &a, "app").await;
+    let tpl = template(app, &s, "small", 1, 512).await;
+    let g = group(app, &s.token, &l, "web", &tpl, desired, max).await;
+    app.post(
+        &s.token,
+        &format!("/api/v1/applications/{a}/deploy"),
+        json!({}),
+    )
+    .await
+    .assert_status(202);
+    (s, a, g)
+}
+
 #[tokio::test]
 async fn appliances_get_addresses_of_their_pools_network_and_give_them_back() {
     let app = TestApp::spawn().await;
@@ -65,20 +91,8 @@ async fn appliances_get_addresses_of_their_pools_network_and_give_them_back() {
     assert_eq!(r.body["addresses_total"], 253, "254 hosts less the gateway");
     assert_eq!(r.body["addresses_in_use"], 0);
 
-    let t = app.tenant(&op, "acme").await;
-    let s = &t.admin;
-    let project = app.project(s, "P").await;
-    let a = application(&app, &s.token, &project, "Web").await;
-    let l = layer(&app, &s.token, &a, "app").await;
-    let tpl = template(&app, s, "small", 1, 512).await;
-    let g = group(&app, &s.token, &l, "web", &tpl, 3, 5).await;
-    app.post(
-        &s.token,
-        &format!("/api/v1/applications/{a}/deploy"),
-        json!({}),
-    )
-    .await
-    .assert_status(202);
+    let (admin, a, g) = web_app(&app, &op, "acme", 3, 5).await;
+    let s = &admin;
     let three = running(&app, &s.token, &a, Some(&g), 3).await;
     let first = ips(&three);
     let net: ipnet::Ipv4Net = "10.88.0.0/24".parse().unwrap();
@@ -132,20 +146,8 @@ async fn a_full_range_fails_placement_and_a_released_address_serves_again() {
     set_network(&app, &op.token, &pool, "10.88.0.0/30")
         .await
         .assert_status(200);
-    let t = app.tenant(&op, "acme").await;
-    let s = &t.admin;
-    let project = app.project(s, "P").await;
-    let a = application(&app, &s.token, &project, "Web").await;
-    let l = layer(&app, &s.token, &a, "app").await;
-    let tpl = template(&app, s, "small", 1, 512).await;
-    let g = group(&app, &s.token, &l, "web", &tpl, 1, 2).await;
-    app.post(
-        &s.token,
-        &format!("/api/v1/applications/{a}/deploy"),
-        json!({}),
-    )
-    .await
-    .assert_status(202);
+    let (admin, a, g) = web_app(&app, &op, "acme", 1, 2).await;
+    let s = &admin;
     let one = running(&app, &s.token, &a, Some(&g), 1).await;
     assert_eq!(one[0]["ip"], "10.88.0.2");
 
@@ -324,4 +326,74 @@ async fn a_pool_network_is_validated() {
     r.assert_status(200);
     assert_eq!(r.body["network"], Value::Null);
     assert_eq!(r.body["addresses_total"], 0);
+}
+
+/// Once the application has `want` running appliances: every host with one of its guests lets them
+/// reach exactly the application's addresses (a host it left keeps an unused filter).
+async fn filters_follow(
+    app: &TestApp,
+    sim: &orchestrator::drivers::sim::SimCloud,
+    (operator, token): (&str, &str),
+    a: &str,
+    want: usize,
+) -> BTreeSet<Ipv4Addr> {
+    let guests = running(app, token, a, None, want).await;
+    let ours = ips(&guests);
+    let mut hosts = BTreeSet::new();
+    for g in &guests {
+        let h = app
+            .get(
+                operator,
+                &format!("/api/v1/hosts/{}", g["host_id"].as_str().unwrap()),
+            )
+            .await;
+        hosts.insert(h.body["uri"].as_str().unwrap().to_owned());
+    }
+    let id: common::ApplicationId = a.parse().unwrap();
+    app.eventually(30, "the filters to follow the application", || async {
+        let per_host = sim.peers_of(id);
+        hosts
+            .iter()
+            .all(|h| {
+                per_host
+                    .get(h)
+                    .is_some_and(|p| p.iter().copied().collect::<BTreeSet<_>>() == ours)
+            })
+            .then_some(ours.clone())
+    })
+    .await
+}
+
+/// The filter each host enforces: an application's guests reach each other's addresses and no
+/// other application's, another tenant's included, and it follows the application as it scales.
+#[tokio::test]
+async fn each_application_reaches_only_its_own_guests() {
+    let app = TestApp::spawn().await;
+    let op = app.operator().await;
+    let pool = sim_pool(&app, &op.token).await;
+    set_network(&app, &op.token, &pool, "10.88.0.0/24")
+        .await
+        .assert_status(200);
+    let sim = app.state.sim.clone().unwrap();
+    let mut deployed = Vec::new();
+    for slug in ["acme", "globex"] {
+        let (s, a, g) = web_app(&app, &op, slug, 3, 5).await;
+        running(&app, &s.token, &a, Some(&g), 3).await;
+        deployed.push((s, a, g));
+    }
+    let (acme, globex) = (&deployed[0], &deployed[1]);
+    let a_ips = filters_follow(&app, &sim, (&op.token, &acme.0.token), &acme.1, 3).await;
+    let g_ips = filters_follow(&app, &sim, (&op.token, &globex.0.token), &globex.1, 3).await;
+    assert!(a_ips.is_disjoint(&g_ips), "{a_ips:?} {g_ips:?}");
+    // scale in: the terminated one is nobody's peer any more; out again: the new one is everyone's
+    resize(&app, &acme.0.token, &acme.2, 1).await;
+    let one = filters_follow(&app, &sim, (&op.token, &acme.0.token), &acme.1, 1).await;
+    assert_eq!(one.len(), 1);
+    resize(&app, &acme.0.token, &acme.2, 2).await;
+    filters_follow(&app, &sim, (&op.token, &acme.0.token), &acme.1, 2).await;
+    assert_eq!(
+        filters_follow(&app, &sim, (&op.token, &globex.0.token), &globex.1, 3).await,
+        g_ips,
+        "the other untouched"
+    );
 }

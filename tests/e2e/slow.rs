@@ -258,6 +258,7 @@ async fn requests_through_a_real_haproxy_follow_the_app_layer_as_it_scales() {
         "SITEST_GUEST_DIR must name the folder infra/guest/build.sh wrote (scripts/test sets it)",
     );
     let ns = netns::name();
+    netns::clear_guests_on("sibr0");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -344,6 +345,29 @@ async fn requests_through_a_real_haproxy_follow_the_app_layer_as_it_scales() {
     let app_layer = layer(&app, t, &a, "app").await;
     let lb = group(&app, t, &lb_layer, "haproxy", &lb_tpl, 1, 1).await;
     let web = group(&app, t, &app_layer, "web", &app_tpl, 1, 2).await;
+    // another tenant's guest on the same bridge, which must reach none of acme's
+    let globex = app.tenant(&op, "globex").await;
+    let gt = &globex.admin.token;
+    let r = app
+        .post(
+            gt,
+            "/api/v1/templates",
+            json!({
+                "name": "Tiny probe", "role": "other",
+                "kernel_image_id": kernel, "initrd_image_id": initrd,
+                "flavor": {"vcpus": 1, "memory_mib": 192, "disk_gib": 1}, "install_scripts": []
+            }),
+        )
+        .await;
+    r.assert_status(201);
+    let probe_tpl = r.body["id"].as_str().unwrap().to_owned();
+    let gp = app.project(&globex.admin, "P").await;
+    let ga = application(&app, gt, &gp, "Probe").await;
+    let gl = layer(&app, gt, &ga, "probe").await;
+    group(&app, gt, &gl, "probe", &probe_tpl, 1, 1).await;
+    app.post(gt, &format!("/api/v1/applications/{ga}/deploy"), json!({}))
+        .await
+        .assert_status(202);
     let started = std::time::Instant::now();
     app.post(t, &format!("/api/v1/applications/{a}/deploy"), json!({}))
         .await
@@ -377,6 +401,59 @@ async fn requests_through_a_real_haproxy_follow_the_app_layer_as_it_scales() {
     let lb_id = lbs[0]["id"].as_str().unwrap().to_owned();
     until_served(&app, t, &lb_id, front, &first_name).await;
     let served = started.elapsed();
+
+    // the other tenant's guest reaches the gateway (the agent API) but neither acme's load
+    // balancer nor its app server, which share its bridge: each application has its own filter
+    let probe = app
+        .eventually(300, "the other tenant's guest to run", || async {
+            let all = appliances(&app, gt, &ga).await;
+            all.into_iter().find(|x| x["state"] == "running")
+        })
+        .await;
+    let targets = [
+        format!("10.77.0.1:{port}"),
+        format!("{lb_ip}:80"),
+        format!("{}:80", first[0]["ip"].as_str().unwrap()),
+    ];
+    let mut body = String::from("#!/bin/sh\n");
+    for u in &targets {
+        body.push_str(&format!(
+            "if socat -u OPEN:/dev/null TCP:{u},connect-timeout=3 2>&1; then echo \"REACHED {u}\"; \
+             else echo \"BLOCKED {u}\"; fi\n"
+        ));
+    }
+    let r = app
+        .post(
+            gt,
+            "/api/v1/cloudscripts",
+            json!({"name": "probe", "body": body, "timeout_secs": 60}),
+        )
+        .await;
+    r.assert_status(201);
+    let script = r.body["id"].as_str().unwrap().to_owned();
+    let probe_id = probe["id"].as_str().unwrap().to_owned();
+    app.post(
+        gt,
+        &format!("/api/v1/cloudscripts/{script}/run"),
+        json!({"appliance_ids": [probe_id]}),
+    )
+    .await
+    .assert_status(202);
+    let out = app
+        .eventually(120, "the probe to run", || async {
+            let r = app
+                .get(gt, &format!("/api/v1/appliances/{probe_id}/jobs?limit=10"))
+                .await;
+            r.body["items"]
+                .as_array()?
+                .iter()
+                .find(|j| j["script_name"] == "probe" && j["status"] == "succeeded")
+                .map(|j| j["stdout"].as_str().unwrap_or_default().to_owned())
+        })
+        .await;
+    assert!(out.contains(&format!("REACHED {}", targets[0])), "{out}");
+    assert!(out.contains(&format!("BLOCKED {}", targets[1])), "{out}");
+    assert!(out.contains(&format!("BLOCKED {}", targets[2])), "{out}");
 
     // scale out: once the new appliance came alive and was added, requests reach it
     let out_at = std::time::Instant::now();
@@ -461,6 +538,17 @@ async fn requests_through_a_real_haproxy_follow_the_app_layer_as_it_scales() {
     app.eventually(120, "every appliance terminated", || async {
         let all = appliances(&app, t, &a).await;
         all.is_empty().then_some(())
+    })
+    .await;
+    app.post(
+        gt,
+        &format!("/api/v1/applications/{ga}/undeploy"),
+        json!({}),
+    )
+    .await
+    .assert_status(202);
+    app.eventually(120, "the probe terminated", || async {
+        appliances(&app, gt, &ga).await.is_empty().then_some(())
     })
     .await;
     let r = app.get(&op.token, &format!("/api/v1/pools/{pool}")).await;

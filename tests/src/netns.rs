@@ -14,6 +14,30 @@ pub fn name() -> String {
     std::env::var("SITEST_NETNS").unwrap_or_else(|_| "scaleinfra-test".into())
 }
 
+/// Remove the guests on `bridge` that an earlier, failed run left running (it stopped before its
+/// undeploy): they would still answer for addresses that this run's IPAM hands out again. Guests
+/// of other networks (another test's, running beside this one) are left alone.
+pub fn clear_guests_on(bridge: &str) {
+    let virsh = |args: &[&str]| {
+        std::process::Command::new("virsh")
+            .args(["-q", "-c", "qemu:///system"])
+            .args(args)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    };
+    for name in virsh(&["list", "--all", "--name"]).lines().map(str::trim) {
+        if name.starts_with("si-")
+            && virsh(&["domiflist", name])
+                .split_whitespace()
+                .any(|w| w == bridge)
+        {
+            virsh(&["destroy", name]);
+            virsh(&["undefine", name]);
+        }
+    }
+}
+
 fn join(ns: &str) -> io::Result<()> {
     let f = std::fs::File::open(format!("/run/netns/{ns}"))?;
     nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET).map_err(io::Error::from)

@@ -121,13 +121,28 @@ pub struct DomainSpec {
     pub nic: Option<Nic>,
 }
 
-/// A guest interface on a bridge with a fixed address.
+/// A guest interface on a bridge with a fixed address, inside its application's peer filter.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Nic {
     pub bridge: String,
     pub address: std::net::Ipv4Addr,
     pub prefix: u8,
     pub gateway: Option<std::net::Ipv4Addr>,
+    pub peers: PeerFilter,
+}
+
+/// Whom the guests of one application on a pool network exchange IPv4 packets with: each other
+/// (`peers`, the addresses its appliances hold in the pool), the gateway, and addresses outside the
+/// pool's range (through the gateway). Guests of other applications, other tenants' included,
+/// share the bridge but not a packet. One per application and host; setting it again with other
+/// peers changes it for every guest of the application on that host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerFilter {
+    pub application_id: common::ApplicationId,
+    pub network: ipnet::Ipv4Net,
+    pub gateway: Option<std::net::Ipv4Addr>,
+    /// Sorted, without duplicates.
+    pub peers: Vec<std::net::Ipv4Addr>,
 }
 
 /// A domain's run state as the hypervisor reports it.
@@ -185,6 +200,11 @@ pub trait Hypervisor: Send + Sync {
     /// Every domain on the host with its state.
     async fn list(&self, uri: &str) -> Result<Vec<DomainInfo>, DriverError>;
     async fn stats(&self, uri: &str, name: &str) -> Result<DomainStats, DriverError>;
+    /// Define or change an application's peer filter on the host (idempotent; [`create`] of a
+    /// domain with a [`Nic`] sets it first).
+    ///
+    /// [`create`]: Hypervisor::create
+    async fn set_peers(&self, uri: &str, filter: &PeerFilter) -> Result<(), DriverError>;
 }
 
 /// The drivers of an installation, chosen per host by URI scheme.

@@ -88,6 +88,8 @@ struct State {
     rng: ChaCha8Rng,
     /// How many times each domain name was defined (tests check nothing is created twice).
     defined: HashMap<String, u32>,
+    /// The peers of each application's filter, per host (what a real host would enforce).
+    filters: HashMap<(String, common::ApplicationId), Vec<std::net::Ipv4Addr>>,
 }
 
 pub struct SimCloud {
@@ -125,6 +127,7 @@ impl SimCloud {
                 faults: Faults::default(),
                 rng,
                 defined: HashMap::new(),
+                filters: HashMap::new(),
             }),
             loads: Arc::new(Mutex::new(HashMap::new())),
             endpoint: OnceLock::new(),
@@ -244,6 +247,19 @@ impl SimCloud {
     }
 
     /// Every domain on every live host, as (host, domain, state).
+    /// The peers an application's filter lets its guests reach, per host URI.
+    pub fn peers_of(
+        &self,
+        app: common::ApplicationId,
+    ) -> std::collections::BTreeMap<String, Vec<std::net::Ipv4Addr>> {
+        self.lock()
+            .filters
+            .iter()
+            .filter(|((_, a), _)| *a == app)
+            .map(|((uri, _), peers)| (uri.clone(), peers.clone()))
+            .collect()
+    }
+
     pub fn all_domains(&self) -> Vec<(String, String, DomainState)> {
         let st = self.lock();
         let mut out: Vec<_> = st
@@ -452,6 +468,13 @@ impl Hypervisor for SimCloud {
         let mut st = self.lock();
         let faults = st.faults;
         let jitter = st.rng.random_range(0.0..=self.config.boot_jitter.max(0.0));
+        Self::host(&mut st, uri)?;
+        if let Some(nic) = &spec.nic {
+            st.filters.insert(
+                (uri.to_owned(), nic.peers.application_id),
+                nic.peers.peers.clone(),
+            );
+        }
         let h = Self::host(&mut st, uri)?;
         if let Some(d) = h.domains.get(&spec.name)
             && d.state == DomainState::Running
@@ -553,5 +576,16 @@ impl Hypervisor for SimCloud {
             .get(name)
             .ok_or_else(|| DriverError::NoSuchDomain(name.to_owned()))?;
         Ok(DomainStats::default())
+    }
+
+    async fn set_peers(&self, uri: &str, filter: &super::PeerFilter) -> Result<(), DriverError> {
+        self.delay().await;
+        let mut st = self.lock();
+        Self::host(&mut st, uri)?;
+        st.filters.insert(
+            (uri.to_owned(), filter.application_id),
+            filter.peers.clone(),
+        );
+        Ok(())
     }
 }

@@ -8,7 +8,7 @@ use crate::schema::{appliances::dsl as ap, ip_addresses::dsl as ip};
 use crate::time::{Ts, from_db, now, to_db};
 use crate::{DbConn, Pool, StoreError};
 use chrono::{DateTime, Utc};
-use common::{ApplianceId, PoolId};
+use common::{ApplianceId, ApplicationId, PoolId};
 use diesel::prelude::*;
 use ipnet::Ipv4Net;
 use std::collections::{HashMap, HashSet};
@@ -202,6 +202,47 @@ pub fn of_appliances(
                 out.insert(crate::models::parse("appliance id", &id)?, addr(&a)?);
             }
         }
+    }
+    Ok(out)
+}
+
+/// The addresses the appliances of each application hold, per pool (sorted): whom its guests on a
+/// pool network may reach.
+pub fn of_applications(
+    c: &mut DbConn,
+    apps: &[ApplicationId],
+) -> Result<HashMap<(ApplicationId, PoolId), Vec<Ipv4Addr>>, StoreError> {
+    let mut out: HashMap<(ApplicationId, PoolId), Vec<Ipv4Addr>> = HashMap::new();
+    for chunk in apps.chunks(500) {
+        let ids: Vec<String> = chunk.iter().map(ToString::to_string).collect();
+        let members: HashMap<String, String> = ap::appliances
+            .filter(ap::application_id.eq_any(&ids))
+            .filter(ap::state.ne(common::ApplianceState::Terminated.as_str()))
+            .select((ap::id, ap::application_id))
+            .load::<(String, String)>(c)?
+            .into_iter()
+            .collect();
+        let member_ids: Vec<&String> = members.keys().collect();
+        for part in member_ids.chunks(500) {
+            let rows: Vec<(String, String, Option<String>)> = ip::ip_addresses
+                .filter(ip::appliance_id.eq_any(part.iter().map(|s| Some(s.as_str()))))
+                .select((ip::pool_id, ip::address, ip::appliance_id))
+                .load(c)?;
+            for (pool, a, holder) in rows {
+                let Some(app) = holder.and_then(|h| members.get(&h)) else {
+                    continue;
+                };
+                let key = (
+                    crate::models::parse("application id", app)?,
+                    crate::models::parse("pool id", &pool)?,
+                );
+                out.entry(key).or_default().push(addr(&a)?);
+            }
+        }
+    }
+    for v in out.values_mut() {
+        v.sort();
+        v.dedup();
     }
     Ok(out)
 }

@@ -81,6 +81,8 @@ pub struct LibvirtDriver {
     checked: Checked,
     /// Images whose content was checked through libvirt, per host: (uri, image, sha256).
     verified: Mutex<HashSet<(String, ImageId, String)>>,
+    /// The peer filter XML last defined per host and application (defined again only on change).
+    filters: Mutex<HashMap<(String, common::ApplicationId), String>>,
 }
 
 impl std::fmt::Debug for LibvirtDriver {
@@ -138,6 +140,7 @@ impl LibvirtDriver {
             kvm_ok: Mutex::new(HashMap::new()),
             checked: Checked::default(),
             verified: Mutex::new(HashSet::new()),
+            filters: Mutex::new(HashMap::new()),
         })
     }
 
@@ -344,6 +347,44 @@ impl LibvirtDriver {
         })
     }
 
+    /// Define (or change) an application's peer filter on the host behind `c`, unless this
+    /// driver defined the same one there last and `again` is false (a domain about to use it
+    /// defines it again: the host may have lost it).
+    fn define_filter(
+        &self,
+        c: &Connect,
+        uri: &str,
+        f: &crate::drivers::PeerFilter,
+        again: bool,
+    ) -> Result<(), DriverError> {
+        let xml = xml::peer_filter_xml(f);
+        let key = (uri.to_owned(), f.application_id);
+        let known = |d: &Self| {
+            d.filters
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&key)
+                == Some(&xml)
+        };
+        if !again && known(self) {
+            return Ok(());
+        }
+        c.define_nwfilter_xml(&xml).map_err(|e| {
+            DriverError::refused_by(
+                format!(
+                    "libvirt refused the network filter of application {}",
+                    f.application_id
+                ),
+                e,
+            )
+        })?;
+        self.filters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, xml);
+        Ok(())
+    }
+
     fn define_and_start(&self, c: &Connect, xml: &str, name: &str) -> Result<Domain, DriverError> {
         let dom = c.define_domain_xml(xml).map_err(|e| {
             DriverError::refused_by(format!("libvirt refused the domain {name}"), e)
@@ -414,6 +455,9 @@ impl LibvirtDriver {
             return Ok(());
         }
         let paths = self.paths(c, uri, spec)?;
+        if let Some(nic) = &spec.nic {
+            self.define_filter(c, uri, &nic.peers, true)?;
+        }
         let known = self.kvm_known(uri);
         let try_kvm = match self.config.accel {
             Accel::Kvm => true,
@@ -494,6 +538,22 @@ impl Hypervisor for Arc<LibvirtDriver> {
         let (u, spec) = (uri.to_owned(), spec.clone());
         self.with_conn(uri, "create", move |d, c| d.create_blocking(c, &u, &spec))
             .await
+    }
+
+    async fn set_peers(
+        &self,
+        uri: &str,
+        filter: &crate::drivers::PeerFilter,
+    ) -> Result<(), DriverError> {
+        // the test driver's domains have no devices
+        if uri.starts_with("test:") {
+            return Ok(());
+        }
+        let (u, filter) = (uri.to_owned(), filter.clone());
+        self.with_conn(uri, "set peers", move |d, c| {
+            d.define_filter(c, &u, &filter, false)
+        })
+        .await
     }
 
     async fn start(&self, uri: &str, name: &str) -> Result<(), DriverError> {

@@ -87,15 +87,52 @@ pub fn mac_of(id: common::ApplianceId) -> String {
     format!("52:54:00:{:02x}:{:02x}:{:02x}", b[13], b[14], b[15])
 }
 
-/// The interface of a guest on its pool's bridge. libvirt's `clean-traffic` filter binds it to its
-/// MAC address and IPAM address: a guest, whatever its tenant's scripts do as root, sends no
-/// frame, packet or ARP answer in another's name, so it cannot take over a neighbour's address.
+/// The name of an application's peer filter.
+pub fn filter_name(app: common::ApplicationId) -> String {
+    format!("scaleinfra-app-{app}")
+}
+
+/// The network filter of an application's guests on a host (pure). Like libvirt's
+/// `clean-traffic`, it binds each interface to its MAC and IPAM address (no frame, packet or ARP
+/// answer in another's name: a guest whose tenant's scripts run as root still cannot take a
+/// neighbour's address) and drops other layer-2 traffic; unlike it, IPv4 goes only to and from the
+/// application's own guests, the gateway, and addresses outside the pool's range, where the
+/// gateway routes and the operator's network decides. Its UUID is the application's, so defining
+/// it again changes the filter of every interface that uses it.
+pub fn peer_filter_xml(f: &crate::drivers::PeerFilter) -> String {
+    let (net, mask) = (f.network.network(), f.network.prefix_len());
+    let mut rules = format!(
+        "<rule action='accept' direction='out' priority='-650'>\
+         <ip match='no' dstipaddr='{net}' dstipmask='{mask}'/></rule>\
+         <rule action='accept' direction='in' priority='-650'>\
+         <ip match='no' srcipaddr='{net}' srcipmask='{mask}'/></rule>"
+    );
+    for p in f.gateway.iter().chain(&f.peers) {
+        rules.push_str(&format!(
+            "<rule action='accept' direction='out' priority='-650'><ip dstipaddr='{p}'/></rule>\
+             <rule action='accept' direction='in' priority='-650'><ip srcipaddr='{p}'/></rule>"
+        ));
+    }
+    format!(
+        "<filter name='{}' chain='root'><uuid>{}</uuid>\
+         <filterref filter='no-mac-spoofing'/><filterref filter='no-ip-spoofing'/>\
+         <filterref filter='no-arp-spoofing'/>{rules}\
+         <rule action='accept' direction='inout' priority='-500'><mac protocolid='arp'/></rule>\
+         <filterref filter='no-other-l2-traffic'/><filterref filter='qemu-announce-self'/></filter>",
+        filter_name(f.application_id),
+        f.application_id
+    )
+}
+
+/// The interface of a guest on its pool's bridge, in its application's peer filter with its MAC
+/// and IPAM address.
 fn pool_interface(spec: &DomainSpec, nic: &crate::drivers::Nic) -> String {
     format!(
         "<interface type='bridge'><mac address='{}'/><source bridge='{}'/><model type='virtio'/>\
-         <filterref filter='clean-traffic'><parameter name='IP' value='{}'/></filterref></interface>",
+         <filterref filter='{}'><parameter name='IP' value='{}'/></filterref></interface>",
         mac_of(spec.appliance_id),
         xml_escape(&nic.bridge),
+        filter_name(nic.peers.application_id),
         nic.address
     )
 }
@@ -231,6 +268,7 @@ mod tests {
 
     #[test]
     fn a_guest_of_a_pool_network_joins_its_bridge_and_learns_its_address() {
+        let app = common::ApplicationId::new();
         let mut spec = DomainSpec {
             name: "si-x".into(),
             appliance_id: common::ApplianceId::new(),
@@ -249,6 +287,12 @@ mod tests {
                 address: "10.77.0.7".parse().unwrap_or_else(|_| unreachable!()),
                 prefix: 24,
                 gateway: "10.77.0.1".parse().ok(),
+                peers: crate::drivers::PeerFilter {
+                    application_id: app,
+                    network: "10.77.0.0/24".parse().unwrap_or_else(|_| unreachable!()),
+                    gateway: "10.77.0.1".parse().ok(),
+                    peers: vec![],
+                },
             }),
         };
         let paths = Paths {
@@ -268,10 +312,10 @@ mod tests {
             "{xml}"
         );
         assert!(
-            xml.contains(
-                "<filterref filter='clean-traffic'><parameter name='IP' value='10.77.0.7'/>"
-            ),
-            "the guest may speak only as its own address: {xml}"
+            xml.contains(&format!(
+                "<filterref filter='scaleinfra-app-{app}'><parameter name='IP' value='10.77.0.7'/>"
+            )),
+            "the guest may speak only as its own address, to its application: {xml}"
         );
         assert!(
             !xml.contains("-netdev"),
@@ -287,5 +331,64 @@ mod tests {
             xml.contains("restrict=on") && !xml.contains("si.ip="),
             "{xml}"
         );
+    }
+
+    #[test]
+    fn an_application_filter_lets_ipv4_through_to_its_peers_the_gateway_and_beyond_the_range() {
+        let app = common::ApplicationId::new();
+        let f = crate::drivers::PeerFilter {
+            application_id: app,
+            network: "10.77.0.0/24".parse().unwrap_or_else(|_| unreachable!()),
+            gateway: "10.77.0.1".parse().ok(),
+            peers: vec![
+                "10.77.0.2".parse().unwrap_or_else(|_| unreachable!()),
+                "10.77.0.9".parse().unwrap_or_else(|_| unreachable!()),
+            ],
+        };
+        let xml = peer_filter_xml(&f);
+        assert!(
+            xml.starts_with(&format!(
+                "<filter name='scaleinfra-app-{app}' chain='root'><uuid>{app}</uuid>"
+            )),
+            "{xml}"
+        );
+        for p in ["10.77.0.1", "10.77.0.2", "10.77.0.9"] {
+            assert!(
+                xml.contains(&format!(
+                    "direction='out' priority='-650'><ip dstipaddr='{p}'/>"
+                )),
+                "{p}: {xml}"
+            );
+            assert!(
+                xml.contains(&format!(
+                    "direction='in' priority='-650'><ip srcipaddr='{p}'/>"
+                )),
+                "{p}: {xml}"
+            );
+        }
+        assert_eq!(
+            xml.matches("<ip dstipaddr=").count(),
+            3,
+            "nobody else in the range: {xml}"
+        );
+        assert!(
+            xml.contains("<ip match='no' dstipaddr='10.77.0.0' dstipmask='24'/>"),
+            "{xml}"
+        );
+        assert!(
+            xml.contains("<ip match='no' srcipaddr='10.77.0.0' srcipmask='24'/>"),
+            "{xml}"
+        );
+        for anti in [
+            "no-mac-spoofing",
+            "no-ip-spoofing",
+            "no-arp-spoofing",
+            "no-other-l2-traffic",
+        ] {
+            assert!(
+                xml.contains(&format!("<filterref filter='{anti}'/>")),
+                "{anti}: {xml}"
+            );
+        }
     }
 }
