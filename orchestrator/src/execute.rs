@@ -482,6 +482,10 @@ impl Orchestrator {
             .store
             .read(move |c| -> Result<_, StoreError> {
                 let peers = ipam::of_applications(c, &apps)?;
+                if peers.is_empty() {
+                    // no guest of theirs on a pool network (any more): no filter to change
+                    return Ok((Vec::new(), std::collections::HashMap::new()));
+                }
                 let mut out = Vec::new();
                 let mut host_ids = Vec::new();
                 for app in &apps {
@@ -897,7 +901,7 @@ async fn place_batch(db: &store::Store, batch: Vec<PlaceRequest>) {
                 .into_iter()
                 .filter(|id| !created.contains(id))
                 .collect();
-            ipam::release(c, &unmoved)?;
+            ipam::give_back(c, &unmoved)?;
             let failing: Vec<appliances::Move> = failed
                 .into_iter()
                 .filter_map(|p| onward(p, ApplianceState::Failed))

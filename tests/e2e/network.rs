@@ -239,6 +239,11 @@ async fn a_pool_network_is_validated() {
             "network.agent_url",
         ),
         (
+            // a guest's address, not the gateway's
+            json!({"bridge": "br0", "cidr": "10.0.0.0/24", "agent_url": "http://10.0.0.9:8080"}),
+            "network.agent_url",
+        ),
+        (
             json!({"bridge": "br0", "cidr": "10.0.0.0/24", "agent_url": "http://10.0.0.1/\" si.ip=1.1.1.1/8"}),
             "network.agent_url",
         ),
@@ -270,8 +275,10 @@ async fn a_pool_network_is_validated() {
     assert_eq!(r.body["network"]["gateway"], "10.0.0.254");
     assert_eq!(r.body["addresses_total"], 253);
     let id = r.body["id"].as_str().unwrap().to_owned();
-    // another pool may not hand out the same addresses on the same bridge; on another bridge it may
-    let overlap = json!({"bridge": "br0", "cidr": "10.0.0.128/25", "agent_url": url});
+    // a bridge carries one pool network (its guests would pass each other's filters as "outside
+    // the range"), even with a range of its own; another bridge may carry another
+    let overlap =
+        json!({"bridge": "br0", "cidr": "10.1.0.0/24", "agent_url": "http://10.1.0.1:8080"});
     let r = app
         .post(
             &op.token,
@@ -280,7 +287,7 @@ async fn a_pool_network_is_validated() {
         )
         .await;
     r.assert_problem(422, "validation_failed");
-    assert_eq!(r.field_errors()[0].0, "network.cidr", "{}", r.text);
+    assert_eq!(r.field_errors()[0].0, "network.bridge", "{}", r.text);
     let r = app
         .post(
             &op.token,
@@ -295,7 +302,7 @@ async fn a_pool_network_is_validated() {
     for (network, field) in [
         (
             json!({"bridge": "br0", "cidr": "10.0.0.0/16", "agent_url": url}),
-            "network.cidr",
+            "network.bridge",
         ),
         (
             json!({"bridge": "br1", "cidr": "10.0.0.0/24", "gateway": "10.0.9.1", "agent_url": url}),

@@ -454,6 +454,8 @@ async fn requests_through_a_real_haproxy_follow_the_app_layer_as_it_scales() {
     assert!(out.contains(&format!("REACHED {}", targets[0])), "{out}");
     assert!(out.contains(&format!("BLOCKED {}", targets[1])), "{out}");
     assert!(out.contains(&format!("BLOCKED {}", targets[2])), "{out}");
+    // (blocked means no answer at all: a refusal would have come from the target)
+    assert!(!out.to_lowercase().contains("refused"), "{out}");
 
     // scale out: once the new appliance came alive and was added, requests reach it
     let out_at = std::time::Instant::now();

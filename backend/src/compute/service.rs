@@ -25,28 +25,50 @@ fn host_found(c: &mut DbConn, id: HostId) -> ApiResult<Host> {
     hosts::get(c, id)?.ok_or(ApiError::NotFound)
 }
 
-/// Two pools whose guests share a bridge name must not share addresses: IPAM hands out per pool.
-fn overlapping(c: &mut DbConn, id: PoolId, network: &PoolNetwork) -> ApiResult<()> {
-    let Some(net) = network.net() else {
-        return Ok(());
-    };
+/// A bridge carries one pool network: guests of two pools on one segment would reach each other
+/// as "outside the range", past their applications' filters (docs/adr/0007). Nor may it be the
+/// bridge of the server's own `libvirt_network`, whose guests have no filter.
+fn bridge_free(
+    c: &mut DbConn,
+    id: PoolId,
+    network: &PoolNetwork,
+    server_network: &str,
+) -> ApiResult<()> {
+    if server_network.strip_prefix("bridge:") == Some(network.bridge.as_str()) {
+        return Err(ApiError::field(
+            "network.bridge",
+            "in_use",
+            format!(
+                "{} is the bridge of the server's libvirt_network, whose guests are not filtered",
+                network.bridge
+            ),
+        ));
+    }
     for other in pools::all(c)? {
-        let Some(o) = other.network.as_ref().filter(|_| other.id != id) else {
-            continue;
-        };
-        if o.bridge == network.bridge
-            && o.net()
-                .is_some_and(|n| n.contains(&net.network()) || net.contains(&n.network()))
+        if other.id != id
+            && let Some(o) = &other.network
+            && o.bridge == network.bridge
         {
             return Err(ApiError::field(
-                "network.cidr",
-                "overlaps",
+                "network.bridge",
+                "in_use",
                 format!(
-                    "{net} overlaps {} of pool {} on the same bridge {}",
-                    o.cidr, other.name, o.bridge
+                    "{} carries the network of pool {} already (one pool network per bridge)",
+                    o.bridge, other.name
                 ),
             ));
         }
+    }
+    Ok(())
+}
+
+/// The checks of a network that need no database: its gateway and its agent address.
+fn network_problem(n: &PoolNetwork) -> ApiResult<()> {
+    if let Some(why) = n.gateway_problem() {
+        return Err(ApiError::field("network.gateway", "outside_network", why));
+    }
+    if let Some(why) = n.agent_problem() {
+        return Err(ApiError::field("network.agent_url", "not_the_gateway", why));
     }
     Ok(())
 }
@@ -69,16 +91,17 @@ pub async fn create_pool(
         created_at: at,
         updated_at: at,
     };
-    if let Some(why) = pool.network.as_ref().and_then(PoolNetwork::gateway_problem) {
-        return Err(ApiError::field("network.gateway", "outside_network", why));
+    if let Some(n) = &pool.network {
+        network_problem(n)?;
     }
     let (tenant, actor) = (ctx.tenant_id, ctx.actor());
+    let server_network = state.config.libvirt_network.clone();
     state
         .store
         .write(move |c| -> ApiResult<PoolResponse> {
             if let Some(n) = &pool.network {
                 hosts::lock_placement(c)?;
-                overlapping(c, pool.id, n)?;
+                bridge_free(c, pool.id, n, &server_network)?;
             }
             pools::insert(c, &pool)?;
             audit::Entry::new(tenant, &actor, "pool.create")
@@ -138,17 +161,14 @@ pub async fn list_addresses(
     q: &PageQuery,
 ) -> ApiResult<Page<AddressResponse>> {
     let page = pagination::request(q)?;
-    // this list's positions are addresses: any other cursor came from another list
+    // this list's positions are addresses; another well-formed cursor is a place too (as on every
+    // list), past the last address, so a client that sends one ends instead of restarting
     if page
         .after
         .as_deref()
         .is_some_and(|a| a.parse::<std::net::Ipv4Addr>().is_err())
     {
-        return Err(ApiError::field(
-            "cursor",
-            "invalid",
-            "is not a cursor of this list",
-        ));
+        return Ok(Page::empty());
     }
     state
         .store
@@ -173,6 +193,7 @@ pub async fn update_pool(
 ) -> ApiResult<PoolResponse> {
     req.validate()?;
     let (tenant, actor) = (ctx.tenant_id, ctx.actor());
+    let server_network = state.config.libvirt_network.clone();
     state
         .store
         .write(move |c| -> ApiResult<PoolResponse> {
@@ -196,8 +217,8 @@ pub async fn update_pool(
             if let Some(network) = req.network
                 && network != p.network
             {
-                if let Some(why) = network.as_ref().and_then(PoolNetwork::gateway_problem) {
-                    return Err(ApiError::field("network.gateway", "outside_network", why));
+                if let Some(n) = &network {
+                    network_problem(n)?;
                 }
                 // under the placement lock: no placement allocates from the old network meanwhile
                 hosts::lock_placement(c)?;
@@ -214,7 +235,7 @@ pub async fn update_pool(
                     });
                 }
                 if let Some(n) = &network {
-                    overlapping(c, id, n)?;
+                    bridge_free(c, id, n, &server_network)?;
                 }
                 ipam::forget_released(c, id)?;
                 p.network = network;

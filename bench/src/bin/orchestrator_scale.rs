@@ -172,20 +172,25 @@ async fn fixture(
                         max_appliances: 1_000_000,
                     },
                 )?;
-                pools::insert(
-                    c,
-                    &Pool {
-                        id: pool,
-                        name: "bench".into(),
-                        description: String::new(),
-                        strategy: PlacementStrategy::Spread,
-                        overcommit: Overcommit::default(),
-                        image_dir: common::api::DEFAULT_IMAGE_DIR.into(),
-                        network: None,
-                        created_at: at,
-                        updated_at: at,
-                    },
-                )?;
+                let the_pool = Pool {
+                    id: pool,
+                    name: "bench".into(),
+                    description: String::new(),
+                    strategy: PlacementStrategy::Spread,
+                    overcommit: Overcommit::default(),
+                    image_dir: common::api::DEFAULT_IMAGE_DIR.into(),
+                    // BENCH_NETWORK: a pool network, so every appliance holds an IPAM address
+                    network: std::env::var_os("BENCH_NETWORK").map(|_| common::api::PoolNetwork {
+                        bridge: "br0".into(),
+                        cidr: "10.0.0.0/16".into(),
+                        gateway: None,
+                        agent_url: "http://10.0.0.1:8080".into(),
+                    }),
+                    created_at: at,
+                    updated_at: at,
+                };
+                pools::insert(c, &the_pool)?;
+                let mut addresses = store::repo::ipam::Allocator::default();
                 let image = store::Image {
                     id: common::ImageId::new(),
                     pool_id: pool,
@@ -289,10 +294,11 @@ async fn fixture(
                     for _ in 0..PER_APP {
                         let host = hids[k % HOSTS];
                         k += 1;
+                        let id = ApplianceId::new();
                         appliances::insert(
                             c,
                             &Appliance {
-                                id: ApplianceId::new(),
+                                id,
                                 tenant_id: tenant,
                                 application_id: app.id,
                                 group_id: group.id,
@@ -310,6 +316,7 @@ async fn fixture(
                                 updated_at: at,
                             },
                         )?;
+                        addresses.allocate(c, &the_pool, id)?;
                     }
                     groups.push(group.id);
                     apps.push(app.id);

@@ -156,6 +156,24 @@ impl PoolNetwork {
             .or_else(|| self.net().and_then(|n| n.hosts().next()))
     }
 
+    /// Why guests could not reach `agent_url`, if they could not: an address of the range that is
+    /// not the gateway is a guest's (IPAM may hand it out) and its filter lets no neighbour in.
+    pub fn agent_problem(&self) -> Option<String> {
+        let rest = self
+            .agent_url
+            .strip_prefix("http://")
+            .or_else(|| self.agent_url.strip_prefix("https://"))?;
+        let authority = rest.split('/').next()?;
+        let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
+        let ip: std::net::Ipv4Addr = host.parse().ok()?;
+        let net = self.net()?;
+        (net.contains(&ip) && Some(ip) != self.gateway()).then(|| {
+            format!(
+                "{ip} is an address of {net} but not its gateway: guests reach the agent API at the gateway or beyond the range"
+            )
+        })
+    }
+
     /// Why the gateway cannot serve `cidr`, if it cannot (it must be one of its host addresses).
     pub fn gateway_problem(&self) -> Option<String> {
         let (net, gw) = (self.net()?, self.gateway()?);

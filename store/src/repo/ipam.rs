@@ -89,7 +89,7 @@ impl Allocator {
             Some((p, a)) if p == pool_id => addr(&a)?,
             other => {
                 if other.is_some() {
-                    release(c, &[appliance])?;
+                    give_back(c, &[appliance])?;
                 }
                 self.hand_out(c, pool, net, network.gateway(), &id)?
             }
@@ -183,6 +183,19 @@ pub fn release(c: &mut DbConn, appliances: &[ApplianceId]) -> Result<usize, Stor
             .execute(c)?;
     }
     Ok(n)
+}
+
+/// Give back the addresses just allocated to appliances that did not take their place after all,
+/// and forget them as the appliances' `ip` (another appliance may get them next).
+pub fn give_back(c: &mut DbConn, appliances: &[ApplianceId]) -> Result<(), StoreError> {
+    release(c, appliances)?;
+    for chunk in appliances.chunks(500) {
+        let ids: Vec<String> = chunk.iter().map(ToString::to_string).collect();
+        diesel::update(ap::appliances.filter(ap::id.eq_any(&ids)))
+            .set(ap::ip.eq(None::<String>))
+            .execute(c)?;
+    }
+    Ok(())
 }
 
 /// The addresses the appliances hold, in any pool.

@@ -81,8 +81,6 @@ pub struct LibvirtDriver {
     checked: Checked,
     /// Images whose content was checked through libvirt, per host: (uri, image, sha256).
     verified: Mutex<HashSet<(String, ImageId, String)>>,
-    /// The peer filter XML last defined per host and application (defined again only on change).
-    filters: Mutex<HashMap<(String, common::ApplicationId), String>>,
 }
 
 impl std::fmt::Debug for LibvirtDriver {
@@ -140,7 +138,6 @@ impl LibvirtDriver {
             kvm_ok: Mutex::new(HashMap::new()),
             checked: Checked::default(),
             verified: Mutex::new(HashSet::new()),
-            filters: Mutex::new(HashMap::new()),
         })
     }
 
@@ -347,42 +344,20 @@ impl LibvirtDriver {
         })
     }
 
-    /// Define (or change) an application's peer filter on the host behind `c`, unless this
-    /// driver defined the same one there last and `again` is false (a domain about to use it
-    /// defines it again: the host may have lost it).
-    fn define_filter(
-        &self,
-        c: &Connect,
-        uri: &str,
-        f: &crate::drivers::PeerFilter,
-        again: bool,
-    ) -> Result<(), DriverError> {
-        let xml = xml::peer_filter_xml(f);
-        let key = (uri.to_owned(), f.application_id);
-        let known = |d: &Self| {
-            d.filters
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .get(&key)
-                == Some(&xml)
-        };
-        if !again && known(self) {
-            return Ok(());
-        }
-        c.define_nwfilter_xml(&xml).map_err(|e| {
-            DriverError::refused_by(
-                format!(
-                    "libvirt refused the network filter of application {}",
-                    f.application_id
-                ),
-                e,
-            )
-        })?;
-        self.filters
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key, xml);
-        Ok(())
+    /// Define (or change) an application's peer filter on the host behind `c`. Always sent: what
+    /// another orchestrator defined there since is not known here, and a definition costs one call.
+    fn define_filter(c: &Connect, f: &crate::drivers::PeerFilter) -> Result<(), DriverError> {
+        c.define_nwfilter_xml(&xml::peer_filter_xml(f))
+            .map(|_| ())
+            .map_err(|e| {
+                DriverError::refused_by(
+                    format!(
+                        "libvirt refused the network filter of application {}",
+                        f.application_id
+                    ),
+                    e,
+                )
+            })
     }
 
     fn define_and_start(&self, c: &Connect, xml: &str, name: &str) -> Result<Domain, DriverError> {
@@ -456,7 +431,7 @@ impl LibvirtDriver {
         }
         let paths = self.paths(c, uri, spec)?;
         if let Some(nic) = &spec.nic {
-            self.define_filter(c, uri, &nic.peers, true)?;
+            Self::define_filter(c, &nic.peers)?;
         }
         let known = self.kvm_known(uri);
         let try_kvm = match self.config.accel {
@@ -549,9 +524,9 @@ impl Hypervisor for Arc<LibvirtDriver> {
         if uri.starts_with("test:") {
             return Ok(());
         }
-        let (u, filter) = (uri.to_owned(), filter.clone());
-        self.with_conn(uri, "set peers", move |d, c| {
-            d.define_filter(c, &u, &filter, false)
+        let filter = filter.clone();
+        self.with_conn(uri, "set peers", move |_, c| {
+            LibvirtDriver::define_filter(c, &filter)
         })
         .await
     }

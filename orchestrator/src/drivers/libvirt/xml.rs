@@ -80,11 +80,12 @@ pub fn user_netdev(agent_guest: Option<SocketAddrV4>, agent_host: SocketAddr) ->
     v
 }
 
-/// The MAC address of an appliance's interface: QEMU's locally administered prefix and three
-/// bytes of its id, the same on every host and after every restart (pure).
-pub fn mac_of(id: common::ApplianceId) -> String {
-    let b = id.0.as_bytes();
-    format!("52:54:00:{:02x}:{:02x}:{:02x}", b[13], b[14], b[15])
+/// The MAC address of a guest on a pool network: a locally administered prefix and its IPAM
+/// address, unique on the bridge as the address is (one pool network per bridge), the same on
+/// every host and after every restart (pure).
+pub fn mac_of(address: std::net::Ipv4Addr) -> String {
+    let [a, b, c, d] = address.octets();
+    format!("52:54:{a:02x}:{b:02x}:{c:02x}:{d:02x}")
 }
 
 /// The name of an application's peer filter.
@@ -101,8 +102,14 @@ pub fn filter_name(app: common::ApplicationId) -> String {
 /// it again changes the filter of every interface that uses it.
 pub fn peer_filter_xml(f: &crate::drivers::PeerFilter) -> String {
     let (net, mask) = (f.network.network(), f.network.prefix_len());
+    // (no-ip-spoofing lets UDP from 0.0.0.0 out, for DHCP, which pool networks do not use: it
+    // would reach every guest of the bridge as a broadcast from "outside the range")
     let mut rules = format!(
-        "<rule action='accept' direction='out' priority='-650'>\
+        "<rule action='drop' direction='out' priority='-660'>\
+         <ip srcipaddr='0.0.0.0' srcipmask='8'/></rule>\
+         <rule action='drop' direction='in' priority='-660'>\
+         <ip srcipaddr='0.0.0.0' srcipmask='8'/></rule>\
+         <rule action='accept' direction='out' priority='-650'>\
          <ip match='no' dstipaddr='{net}' dstipmask='{mask}'/></rule>\
          <rule action='accept' direction='in' priority='-650'>\
          <ip match='no' srcipaddr='{net}' srcipmask='{mask}'/></rule>"
@@ -126,11 +133,11 @@ pub fn peer_filter_xml(f: &crate::drivers::PeerFilter) -> String {
 
 /// The interface of a guest on its pool's bridge, in its application's peer filter with its MAC
 /// and IPAM address.
-fn pool_interface(spec: &DomainSpec, nic: &crate::drivers::Nic) -> String {
+fn pool_interface(nic: &crate::drivers::Nic) -> String {
     format!(
         "<interface type='bridge'><mac address='{}'/><source bridge='{}'/><model type='virtio'/>\
          <filterref filter='{}'><parameter name='IP' value='{}'/></filterref></interface>",
-        mac_of(spec.appliance_id),
+        mac_of(nic.address),
         xml_escape(&nic.bridge),
         filter_name(nic.peers.application_id),
         nic.address
@@ -167,7 +174,7 @@ pub fn domain_xml(spec: &DomainSpec, kvm: bool, paths: &Paths, network: &GuestNe
         .unwrap_or_default();
     // an interface on the pool's bridge with its IPAM address, else the driver's networking
     let (iface, qemu_args) = match (&spec.nic, network) {
-        (Some(nic), _) => (pool_interface(spec, nic), String::new()),
+        (Some(nic), _) => (pool_interface(nic), String::new()),
         (None, GuestNetwork::Bridge(br)) => (
             format!(
                 "<interface type='bridge'><source bridge='{}'/><model type='virtio'/></interface>",
@@ -307,7 +314,7 @@ mod tests {
         assert!(
             xml.contains(&format!(
                 "<interface type='bridge'><mac address='{}'/><source bridge='sibr0'/>",
-                mac_of(spec.appliance_id)
+                mac_of("10.77.0.7".parse().unwrap_or_else(|_| unreachable!()))
             )),
             "{xml}"
         );
@@ -378,6 +385,18 @@ mod tests {
         assert!(
             xml.contains("<ip match='no' srcipaddr='10.77.0.0' srcipmask='24'/>"),
             "{xml}"
+        );
+        for dir in ["out", "in"] {
+            assert!(
+                xml.contains(&format!(
+                    "<rule action='drop' direction='{dir}' priority='-660'><ip srcipaddr='0.0.0.0' srcipmask='8'/>"
+                )),
+                "nothing from 0.0.0.0/8 either way: {xml}"
+            );
+        }
+        assert_eq!(
+            mac_of("10.77.0.7".parse().unwrap_or_else(|_| unreachable!())),
+            "52:54:0a:4d:00:07"
         );
         for anti in [
             "no-mac-spoofing",
