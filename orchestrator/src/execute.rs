@@ -812,7 +812,8 @@ async fn place_batch(db: &store::Store, batch: Vec<PlaceRequest>) {
             > = std::collections::HashMap::new();
             let mut placed = Vec::new();
             let mut failed = Vec::new();
-            let mut addresses = ipam::Allocator::default();
+            let ids: Vec<ApplianceId> = placing.iter().map(|a| a.id).collect();
+            let mut addresses = ipam::Allocator::new(c, &ids)?;
             let mut addressed = Vec::new();
             for a in placing {
                 if let std::collections::hash_map::Entry::Vacant(e) = spread_of.entry(a.group_id) {
@@ -863,6 +864,7 @@ async fn place_batch(db: &store::Store, batch: Vec<PlaceRequest>) {
                     Err(reason) => failed.push((a, None, reason)),
                 }
             }
+            addresses.finish(c)?;
             // pending → placing → creating (or failed), a few statements for them all
             let mut looking = Vec::new();
             for (a, _, _) in placed.iter().chain(&failed) {

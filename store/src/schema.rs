@@ -112,6 +112,7 @@ diesel::table! {
     ip_addresses (pool_id, address) {
         pool_id -> Text,
         address -> Text,
+        number -> BigInt,
         appliance_id -> Nullable<Text>,
         allocated_at -> Timestamp,
         released_at -> Nullable<Timestamp>,

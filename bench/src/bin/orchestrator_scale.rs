@@ -190,7 +190,7 @@ async fn fixture(
                     updated_at: at,
                 };
                 pools::insert(c, &the_pool)?;
-                let mut addresses = store::repo::ipam::Allocator::default();
+                let mut addresses = store::repo::ipam::Allocator::new(c, &[])?;
                 let image = store::Image {
                     id: common::ImageId::new(),
                     pool_id: pool,
@@ -321,6 +321,7 @@ async fn fixture(
                     groups.push(group.id);
                     apps.push(app.id);
                 }
+                addresses.finish(c)?;
                 Ok((groups, apps))
             },
         )

@@ -12,8 +12,12 @@ ALTER TABLE compute_pools ADD COLUMN network_agent_url TEXT;
 CREATE TABLE ip_addresses (
     pool_id TEXT NOT NULL REFERENCES compute_pools (id) ON DELETE CASCADE,
     address TEXT NOT NULL,
+    -- the address as a number: fresh addresses are handed out in order, so the next one follows
+    -- the pool's greatest (one indexed MAX, however many the pool has handed out)
+    number BIGINT NOT NULL,
     appliance_id TEXT UNIQUE REFERENCES appliances (id) ON DELETE SET NULL,
     allocated_at TIMESTAMP NOT NULL,
     released_at TIMESTAMP,
     PRIMARY KEY (pool_id, address)
 );
+CREATE INDEX ip_addresses_number ON ip_addresses (pool_id, number);

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use common::{ApplianceId, ApplicationId, PoolId};
 use diesel::prelude::*;
 use ipnet::Ipv4Net;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
 /// The addresses of `net` a guest may get: its host addresses but the gateway's.
@@ -30,13 +30,14 @@ pub fn capacity(net: Ipv4Net, gateway: Option<Ipv4Addr>) -> u64 {
     hosts - u64::from(gw)
 }
 
-/// The first address of `net` no row has ever named (pure).
-pub fn first_fresh(
+/// The first address of `net` a guest may get after `after` (all of them when `None`) (pure).
+/// Fresh addresses are handed out in order, so what follows the greatest ever handed out is fresh.
+pub fn fresh_after(
     net: Ipv4Net,
     gateway: Option<Ipv4Addr>,
-    known: &HashSet<Ipv4Addr>,
+    after: Option<Ipv4Addr>,
 ) -> Option<Ipv4Addr> {
-    assignable(net, gateway).find(|a| !known.contains(a))
+    assignable(net, gateway).find(|a| after.is_none_or(|x| *a > x))
 }
 
 /// An address held by an appliance.
@@ -52,19 +53,51 @@ fn addr(s: &str) -> Result<Ipv4Addr, StoreError> {
         .map_err(|_| StoreError::Corrupt(format!("ip address {s}")))
 }
 
-/// Allocates addresses for the appliances one placement transaction places: what the pools
-/// have handed out is read once per pool and kept up to date as addresses are handed out, so a
-/// batch costs one read per pool, not one per appliance.
-#[derive(Default)]
+/// Allocates addresses for the appliances one placement transaction places, in few statements:
+/// what they hold already is read once for them all ([`Allocator::new`]), the greatest address a
+/// pool has handed out once per pool (and kept up to date as addresses are handed out), and the fresh
+/// addresses are written together by [`Allocator::finish`], which the transaction must call
+/// before anything else reads or releases them.
 pub struct Allocator {
-    known: HashMap<PoolId, HashSet<Ipv4Addr>>,
+    /// Per pool, the greatest address ever handed out (read once, then kept here).
+    last: HashMap<PoolId, Option<Ipv4Addr>>,
+    held: HashMap<String, (String, String)>,
+    fresh: Vec<(String, String, String)>,
+    /// (appliance, address) to record as the appliances' `ip`.
+    ips: Vec<(String, String)>,
+    at: Ts,
 }
 
 impl Allocator {
-    /// The address `appliance` holds in `pool`, allocated now when it holds none: `None` when the
-    /// pool has no network, `Err(Exhausted)` when every address is held. Also records it as the
-    /// appliance's `ip`. An address the appliance holds in another pool (it is placed anew
-    /// elsewhere) is released first. Call under
+    /// An allocator for these appliances (what they hold read now).
+    pub fn new(c: &mut DbConn, appliances: &[ApplianceId]) -> Result<Self, StoreError> {
+        let mut held = HashMap::new();
+        for chunk in appliances.chunks(500) {
+            let ids: Vec<String> = chunk.iter().map(ToString::to_string).collect();
+            let rows: Vec<(String, String, Option<String>)> = ip::ip_addresses
+                .filter(ip::appliance_id.eq_any(ids.iter().map(|s| Some(s.as_str()))))
+                .select((ip::pool_id, ip::address, ip::appliance_id))
+                .load(c)?;
+            for (pool, a, id) in rows {
+                if let Some(id) = id {
+                    held.insert(id, (pool, a));
+                }
+            }
+        }
+        Ok(Allocator {
+            last: HashMap::new(),
+            held,
+            fresh: Vec::new(),
+            ips: Vec::new(),
+            at: to_db(now()),
+        })
+    }
+
+    /// The address `appliance` (one of [`Allocator::new`]'s) holds in `pool`, allocated now when
+    /// it holds none: `None` when the pool has no network, `Err(Exhausted)` when every address is
+    /// held. Also records it as the appliance's `ip` (on [`Allocator::finish`]). An address the
+    /// appliance holds in another
+    /// pool (it is placed anew elsewhere) is given back first. Call under
     /// [`hosts::lock_placement`](super::hosts::lock_placement), in one transaction per allocator.
     pub fn allocate(
         &mut self,
@@ -80,24 +113,77 @@ impl Allocator {
             .ok_or_else(|| StoreError::Corrupt(format!("network of pool {}", pool.id)))?;
         let id = appliance.to_string();
         let pool_id = pool.id.to_string();
-        let held: Option<(String, String)> = ip::ip_addresses
-            .filter(ip::appliance_id.eq(&id))
-            .select((ip::pool_id, ip::address))
-            .first(c)
-            .optional()?;
-        let chosen = match held {
-            Some((p, a)) if p == pool_id => addr(&a)?,
+        let chosen = match self.held.get(&id) {
+            Some((p, a)) if *p == pool_id => addr(a)?,
             other => {
                 if other.is_some() {
                     give_back(c, &[appliance])?;
+                    self.held.remove(&id);
                 }
-                self.hand_out(c, pool, net, network.gateway(), &id)?
+                let a = self.hand_out(c, pool, net, network.gateway(), &id)?;
+                self.held.insert(id.clone(), (pool_id, a.to_string()));
+                a
             }
         };
-        diesel::update(ap::appliances.find(&id))
-            .set(ap::ip.eq(chosen.to_string()))
-            .execute(c)?;
+        self.ips.push((id, chosen.to_string()));
         Ok(Some(chosen))
+    }
+
+    /// Write the fresh addresses handed out and the appliances' `ip`: on PostgreSQL in multi-row
+    /// statements of 500, on
+    /// SQLite (in process, where a statement costs no round trip) one by one, as
+    /// `appliances::insert_many` does.
+    pub fn finish(self, c: &mut DbConn) -> Result<(), StoreError> {
+        let row = |(pool, a, id): &(String, String, String)| {
+            let number = a.parse::<Ipv4Addr>().map_or(0, |a| i64::from(u32::from(a)));
+            (
+                ip::pool_id.eq(pool.clone()),
+                ip::address.eq(a.clone()),
+                ip::number.eq(number),
+                ip::appliance_id.eq(Some(id.clone())),
+                ip::allocated_at.eq(self.at),
+            )
+        };
+        match c {
+            DbConn::Pg(pg) => {
+                for chunk in self.fresh.chunks(500) {
+                    let rows: Vec<_> = chunk.iter().map(row).collect();
+                    diesel::insert_into(ip::ip_addresses)
+                        .values(rows)
+                        .execute(pg)?;
+                }
+                // the appliances' ip, one `UPDATE … FROM (VALUES …)` per 500
+                for chunk in self.ips.chunks(500) {
+                    use diesel::sql_types::Text;
+                    let values: Vec<String> = (0..chunk.len())
+                        .map(|i| format!("(${}::text, ${}::text)", 2 * i + 1, 2 * i + 2))
+                        .collect();
+                    let sql = format!(
+                        "WITH v(id, ip) AS (VALUES {}) UPDATE appliances SET ip = v.ip FROM v \
+                         WHERE appliances.id = v.id",
+                        values.join(", ")
+                    );
+                    let mut q = diesel::sql_query(sql).into_boxed::<diesel::pg::Pg>();
+                    for (id, a) in chunk {
+                        q = q.bind::<Text, _>(id.clone()).bind::<Text, _>(a.clone());
+                    }
+                    q.execute(pg)?;
+                }
+            }
+            DbConn::Sqlite(lite) => {
+                for f in &self.fresh {
+                    diesel::insert_into(ip::ip_addresses)
+                        .values(row(f))
+                        .execute(lite)?;
+                }
+                for (id, a) in &self.ips {
+                    diesel::update(ap::appliances.find(id))
+                        .set(ap::ip.eq(a))
+                        .execute(lite)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     fn hand_out(
@@ -109,29 +195,24 @@ impl Allocator {
         id: &str,
     ) -> Result<Ipv4Addr, StoreError> {
         let pool_id = pool.id.to_string();
-        let at = to_db(now());
-        let known = match self.known.entry(pool.id) {
+        let at = self.at;
+        let last = match self.last.entry(pool.id) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => e.insert(
-                ip::ip_addresses
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let greatest: Option<i64> = ip::ip_addresses
                     .filter(ip::pool_id.eq(&pool_id))
-                    .select(ip::address)
-                    .load::<String>(c)?
-                    .iter()
-                    .filter_map(|a| a.parse().ok())
-                    .collect(),
-            ),
+                    .select(diesel::dsl::max(ip::number))
+                    .first(c)?;
+                e.insert(
+                    greatest
+                        .and_then(|n| u32::try_from(n).ok())
+                        .map(Ipv4Addr::from),
+                )
+            }
         };
-        if let Some(fresh) = first_fresh(net, gateway, known) {
-            diesel::insert_into(ip::ip_addresses)
-                .values((
-                    ip::pool_id.eq(&pool_id),
-                    ip::address.eq(fresh.to_string()),
-                    ip::appliance_id.eq(Some(id)),
-                    ip::allocated_at.eq(at),
-                ))
-                .execute(c)?;
-            known.insert(fresh);
+        if let Some(fresh) = fresh_after(net, gateway, *last) {
+            *last = Some(fresh);
+            self.fresh.push((pool_id, fresh.to_string(), id.to_owned()));
             return Ok(fresh);
         }
         // the longest released address still inside the network (not the gateway)
@@ -341,28 +422,23 @@ mod tests {
     }
 
     #[test]
-    fn the_first_fresh_address_skips_every_known_one_and_the_gateway() {
+    fn fresh_addresses_follow_the_greatest_handed_out_and_skip_the_gateway() {
         let gw = Some("10.77.0.1".parse().unwrap());
-        let known =
-            |v: &[&str]| -> HashSet<Ipv4Addr> { v.iter().map(|a| a.parse().unwrap()).collect() };
-        let table: [(&[&str], Option<&str>); 4] = [
-            (&[], Some("10.77.0.2")),
-            (&["10.77.0.2", "10.77.0.3"], Some("10.77.0.4")),
-            (&["10.77.0.3"], Some("10.77.0.2")),
-            (&["10.77.0.2"], None),
+        let table: [(&str, Option<&str>, Option<&str>); 5] = [
+            ("10.77.0.0/24", None, Some("10.77.0.2")),
+            ("10.77.0.0/24", Some("10.77.0.3"), Some("10.77.0.4")),
+            ("10.77.0.0/24", Some("10.77.0.254"), None),
+            ("10.77.0.0/30", Some("10.77.0.2"), None),
+            ("10.77.0.0/30", None, Some("10.77.0.2")),
         ];
-        for (k, want) in table {
-            let n = if want.is_none() {
-                net("10.77.0.0/30")
-            } else {
-                net("10.77.0.0/24")
-            };
+        for (n, after, want) in table {
+            let after = after.map(|a| a.parse().unwrap());
             assert_eq!(
-                first_fresh(n, gw, &known(k))
+                fresh_after(net(n), gw, after)
                     .map(|a| a.to_string())
                     .as_deref(),
                 want,
-                "{k:?}"
+                "{n} after {after:?}"
             );
         }
     }
