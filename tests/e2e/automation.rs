@@ -3,7 +3,7 @@
 //! runs, idempotent delivery, resumption after a crash, step timeouts, webhooks, schedules, secrets,
 //! bad input, and the agent's reach.
 
-use crate::fixtures::{application, group, layer, running};
+use crate::fixtures::{application, group, layer, resize, running};
 use diesel::RunQueryDsl;
 use scaleinfra_tests::*;
 use serde_json::{Value, json};
@@ -136,14 +136,7 @@ async fn app_servers_join_and_leave_the_load_balancer_as_the_app_layer_scales() 
     );
 
     // scale the app layer 1 → 3
-    app.call(
-        reqwest::Method::PUT,
-        &format!("/api/v1/groups/{web}/desired"),
-        Some(&s.token),
-        Some(json!({"desired": 3})),
-    )
-    .await
-    .assert_status(202);
+    resize(&app, &s.token, &web, 3).await;
     let three = running(&app, &s.token, &a, Some(&web), 3).await;
     let want = live_app_servers(&three, &web);
     assert_eq!(want.len(), 3);
@@ -159,14 +152,7 @@ async fn app_servers_join_and_leave_the_load_balancer_as_the_app_layer_scales() 
 
     // scale in to two: the group terminates one, and the remove chain lists the two left (a
     // terminated appliance of a group kept at three would be replaced at once)
-    app.call(
-        reqwest::Method::PUT,
-        &format!("/api/v1/groups/{web}/desired"),
-        Some(&s.token),
-        Some(json!({"desired": 2})),
-    )
-    .await
-    .assert_status(202);
+    resize(&app, &s.token, &web, 2).await;
     let two = running(&app, &s.token, &a, Some(&web), 2).await;
     let left = live_app_servers(&two, &web);
     assert_eq!(left.len(), 2);

@@ -248,3 +248,15 @@ pub async fn ended_run(app: &TestApp, token: &str, rule: &str) -> Value {
     })
     .await
 }
+
+/// Set a group's desired size (202).
+pub async fn resize(app: &TestApp, token: &str, group: &str, desired: u32) {
+    app.call(
+        reqwest::Method::PUT,
+        &format!("/api/v1/groups/{group}/desired"),
+        Some(token),
+        Some(json!({"desired": desired})),
+    )
+    .await
+    .assert_status(202);
+}

@@ -3,7 +3,7 @@
 //! Variables see these addresses, termination releases them, a full range fails placement with a
 //! reason, and a network in use cannot change.
 
-use crate::fixtures::{appliances, application, group, layer, running, template};
+use crate::fixtures::{appliances, application, group, layer, resize, running, template};
 use scaleinfra_tests::*;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -41,17 +41,6 @@ async fn held(app: &TestApp, token: &str, pool: &str) -> BTreeSet<Ipv4Addr> {
         .iter()
         .map(|h| h["address"].as_str().unwrap().parse().unwrap())
         .collect()
-}
-
-async fn resize(app: &TestApp, token: &str, group: &str, desired: u32) {
-    app.call(
-        reqwest::Method::PUT,
-        &format!("/api/v1/groups/{group}/desired"),
-        Some(token),
-        Some(json!({"desired": desired})),
-    )
-    .await
-    .assert_status(202);
 }
 
 /// For `slug`, a new tenant, an application on the sim pool with one group of `desired` (at most

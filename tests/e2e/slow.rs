@@ -6,7 +6,7 @@
 //! scripts/test after it starts libvirtd and builds the guest (`SITEST_GUEST_DIR`); ignored in a
 //! plain `cargo test`.
 
-use crate::fixtures::{appliances, application, group, layer};
+use crate::fixtures::{appliances, application, group, layer, resize};
 use scaleinfra_tests::*;
 use serde_json::{Value, json};
 
@@ -54,39 +54,16 @@ async fn a_real_tcg_guest_comes_alive_through_its_agent() {
     .await
     .assert_status(201);
     // the guest's kernel and initramfs, registered in the pool's image directory with their checksums
-    let mut ids = Vec::new();
-    for (name, kind, file) in [
-        ("Tiny kernel", "kernel", "vmlinuz"),
-        ("Tiny initramfs", "initrd", "initramfs.cpio.gz"),
-    ] {
-        let bytes = std::fs::read(format!("{guest}/{file}")).unwrap();
-        let sha = orchestrator::drivers::images::sha256_of(&bytes[..]).unwrap();
-        let r = app
-            .post(
-                &op.token,
-                &format!("/api/v1/pools/{pool}/images"),
-                json!({
-                    "name": name, "kind": kind, "format": "raw", "file": file,
-                    "sha256": sha, "size_bytes": bytes.len()
-                }),
-            )
-            .await;
-        r.assert_status(201);
-        ids.push(r.body["id"].as_str().unwrap().to_owned());
-    }
-    let r = app
-        .post(
-            &op.token,
-            "/api/v1/templates",
-            json!({
-                "name": "Tiny guest", "role": "static",
-                "kernel_image_id": ids[0], "initrd_image_id": ids[1],
-                "flavor": {"vcpus": 1, "memory_mib": 192, "disk_gib": 1}, "ports": [80]
-            }),
-        )
-        .await;
-    r.assert_status(201);
-    let tpl = r.body["id"].as_str().unwrap().to_owned();
+    let (kernel, initrd) = guest_images(&app, &op.token, &pool, &guest).await;
+    let tpl = tiny_template(
+        &app,
+        &op.token,
+        (&kernel, &initrd),
+        ("Tiny guest", "static"),
+        &[80],
+        &[],
+    )
+    .await;
     let acme = app.tenant(&op, "acme").await;
     let t = &acme.admin.token;
     let project = app.project(&acme.admin, "P").await;
@@ -180,6 +157,31 @@ async fn guest_images(app: &TestApp, token: &str, pool: &str, dir: &str) -> (Str
     (ids[0].clone(), ids[1].clone())
 }
 
+/// A template of the tiny guest (1 vCPU, 192 MiB) booting `images` (kernel, initrd).
+async fn tiny_template(
+    app: &TestApp,
+    token: &str,
+    (kernel, initrd): (&str, &str),
+    (name, role): (&str, &str),
+    ports: &[u16],
+    install_scripts: &[&str],
+) -> String {
+    let r = app
+        .post(
+            token,
+            "/api/v1/templates",
+            json!({
+                "name": name, "role": role,
+                "kernel_image_id": kernel, "initrd_image_id": initrd,
+                "flavor": {"vcpus": 1, "memory_mib": 192, "disk_gib": 1}, "ports": ports,
+                "install_scripts": install_scripts
+            }),
+        )
+        .await;
+    r.assert_status(201);
+    r.body["id"].as_str().unwrap().to_owned()
+}
+
 /// `GET /` of `addr` from inside the test network namespace.
 async fn get_in_ns(addr: std::net::SocketAddr) -> Result<String, String> {
     tokio::task::spawn_blocking(move || netns::http_get(&netns::name(), addr, "/"))
@@ -240,17 +242,6 @@ fn in_state(all: &[Value], group: &str, state: &str) -> Vec<Value> {
         .collect()
 }
 
-async fn resize(app: &TestApp, token: &str, group: &str, desired: u32) {
-    app.call(
-        reqwest::Method::PUT,
-        &format!("/api/v1/groups/{group}/desired"),
-        Some(token),
-        Some(json!({"desired": desired})),
-    )
-    .await
-    .assert_status(202);
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "slow tier: needs libvirtd in the test network namespace and the guest built by infra/guest/build.sh (scripts/test runs it)"]
 async fn requests_through_a_real_haproxy_follow_the_app_layer_as_it_scales() {
@@ -300,20 +291,16 @@ async fn requests_through_a_real_haproxy_follow_the_app_layer_as_it_scales() {
     .assert_status(201);
     let (kernel, initrd) = guest_images(&app, &op.token, &pool, &guest).await;
     // the load balancer: the provider's template, configured by the library's install-haproxy
-    let r = app
-        .post(
-            &op.token,
-            "/api/v1/templates",
-            json!({
-                "name": "Tiny HAProxy", "role": "load_balancer",
-                "kernel_image_id": kernel, "initrd_image_id": initrd,
-                "flavor": {"vcpus": 1, "memory_mib": 192, "disk_gib": 1}, "ports": [80],
-                "install_scripts": ["install-haproxy"]
-            }),
-        )
-        .await;
-    r.assert_status(201);
-    let lb_tpl = r.body["id"].as_str().unwrap().to_owned();
+    let images = (kernel.as_str(), initrd.as_str());
+    let lb_tpl = tiny_template(
+        &app,
+        &op.token,
+        images,
+        ("Tiny HAProxy", "load_balancer"),
+        &[80],
+        &["install-haproxy"],
+    )
+    .await;
 
     // the app servers: the tenant's template, whose install script serves the appliance's name
     let acme = app.tenant(&op, "acme").await;
@@ -325,20 +312,15 @@ async fn requests_through_a_real_haproxy_follow_the_app_layer_as_it_scales() {
     }))
     .await
     .assert_status(201);
-    let r = app
-        .post(
-            t,
-            "/api/v1/templates",
-            json!({
-                "name": "Tiny app", "role": "app_server",
-                "kernel_image_id": kernel, "initrd_image_id": initrd,
-                "flavor": {"vcpus": 1, "memory_mib": 192, "disk_gib": 1}, "ports": [80],
-                "install_scripts": ["serve-name"]
-            }),
-        )
-        .await;
-    r.assert_status(201);
-    let app_tpl = r.body["id"].as_str().unwrap().to_owned();
+    let app_tpl = tiny_template(
+        &app,
+        t,
+        images,
+        ("Tiny app", "app_server"),
+        &[80],
+        &["serve-name"],
+    )
+    .await;
     let project = app.project(&acme.admin, "P").await;
     let a = application(&app, t, &project, "Shop").await;
     let lb_layer = layer(&app, t, &a, "lb").await;
@@ -348,19 +330,7 @@ async fn requests_through_a_real_haproxy_follow_the_app_layer_as_it_scales() {
     // another tenant's guest on the same bridge, which must reach none of acme's
     let globex = app.tenant(&op, "globex").await;
     let gt = &globex.admin.token;
-    let r = app
-        .post(
-            gt,
-            "/api/v1/templates",
-            json!({
-                "name": "Tiny probe", "role": "other",
-                "kernel_image_id": kernel, "initrd_image_id": initrd,
-                "flavor": {"vcpus": 1, "memory_mib": 192, "disk_gib": 1}, "install_scripts": []
-            }),
-        )
-        .await;
-    r.assert_status(201);
-    let probe_tpl = r.body["id"].as_str().unwrap().to_owned();
+    let probe_tpl = tiny_template(&app, gt, images, ("Tiny probe", "other"), &[], &[]).await;
     let gp = app.project(&globex.admin, "P").await;
     let ga = application(&app, gt, &gp, "Probe").await;
     let gl = layer(&app, gt, &ga, "probe").await;

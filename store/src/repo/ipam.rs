@@ -71,19 +71,11 @@ pub struct Allocator {
 impl Allocator {
     /// An allocator for these appliances (what they hold read now).
     pub fn new(c: &mut DbConn, appliances: &[ApplianceId]) -> Result<Self, StoreError> {
-        let mut held = HashMap::new();
-        for chunk in appliances.chunks(500) {
-            let ids: Vec<String> = chunk.iter().map(ToString::to_string).collect();
-            let rows: Vec<(String, String, Option<String>)> = ip::ip_addresses
-                .filter(ip::appliance_id.eq_any(ids.iter().map(|s| Some(s.as_str()))))
-                .select((ip::pool_id, ip::address, ip::appliance_id))
-                .load(c)?;
-            for (pool, a, id) in rows {
-                if let Some(id) = id {
-                    held.insert(id, (pool, a));
-                }
-            }
-        }
+        let ids: Vec<String> = appliances.iter().map(ToString::to_string).collect();
+        let held = held_rows(c, &ids)?
+            .into_iter()
+            .map(|(id, pool, a)| (id, (pool, a)))
+            .collect();
         Ok(Allocator {
             last: HashMap::new(),
             held,
@@ -279,23 +271,34 @@ pub fn give_back(c: &mut DbConn, appliances: &[ApplianceId]) -> Result<(), Store
     Ok(())
 }
 
+/// The rows held by these appliances (ids as stored): (appliance, pool, address), 500 ids a query.
+fn held_rows<S: AsRef<str>>(
+    c: &mut DbConn,
+    appliances: &[S],
+) -> Result<Vec<(String, String, String)>, StoreError> {
+    let mut out = Vec::new();
+    for chunk in appliances.chunks(500) {
+        let rows: Vec<(String, String, Option<String>)> = ip::ip_addresses
+            .filter(ip::appliance_id.eq_any(chunk.iter().map(|s| Some(s.as_ref()))))
+            .select((ip::pool_id, ip::address, ip::appliance_id))
+            .load(c)?;
+        out.extend(
+            rows.into_iter()
+                .filter_map(|(pool, a, id)| Some((id?, pool, a))),
+        );
+    }
+    Ok(out)
+}
+
 /// The addresses the appliances hold, in any pool.
 pub fn of_appliances(
     c: &mut DbConn,
     appliances: &[ApplianceId],
 ) -> Result<HashMap<ApplianceId, Ipv4Addr>, StoreError> {
+    let ids: Vec<String> = appliances.iter().map(ToString::to_string).collect();
     let mut out = HashMap::new();
-    for chunk in appliances.chunks(500) {
-        let ids: Vec<String> = chunk.iter().map(ToString::to_string).collect();
-        let rows: Vec<(String, Option<String>)> = ip::ip_addresses
-            .filter(ip::appliance_id.eq_any(&ids))
-            .select((ip::address, ip::appliance_id))
-            .load(c)?;
-        for (a, id) in rows {
-            if let Some(id) = id {
-                out.insert(crate::models::parse("appliance id", &id)?, addr(&a)?);
-            }
-        }
+    for (id, _, a) in held_rows(c, &ids)? {
+        out.insert(crate::models::parse("appliance id", &id)?, addr(&a)?);
     }
     Ok(out)
 }
@@ -317,21 +320,15 @@ pub fn of_applications(
             .into_iter()
             .collect();
         let member_ids: Vec<&String> = members.keys().collect();
-        for part in member_ids.chunks(500) {
-            let rows: Vec<(String, String, Option<String>)> = ip::ip_addresses
-                .filter(ip::appliance_id.eq_any(part.iter().map(|s| Some(s.as_str()))))
-                .select((ip::pool_id, ip::address, ip::appliance_id))
-                .load(c)?;
-            for (pool, a, holder) in rows {
-                let Some(app) = holder.and_then(|h| members.get(&h)) else {
-                    continue;
-                };
-                let key = (
-                    crate::models::parse("application id", app)?,
-                    crate::models::parse("pool id", &pool)?,
-                );
-                out.entry(key).or_default().push(addr(&a)?);
-            }
+        for (holder, pool, a) in held_rows(c, &member_ids)? {
+            let Some(app) = members.get(&holder) else {
+                continue;
+            };
+            let key = (
+                crate::models::parse("application id", app)?,
+                crate::models::parse("pool id", &pool)?,
+            );
+            out.entry(key).or_default().push(addr(&a)?);
         }
     }
     for v in out.values_mut() {
