@@ -6,7 +6,7 @@ use crate::error;
 use crate::state::AppState;
 use crate::{
     agent, appliances, applications, audit, auth, bootstrap, catalog, cloudscripts, compute,
-    health, images, openapi::ApiDoc, projects, rules, telemetry, tenants, users,
+    health, images, live, openapi::ApiDoc, projects, rules, telemetry, tenants, users,
 };
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse};
@@ -61,6 +61,7 @@ pub fn build(
                 .configure(images::routes::configure)
                 .configure(applications::routes::configure)
                 .configure(appliances::routes::configure)
+                .configure(live::routes::configure)
                 .configure(cloudscripts::routes::configure)
                 .configure(rules::routes::configure),
         )
@@ -144,8 +145,9 @@ pub struct Running {
 }
 
 impl Running {
-    /// Stop accepting and finish what is in flight, on every listener.
+    /// Stop accepting and finish what is in flight, on every listener (open streams end first).
     pub async fn stop(&self) {
+        self.state.live.closing.cancel();
         if let Some((a, _)) = &self.agent_server {
             a.stop(true).await;
         }
@@ -323,6 +325,15 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         None => (None, None),
     };
     spawn_housekeeping(state.clone());
+    tokio::spawn(live::poller::run(
+        state.store.clone(),
+        state.live.clone(),
+        live::PollConfig {
+            every: Duration::from_millis(state.config.stream_poll_ms),
+            grace: Duration::from_millis(state.config.stream_grace_ms),
+            batch: 1000,
+        },
+    ));
     tracing::info!(%addr, "listening");
     Ok(Running {
         addr,

@@ -106,6 +106,24 @@ pub struct Config {
     pub host_check_ms: u64,
     /// Missed checks after which a host is down and its appliances lost.
     pub host_down_after: u32,
+    /// How often the live streams read new changes, in milliseconds.
+    pub stream_poll_ms: u64,
+    /// How late a change may become visible (a long transaction, clock skew between replicas) and
+    /// still reach the live streams, in milliseconds.
+    pub stream_grace_ms: u64,
+    /// A comment is sent on a quiet stream this often, in seconds.
+    pub stream_heartbeat_secs: u64,
+    /// How long a client waits before reconnecting a closed stream (the `retry` field), in ms.
+    pub stream_retry_ms: u64,
+    /// How often an open stream checks that its caller is still let in and still sees the
+    /// application (disabled, logged out everywhere, re-roled, suspended, unassigned), in seconds.
+    pub stream_recheck_secs: u64,
+    /// Frames queued per stream; a client this far behind is dropped (it reconnects).
+    pub stream_buffer: usize,
+    /// Streams one process holds open at most.
+    pub stream_max_open: usize,
+    /// Streams one user holds open at most.
+    pub stream_max_per_user: usize,
     /// Caps on what one tenant may hold.
     pub limits: crate::limits::Limits,
 }
@@ -156,6 +174,14 @@ impl Default for Config {
             render_cpu_secs: 5,
             host_check_ms: 5000,
             host_down_after: 3,
+            stream_poll_ms: 200,
+            stream_grace_ms: 5000,
+            stream_heartbeat_secs: 15,
+            stream_retry_ms: 2000,
+            stream_recheck_secs: 60,
+            stream_buffer: 256,
+            stream_max_open: 10_000,
+            stream_max_per_user: 16,
             limits: crate::limits::Limits::default(),
         }
     }
@@ -295,6 +321,18 @@ impl Config {
         }
         if self.libvirt_call_timeout_secs == 0 {
             return invalid("libvirt_call_timeout_secs", "must be at least 1");
+        }
+        if self.stream_poll_ms == 0
+            || self.stream_heartbeat_secs == 0
+            || self.stream_recheck_secs == 0
+            || self.stream_max_open == 0
+            || self.stream_buffer == 0
+            || self.stream_max_per_user == 0
+        {
+            return invalid(
+                "stream_poll_ms/stream_heartbeat_secs/stream_recheck_secs/stream_buffer/stream_max_open/stream_max_per_user",
+                "must be at least 1",
+            );
         }
         if self.heartbeat_ms == 0 || self.orchestrator_tick_ms == 0 || self.host_check_ms == 0 {
             return invalid(

@@ -17,6 +17,7 @@ pub mod error;
 pub mod health;
 pub mod images;
 pub mod limits;
+pub mod live;
 pub mod openapi;
 pub mod pagination;
 pub mod projects;

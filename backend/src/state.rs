@@ -34,6 +34,8 @@ pub struct AppState {
     pub sim: Option<Arc<SimCloud>>,
     /// The in-process orchestrator (`serve`).
     pub orchestrator: Option<Arc<Orchestrator>>,
+    /// The live streams' fan-out (its poller runs from `app::start`).
+    pub live: Arc<crate::live::Hub>,
 }
 
 impl AppState {
@@ -86,6 +88,11 @@ impl AppState {
                     .await?,
             ),
         };
+        let live = crate::live::Hub::new(crate::live::Limits {
+            buffer: config.stream_buffer,
+            max_open: config.stream_max_open,
+            max_per_user: config.stream_max_per_user,
+        });
         Ok(AppState {
             store,
             config: Arc::new(config),
@@ -98,6 +105,7 @@ impl AppState {
             agent,
             sim,
             orchestrator,
+            live,
         })
     }
 }

@@ -6,6 +6,7 @@ pub mod ids;
 pub mod lifecycle;
 pub mod problem;
 pub mod roles;
+pub mod sse;
 pub mod time;
 pub mod validate;
 

@@ -75,6 +75,9 @@ function startServer() {
     // The simulated pool boots in 0.2 s and its agents call in every 0.5 s, so scripts run at once.
     SCALEINFRA_SIM_BOOT_MS: '200',
     SCALEINFRA_HEARTBEAT_MS: '500',
+    // A killed host is down after two missed checks of 0.3 s.
+    SCALEINFRA_HOST_CHECK_MS: '300',
+    SCALEINFRA_HOST_DOWN_AFTER: '2',
     RUST_LOG: 'warn',
   };
   const child = spawn(BIN, ['serve', '--database-url', `sqlite://${join(workdir, 'e2e.db')}`, '--bind', '127.0.0.1:0'], {
@@ -210,7 +213,7 @@ test('operator, admin and user walk through the portal; the user sees exactly th
   // 3. The operator: role-aware navigation, then tenants.
   assert.equal(await login(OPERATOR), 200);
   await heading('Tenants');
-  assert.deepEqual(await navLabels(), ['Tenants', 'Provider users', 'Script library', 'Profile']);
+  assert.deepEqual(await navLabels(), ['Tenants', 'Pools and hosts', 'Provider users', 'Script library', 'Profile']);
   await shot('operator-tenants');
 
   await createTenant({ name: 'Acme Hosting', admin: ALICE });
@@ -342,13 +345,21 @@ test('operator, admin and user walk through the portal; the user sees exactly th
 });
 
 /** The API as `who` (for the setup the designer will do in the browser): `call(method, path, body)`. */
-async function api(who) {
-  const login = await fetch(`${base}/api/v1/auth/login`, {
-    method: 'POST', headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email: who.email, password: who.password }),
-  });
-  assert.equal(login.status, 200, `API login of ${who.email}`);
-  const { access_token: token } = await login.json();
+// API sessions by email: `api(who, { reuse: true })` takes the one an earlier call opened (the
+// server allows 3 logins per account and minute here, and the operator logs in in every case).
+const apiTokens = new Map();
+
+async function api(who, { reuse = false } = {}) {
+  let token = reuse ? apiTokens.get(who.email) : undefined;
+  if (!token) {
+    const login = await fetch(`${base}/api/v1/auth/login`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: who.email, password: who.password }),
+    });
+    assert.equal(login.status, 200, `API login of ${who.email}`);
+    ({ access_token: token } = await login.json());
+    apiTokens.set(who.email, token);
+  }
   return async (method, path, body) => {
     const r = await fetch(`${base}/api/v1${path}`, {
       method,
@@ -484,11 +495,23 @@ test('CloudScripts are written, previewed and run in the portal; a rule made in 
   await shot('rule-created');
 
   // 5. Scale the app group out by one; the new appliance comes alive and the rule runs for it.
+  // The overview follows the application's live stream: no reload, no polling.
   await page.getByRole('link', { name: 'Overview', exact: true }).click();
+  await until('the live stream', async () => (await page.locator('[data-link="live"]').count()) === 1);
+  await page.evaluate(() => { window.__sameDocument = true; });
   await page.getByLabel('Desired size of php').fill('2');
+  const sized = Date.now();
   await page.locator('tr[data-group="php"]').getByRole('button', { name: 'Set size' }).click();
+  await until('the second php appliance shown', async () =>
+    (await page.locator('tr[data-appliance]').filter({ hasText: 'php' }).count()) === 2, 30_000);
   await until('two php appliances running', async () =>
     (await page.locator('tr[data-appliance][data-state="running"]').filter({ hasText: 'php' }).count()) === 2, 30_000);
+  figures.scale_out_shown_running_ms = Date.now() - sized;
+  assert.equal(await page.evaluate(() => window.__sameDocument), true, 'the stream updated the page in place');
+  await until('the came-alive event in the history', async () =>
+    (await page.locator('li[data-event="appliance.came_alive"]').count()) >= 1);
+  await until('the group counts two running', async () =>
+    (await page.locator('tr[data-group="php"] td').nth(1).innerText()) === '2');
   await shot('scaled-out');
   await page.getByRole('link', { name: 'Runs', exact: true }).click();
   const run = page.locator('details.run[data-rule="Greet new app servers"]');
@@ -543,6 +566,80 @@ test('CloudScripts are written, previewed and run in the portal; a rule made in 
   await logout();
 
   assert.deepEqual(foreignRequests, [], 'nothing is fetched from outside');
+  assert.deepEqual(consoleErrors.filter((e) => !/status of (401|404|409|422|429)/.test(e)), [],
+    'no console errors (the refused requests of the test aside)');
+});
+
+test('the operator kills a host on the pools page; the tenant\'s overview shows the lost appliance replaced, live', async () => {
+  const UNA = { email: 'una@umbrella.example', password: 'Ginger-Falcon-Meadow-83', name: 'Una Umbrella' };
+  // An operator of its own for the browser (the first one has used up its logins of this minute).
+  const OLLIE = { email: 'ollie@provider.example', password: 'Tundra-Saddle-Lichen-46', name: 'Ollie Operator' };
+  const operator = await api(OPERATOR, { reuse: true });
+  await operator('POST', '/users', { ...OLLIE, role: 'operator' });
+  await operator('POST', '/tenants', { name: 'Umbrella', slug: 'umbrella', admin: UNA });
+  const call = await api(UNA);
+  const project = await call('POST', '/projects', { name: 'Clinic', description: '' });
+  const php = (await call('GET', '/templates?limit=500')).items.find((t) => t.role === 'app_server' && /PHP/.test(t.name));
+  const app = await call('POST', `/projects/${project.id}/applications`, { name: 'Records' });
+  const shape = await call('POST', `/applications/${app.id}/layers`, { name: 'app' });
+  await call('POST', `/layers/${shape.layers[0].id}/groups`, { name: 'php', template_id: php.id, size: { desired: 2, min: 1, max: 4 } });
+  await call('POST', `/applications/${app.id}/deploy`, {});
+  const running = async () => (await call('GET', `/applications/${app.id}/appliances?limit=500`)).items
+    .filter((a) => a.state === 'running');
+  const before = await until('two running appliances', async () => { const r = await running(); return r.length === 2 && r; }, 30_000);
+
+  // The tenant's admin watches the application's overview.
+  if (await page.getByRole('button', { name: 'Log out' }).count()) await logout();
+  await page.goto(`${base}/applications/${app.id}`);
+  await login(UNA);
+  await heading('Records');
+  await until('the live stream', async () => (await page.locator('[data-link="live"]').count()) === 1);
+  await until('both appliances running on the page', async () =>
+    (await page.locator('tr[data-appliance][data-state="running"]').count()) === 2);
+  await page.evaluate(() => { window.__sameDocument = true; });
+
+  // The operator, in a browser of their own, kills the host of one of them from the pools page.
+  const victim = before[0];
+  const host = await operator('GET', `/hosts/${victim.host_id}`);
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+  try {
+    const op = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
+    op.on('pageerror', (e) => consoleErrors.push(String(e)));
+    await op.goto(`${base}/login`);
+    await op.getByLabel('Email').fill(OLLIE.email);
+    await op.getByLabel('Password', { exact: true }).fill(OLLIE.password);
+    await op.getByRole('button', { name: 'Sign in' }).click();
+    await op.getByRole('link', { name: 'Pools and hosts' }).click();
+    await op.getByRole('heading', { level: 1, name: 'Pools and hosts' }).waitFor({ timeout: DEADLINE_MS });
+    assert.equal(await op.title(), 'Pools and hosts · ScaleInfra');
+    const row = op.locator(`tr[data-host="${host.name}"]`);
+    await row.waitFor({ timeout: DEADLINE_MS });
+    assert.equal(await row.getAttribute('data-state'), 'up');
+    // capacity in use is drawn as meters with their numbers
+    assert.ok(await row.locator('meter').count() === 2, 'vCPU and memory meters');
+    await op.locator('#sim-title').waitFor({ timeout: DEADLINE_MS });
+    await op.screenshot({ path: join(OUT, `${String(++step).padStart(2, '0')}-pools.png`), fullPage: true });
+    await row.getByRole('button', { name: 'Kill', exact: true }).click();
+    // the confirmation takes the focus; Enter confirms
+    await until('the focus on "Yes, kill"', () => op.evaluate(() => document.activeElement?.textContent?.trim() === 'Yes, kill'));
+    await op.keyboard.press('Enter');
+    await until('the host down', async () => ['down', 'fenced'].includes(await row.getAttribute('data-state')), 30_000);
+    await op.screenshot({ path: join(OUT, `${String(++step).padStart(2, '0')}-host-killed.png`), fullPage: true });
+  } finally {
+    await browser.close();
+  }
+
+  // The tenant's page, never reloaded, shows the lost appliance replaced by a new one, running.
+  const victimName = victim.name;
+  await until('the lost appliance gone from the page', async () =>
+    (await page.locator(`tr[data-appliance="${victimName}"]`).count()) === 0, 30_000);
+  await until('two appliances running again', async () =>
+    (await page.locator('tr[data-appliance][data-state="running"]').count()) === 2, 30_000);
+  assert.equal(await page.evaluate(() => window.__sameDocument), true, 'the stream updated the page in place');
+  assert.ok(await page.locator('li[data-event="host.lost"], li[data-event="appliance.went_down"], li[data-event="appliance.came_alive"]').count() >= 1,
+    'the events of the replacement are in the history');
+  await shot('appliance-replaced-live');
+  await logout();
   assert.deepEqual(consoleErrors.filter((e) => !/status of (401|404|409|422|429)/.test(e)), [],
     'no console errors (the refused requests of the test aside)');
 });

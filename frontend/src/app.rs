@@ -24,6 +24,8 @@ pub enum Route {
     Login,
     #[at("/tenants")]
     Tenants,
+    #[at("/pools")]
+    Pools,
     #[at("/users")]
     Users,
     #[at("/projects")]
@@ -116,6 +118,7 @@ fn page(props: &PageProps) -> Html {
                 match route.clone() {
                     Route::Tenants => html! { <pages::tenants::TenantsPage /> },
                     Route::Users => html! { <pages::users::UsersPage /> },
+                    Route::Pools => html! { <pages::pools::PoolsPage /> },
                     Route::Projects => html! { <pages::projects::ProjectsPage /> },
                     Route::Project { id } => html! { <pages::project::ProjectPage {id} /> },
                     Route::Application { id } => {
@@ -155,6 +158,7 @@ mod tests {
         let table = [
             (Route::Home, "/".to_owned()),
             (Route::Tenants, "/tenants".to_owned()),
+            (Route::Pools, "/pools".to_owned()),
             (Route::MyProjects, "/my-projects".to_owned()),
             (Route::Project { id }, format!("/projects/{id}")),
             (Route::Scripts, "/cloudscripts".to_owned()),

@@ -397,6 +397,26 @@ impl TryFrom<TransitionRow> for Transition {
     }
 }
 
+/// A stored transition with its id and application (what the live streams send).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppTransition {
+    /// A UUIDv7: ids sort in the order their writers made them.
+    pub id: String,
+    pub application_id: ApplicationId,
+    pub transition: Transition,
+}
+
+impl TryFrom<TransitionRow> for AppTransition {
+    type Error = StoreError;
+    fn try_from(r: TransitionRow) -> Result<Self, StoreError> {
+        Ok(AppTransition {
+            id: r.id.clone(),
+            application_id: parse("application id", &r.application_id)?,
+            transition: Transition::try_from(r)?,
+        })
+    }
+}
+
 impl From<Transition> for TransitionResponse {
     fn from(t: Transition) -> Self {
         TransitionResponse {

@@ -119,6 +119,8 @@ def main():
                 "--exclude-path", "/api/v1/auth/logout",
                 # changing the password ends every session of the role the run uses
                 "--exclude-path", "/api/v1/auth/password",
+                # a live stream never ends (tests/e2e/live.rs covers it)
+                "--exclude-path", "/api/v1/applications/{application_id}/stream",
                 "--suppress-health-check", "all",
             ], env=env)
             if r.returncode != 0:

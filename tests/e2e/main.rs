@@ -9,6 +9,7 @@ mod bad_input;
 mod chains;
 mod fixtures;
 mod flows;
+mod live;
 mod matrix;
 mod network;
 mod ops;

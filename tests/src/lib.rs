@@ -36,7 +36,12 @@ pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
 
 enum Db {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { admin_url: String, name: String },
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
+    /// A replica's: another `TestApp` owns it.
+    Shared,
 }
 
 /// A response, read whole.
@@ -238,6 +243,21 @@ impl TestApp {
             ..Config::default()
         };
         tweak(&mut config);
+        Self::start(db, config).await
+    }
+
+    /// Another server on this one's database (an API replica): `tweak` says what it runs. Stop
+    /// it before this one.
+    pub async fn replica(&self, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let mut config = Config {
+            bind: "127.0.0.1:0".parse().expect("addr"),
+            ..self.config.clone()
+        };
+        tweak(&mut config);
+        Self::start(Db::Shared, config).await
+    }
+
+    async fn start(db: Db, config: Config) -> TestApp {
         // errors (5xx causes) show in a failing test's output
         backend::telemetry::init_logging(
             backend::config::LogFormat::Text,
@@ -424,6 +444,7 @@ impl TestApp {
     /// Stop the server and its background loops.
     pub async fn stop(&self) {
         self.shutdown.cancel();
+        self.state.live.closing.cancel();
         self.handle.stop(false).await;
     }
 
@@ -472,10 +493,56 @@ pub fn session_of(r: &Resp) -> Session {
     }
 }
 
-async fn read(resp: reqwest::Response) -> Resp {
+/// Bytes as they arrive → text, holding back a character split across two chunks.
+#[derive(Default)]
+pub struct Utf8Chunks {
+    pending: Vec<u8>,
+}
+
+impl Utf8Chunks {
+    /// The text complete so far; panics on bytes that can never be UTF-8.
+    pub fn push(&mut self, bytes: &[u8]) -> String {
+        self.pending.extend_from_slice(bytes);
+        let valid = match std::str::from_utf8(&self.pending) {
+            Ok(_) => self.pending.len(),
+            Err(e) if e.error_len().is_none() => e.valid_up_to(),
+            Err(e) => panic!("not UTF-8: {e}"),
+        };
+        let rest = self.pending.split_off(valid);
+        String::from_utf8(std::mem::replace(&mut self.pending, rest)).expect("checked")
+    }
+}
+
+async fn read(mut resp: reqwest::Response) -> Resp {
     let status = resp.status();
     let headers = resp.headers().clone();
-    let text = resp.text().await.expect("body");
+    let streaming = headers
+        .get("content-type")
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+    let text = if streaming {
+        // a live stream never ends: its answer is what it sends up to its first frame
+        let (mut text, mut parser, mut utf8) = (
+            String::new(),
+            common::sse::Parser::new(),
+            Utf8Chunks::default(),
+        );
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let chunk = tokio::time::timeout_at(deadline, resp.chunk())
+                .await
+                .expect("a stream's first frame within 20 s")
+                .expect("stream read")
+                .expect("the stream stays open");
+            let chunk = utf8.push(&chunk);
+            text.push_str(&chunk);
+            if !parser.feed(&chunk).is_empty() {
+                break;
+            }
+        }
+        text
+    } else {
+        resp.text().await.expect("body")
+    };
     let body = serde_json::from_str(&text).unwrap_or(Value::Null);
     Resp {
         status,

@@ -24,6 +24,8 @@ pub struct AuthCtx {
     pub ip: String,
     /// The user's token version the request was authenticated with.
     pub token_version: i32,
+    /// When the access token expires (Unix seconds): a live stream ends then.
+    pub expires_at: u64,
 }
 
 impl AuthCtx {
@@ -152,6 +154,22 @@ pub async fn authenticate(
     next.call(req).await
 }
 
+/// Whether a token of version `ver` and role `role` still lets `user` in.
+fn admitted(user: &store::User, tenant: &store::Tenant, ver: i32, role: Role) -> bool {
+    !user.disabled
+        && tenant.status == TenantStatus::Active
+        && user.token_version == ver
+        && user.role == role
+}
+
+/// Whether the caller of `ctx` would still be let in (a long-lived stream asks again).
+pub fn still_admitted(c: &mut store::DbConn, ctx: &AuthCtx) -> Result<bool, store::StoreError> {
+    Ok(
+        store::repo::users::with_tenant(c, ctx.tenant_id, ctx.user_id)?
+            .is_some_and(|(u, t)| admitted(&u, &t, ctx.token_version, ctx.role)),
+    )
+}
+
 async fn resolve(state: &AppState, token: &str, ip: String) -> Result<AuthCtx, ApiError> {
     let claims = state
         .jwt
@@ -165,11 +183,7 @@ async fn resolve(state: &AppState, token: &str, ip: String) -> Result<AuthCtx, A
     let (user, tenant) = found.ok_or(ApiError::Unauthenticated(
         "the access token is no longer valid",
     ))?;
-    if user.disabled
-        || tenant.status != TenantStatus::Active
-        || user.token_version != claims.ver
-        || user.role != claims.role
-    {
+    if !admitted(&user, &tenant, claims.ver, claims.role) {
         return Err(ApiError::Unauthenticated(
             "the access token is no longer valid",
         ));
@@ -182,5 +196,6 @@ async fn resolve(state: &AppState, token: &str, ip: String) -> Result<AuthCtx, A
         email: user.email,
         ip,
         token_version: user.token_version,
+        expires_at: claims.exp,
     })
 }

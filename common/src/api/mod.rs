@@ -10,6 +10,7 @@ pub mod compute;
 pub mod images;
 pub mod page;
 pub mod projects;
+pub mod stream;
 pub mod tenants;
 pub mod users;
 
@@ -22,5 +23,6 @@ pub use compute::*;
 pub use images::*;
 pub use page::*;
 pub use projects::*;
+pub use stream::*;
 pub use tenants::*;
 pub use users::*;

@@ -111,6 +111,25 @@ impl ApiClient {
         self.inner.generation.set(self.inner.generation.get() + 1);
     }
 
+    /// The access token held now.
+    pub(super) fn token(&self) -> Option<String> {
+        self.inner.token.borrow().clone()
+    }
+
+    /// The address of an API route.
+    pub(super) fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.inner.base)
+    }
+
+    /// Refresh the access token now (a live stream's token expired); a refusal ends the session.
+    pub async fn refresh_session(&self) -> Result<(), ApiError> {
+        match self.refresh_shared().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.status() == Some(401) => Err(self.lose_session()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Whether an access token is held.
     pub fn has_token(&self) -> bool {
         self.inner.token.borrow().is_some()

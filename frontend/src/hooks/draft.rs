@@ -22,6 +22,22 @@ pub fn edit<D: Clone + 'static>(
     })
 }
 
+/// Typing into the input of `field` whose text is a state of its own: the text is kept, and the
+/// field's error goes.
+pub fn text(
+    state: &UseStateHandle<String>,
+    errors: &UseStateHandle<FormErrors>,
+    field: &'static str,
+) -> Callback<String> {
+    let (state, errors) = (state.clone(), errors.clone());
+    Callback::from(move |v: String| {
+        state.set(v);
+        let mut e = (*errors).clone();
+        e.clear_field(field);
+        errors.set(e);
+    })
+}
+
 /// A change of the draft made from a value: `f(draft, value)`.
 pub fn change<D: Clone + 'static, V: 'static>(
     draft: &UseStateHandle<D>,

@@ -4,10 +4,12 @@
 
 pub mod draft;
 mod list;
+mod live;
 mod resource;
 mod ticker;
 
 pub use list::{ListHandle, use_list};
+pub use live::{LiveHandle, LiveLink, use_live};
 pub use resource::{Resource, ResourceHandle, use_resource};
 pub use ticker::{use_reload, use_ticker};
 

@@ -1,7 +1,8 @@
 //! One application, in three tabs: its layers, groups (with their size) and appliances; its event rules
 //! (the default load-balancer wiring among them) with the form that makes and changes them; and the
-//! history of its rules' runs with each step's output and jobs. Work under way is followed by a
-//! periodic refresh until the live stream (the designer's) replaces it.
+//! history of its rules' runs with each step's output and jobs. The overview follows the
+//! application's live stream (appliances, their states and the events, without reloading); the
+//! runs tab still reads again every 2 s while a run is open.
 
 use crate::api::{ApiClient, ApiError};
 use crate::app::Route;
@@ -9,7 +10,10 @@ use crate::components::confirm::ConfirmButton;
 use crate::components::field::{Check, Field, Select, TextArea};
 use crate::components::shell::NavLink;
 use crate::components::status::{Banner, Loading, Tone};
-use crate::hooks::{ListHandle, draft, use_client, use_list, use_reload, use_resource, use_ticker};
+use crate::hooks::{
+    ListHandle, LiveLink, draft, use_client, use_list, use_live, use_reload, use_resource,
+    use_ticker,
+};
 use crate::pages::script::JobView;
 use crate::state::form::FormErrors;
 use crate::state::rules::{
@@ -116,25 +120,8 @@ const FOLLOW: Duration = Duration::from_secs(2);
 
 #[function_component(Overview)]
 fn overview(p: &TabProps) -> Html {
-    let id = p.app.id;
-    let appliances = {
-        let client = p.client.clone();
-        use_list(id, move |cursor| {
-            let client = client.clone();
-            async move { client.list_appliances(id, cursor.as_deref()).await }.boxed_local()
-        })
-    };
-    {
-        let (list, changed) = (appliances.clone(), p.onchanged.clone());
-        use_ticker(
-            id,
-            FOLLOW,
-            Callback::from(move |_| {
-                list.refresh();
-                changed.emit(());
-            }),
-        );
-    }
+    let live = use_live(p.client.clone(), p.app.id, p.onchanged.clone());
+    let view = live.view.clone();
     let groups: Vec<(String, GroupResponse)> = p
         .app
         .layers
@@ -147,7 +134,25 @@ fn overview(p: &TabProps) -> Html {
             .find(|(_, g)| g.id == gid)
             .map_or_else(String::new, |(_, g)| g.name.clone())
     };
-    let empty = html! { <p>{ if p.app.deployed { "No live appliances." } else { "Not deployed: no appliances." } }</p> };
+    let appliance_name = |id: Option<common::ApplianceId>| {
+        id.and_then(|id| view.appliance(id).map(|a| a.name.clone()))
+            .unwrap_or_default()
+    };
+    // while the stream is current, a group's running count is the stream's
+    let running = |gid| {
+        view.synced.then(|| {
+            view.appliances
+                .iter()
+                .filter(|a| a.group_id == gid && a.state == common::ApplianceState::Running)
+                .count() as u32
+        })
+    };
+    let (link_word, link_class) = match &live.link {
+        LiveLink::Connecting => ("connecting…", "status-pending"),
+        LiveLink::Live => ("live", "status-active"),
+        LiveLink::Reconnecting => ("reconnecting…", "status-pending"),
+        LiveLink::Stopped(_) => ("not live", "status-suspended"),
+    };
     html! {
         <>
             <h2>{ "Layers and groups" }</h2>
@@ -165,14 +170,30 @@ fn overview(p: &TabProps) -> Html {
                         <tbody>
                             { for groups.iter().map(|(layer, g)| html! {
                                 <GroupRow key={g.id.to_string()} layer={layer.clone()} group={g.clone()}
+                                    running={running(g.id)}
                                     client={p.client.clone()} onchanged={p.onchanged.clone()} />
                             }) }
                         </tbody>
                     </table>
                 </div>
             }
-            <h2>{ "Appliances" }</h2>
-            { appliances.frame("appliances", empty, |items| html! {
+            <div class="section-head">
+                <h2>{ "Appliances" }</h2>
+                <span class={classes!("badge", link_class)} data-link={link_word} role="status" aria-live="polite">{ link_word }</span>
+            </div>
+            if let LiveLink::Stopped(why) = &live.link {
+                <Banner tone={Tone::Error}>{ why.clone() }</Banner>
+            }
+            if !view.synced && matches!(live.link, LiveLink::Reconnecting) && !view.appliances.is_empty() {
+                <p class="muted small">{ "Showing the appliances as last seen; reconnecting to follow changes." }</p>
+            }
+            if view.appliances.is_empty() {
+                if matches!(live.link, LiveLink::Connecting) {
+                    <Loading what="the appliances" />
+                } else {
+                    <p>{ if p.app.deployed { "No live appliances." } else { "Not deployed: no appliances." } }</p>
+                }
+            } else {
                 <div class="table-wrap">
                     <table>
                         <caption class="sr-only">{ "Appliances" }</caption>
@@ -182,7 +203,7 @@ fn overview(p: &TabProps) -> Html {
                             <th scope="col">{ "Since" }</th>
                         </tr></thead>
                         <tbody>
-                            { for items.iter().map(|a| {
+                            { for view.appliances.iter().map(|a| {
                                 let (word, class) = appliance_badge(a.state);
                                 html! {
                                     <tr key={a.id.to_string()} data-appliance={a.name.clone()} data-state={word}>
@@ -199,7 +220,22 @@ fn overview(p: &TabProps) -> Html {
                         </tbody>
                     </table>
                 </div>
-            }) }
+            }
+            <h2>{ "Events" }</h2>
+            if view.events.is_empty() {
+                <p class="muted">{ "None since this page opened." }</p>
+            } else {
+                <ol class="events" aria-label="Events, newest first">
+                    { for view.events.iter().map(|e| html! {
+                        <li key={e.id.to_string()} data-event={e.type_.clone()}>
+                            <time datetime={e.at.to_rfc3339()}>{ views::short_time(e.at) }</time>
+                            { " " }<code>{ e.type_.clone() }</code>
+                            { format!(" {}", appliance_name(e.appliance_id)) }
+                            if !e.detail.is_empty() && e.detail != "{}" { <span class="muted small">{ format!(" {}", e.detail) }</span> }
+                        </li>
+                    }) }
+                </ol>
+            }
         </>
     }
 }
@@ -208,6 +244,8 @@ fn overview(p: &TabProps) -> Html {
 struct GroupRowProps {
     layer: String,
     group: GroupResponse,
+    /// Running appliances as the live stream shows them (`None`: the application's record).
+    running: Option<u32>,
     client: ApiClient,
     onchanged: Callback<()>,
 }
@@ -263,7 +301,7 @@ fn group_row(p: &GroupRowProps) -> Html {
         <tr data-group={g.name.clone()}>
             <td>{ p.layer.clone() }</td>
             <th scope="row">{ g.name.clone() }</th>
-            <td>{ g.running }</td>
+            <td>{ p.running.unwrap_or(g.running) }</td>
             <td>{ format!("{} … {}", g.size.min, g.size.max) }</td>
             <td>
                 <form class="inline-form" {onsubmit} novalidate=true>

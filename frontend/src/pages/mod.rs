@@ -6,6 +6,7 @@ pub mod finance;
 pub mod login;
 pub mod misc;
 pub mod my_projects;
+pub mod pools;
 pub mod profile;
 pub mod project;
 pub mod projects;

@@ -2,7 +2,7 @@
 
 use crate::components::field::Field;
 use crate::components::status::{Banner, Tone};
-use crate::hooks::{use_client, use_me};
+use crate::hooks::{draft, use_client, use_me};
 use crate::state::checks;
 use crate::state::form::FormErrors;
 use crate::state::views::role_label;
@@ -25,15 +25,8 @@ pub fn profile_page() -> Html {
     let Some(me) = me else {
         return Html::default();
     };
-    let set = |state: &UseStateHandle<String>, field: &'static str| {
-        let (state, errors) = (state.clone(), errors.clone());
-        Callback::from(move |v: String| {
-            state.set(v);
-            let mut f = (*errors).clone();
-            f.clear_field(field);
-            errors.set(f);
-        })
-    };
+    let set =
+        |state: &UseStateHandle<String>, field: &'static str| draft::text(state, &errors, field);
     let onsubmit = {
         let (current, new, confirm, errors, busy, done) = (
             current.clone(),

@@ -6,7 +6,7 @@ use crate::app::Route;
 use crate::components::confirm::ConfirmButton;
 use crate::components::field::{Field, TextArea};
 use crate::components::status::{Banner, Tone};
-use crate::hooks::{ListHandle, use_client, use_list};
+use crate::hooks::{ListHandle, draft, use_client, use_list};
 use crate::state::checks;
 use crate::state::form::FormErrors;
 use crate::state::views;
@@ -239,15 +239,8 @@ fn new_project(p: &NewProjectProps) -> Html {
     let errors = use_state(FormErrors::default);
     let busy = use_state(|| false);
     const INPUTS: [&str; 2] = ["name", "description"];
-    let set = |state: &UseStateHandle<String>, field: &'static str| {
-        let (state, errors) = (state.clone(), errors.clone());
-        Callback::from(move |v: String| {
-            state.set(v);
-            let mut f = (*errors).clone();
-            f.clear_field(field);
-            errors.set(f);
-        })
-    };
+    let set =
+        |state: &UseStateHandle<String>, field: &'static str| draft::text(state, &errors, field);
     let onsubmit = {
         let (name, description) = (name.clone(), description.clone());
         let (errors, busy, client, done) = (

@@ -4,7 +4,7 @@ use crate::api::ApiClient;
 use crate::components::confirm::ConfirmButton;
 use crate::components::field::Field;
 use crate::components::status::{Banner, Tone};
-use crate::hooks::{ListHandle, use_client, use_list};
+use crate::hooks::{ListHandle, draft, use_client, use_list};
 use crate::state::checks;
 use crate::state::form::FormErrors;
 use crate::state::views::{self, TenantAction};
@@ -200,15 +200,8 @@ fn new_tenant(p: &NewTenantProps) -> Html {
     let errors = use_state(FormErrors::default);
     let busy = use_state(|| false);
 
-    let set = |state: &UseStateHandle<String>, field: &'static str| {
-        let (state, errors) = (state.clone(), errors.clone());
-        Callback::from(move |v: String| {
-            state.set(v);
-            let mut f = (*errors).clone();
-            f.clear_field(field);
-            errors.set(f);
-        })
-    };
+    let set =
+        |state: &UseStateHandle<String>, field: &'static str| draft::text(state, &errors, field);
     let on_name = {
         let (name, slug, touched, errors) = (
             name.clone(),

@@ -5,7 +5,7 @@ use crate::api::ApiClient;
 use crate::components::confirm::ConfirmButton;
 use crate::components::field::{Field, Select};
 use crate::components::status::{Banner, Tone};
-use crate::hooks::{ListHandle, use_client, use_list, use_me};
+use crate::hooks::{ListHandle, draft, use_client, use_list, use_me};
 use crate::state::checks;
 use crate::state::form::FormErrors;
 use crate::state::views::{self, UserToggle};
@@ -219,15 +219,8 @@ fn new_user(p: &NewUserProps) -> Html {
     let password = use_state(String::new);
     let errors = use_state(FormErrors::default);
     let busy = use_state(|| false);
-    let set = |state: &UseStateHandle<String>, field: &'static str| {
-        let (state, errors) = (state.clone(), errors.clone());
-        Callback::from(move |v: String| {
-            state.set(v);
-            let mut f = (*errors).clone();
-            f.clear_field(field);
-            errors.set(f);
-        })
-    };
+    let set =
+        |state: &UseStateHandle<String>, field: &'static str| draft::text(state, &errors, field);
     let onsubmit = {
         let (name, email, role, password) =
             (name.clone(), email.clone(), role.clone(), password.clone());

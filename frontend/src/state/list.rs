@@ -2,10 +2,13 @@
 //! after a create, an edit or a delete — with its loading, empty and failed states.
 
 use common::api::{
-    ApplianceResponse, ApplicationResponse, AssignmentResponse, Page, ProjectResponse,
-    RuleResponse, RunResponse, ScriptResponse, TenantResponse, UserResponse,
+    ApplianceResponse, ApplicationResponse, AssignmentResponse, HostResponse, Page, PoolResponse,
+    ProjectResponse, RuleResponse, RunResponse, ScriptResponse, TenantResponse, UserResponse,
 };
-use common::{ApplianceId, ApplicationId, ProjectId, RuleId, RunId, ScriptId, TenantId, UserId};
+use common::{
+    ApplianceId, ApplicationId, HostId, PoolId, ProjectId, RuleId, RunId, ScriptId, TenantId,
+    UserId,
+};
 use std::rc::Rc;
 use yew::Reducible;
 
@@ -57,6 +60,8 @@ keyed_by_id!(
     ScriptResponse => ScriptId,
     RuleResponse => RuleId,
     RunResponse => RunId,
+    PoolResponse => PoolId,
+    HostResponse => HostId,
 );
 
 /// The state of the "load more" button.

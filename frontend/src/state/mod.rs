@@ -3,6 +3,7 @@
 pub mod checks;
 pub mod form;
 pub mod list;
+pub mod live;
 pub mod nav;
 pub mod rules;
 pub mod runs;

@@ -20,6 +20,7 @@ pub fn nav_items(role: Role) -> Vec<NavItem> {
     let mut items = match role {
         Role::Operator => vec![
             item(Route::Tenants, "Tenants"),
+            item(Route::Pools, "Pools and hosts"),
             item(Route::Users, "Provider users"),
             item(Route::Scripts, "Script library"),
         ],
@@ -66,6 +67,7 @@ pub fn title(route: &Route) -> String {
     let page = match route {
         Route::Home | Route::Login => "Sign in",
         Route::Tenants => "Tenants",
+        Route::Pools => "Pools and hosts",
         Route::Users => "Users",
         Route::Projects => "Projects",
         Route::Project { .. } => "Project",
@@ -112,7 +114,13 @@ mod tests {
     fn each_role_sees_its_own_pages() {
         assert_eq!(
             labels(Role::Operator),
-            ["Tenants", "Provider users", "Script library", "Profile"]
+            [
+                "Tenants",
+                "Pools and hosts",
+                "Provider users",
+                "Script library",
+                "Profile"
+            ]
         );
         assert_eq!(
             labels(Role::Admin),
@@ -149,6 +157,10 @@ mod tests {
             (Role::Admin, Route::Tenants, false),
             (Role::User, Route::Tenants, false),
             (Role::Finance, Route::Tenants, false),
+            (Role::Operator, Route::Pools, true),
+            (Role::Admin, Route::Pools, false),
+            (Role::User, Route::Pools, false),
+            (Role::Finance, Route::Pools, false),
             (Role::Operator, Route::Users, true),
             (Role::Admin, Route::Users, true),
             (Role::User, Route::Users, false),

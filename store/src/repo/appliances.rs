@@ -3,7 +3,7 @@
 //! same transaction — billing meters from those rows.
 
 use super::{Page, PageRequest, convert, fetch_limit};
-use crate::models_apps::{Appliance, ApplianceRow, Transition, TransitionRow};
+use crate::models_apps::{AppTransition, Appliance, ApplianceRow, Transition, TransitionRow};
 use crate::schema::{appliance_events::dsl as e, appliances::dsl as ap};
 use crate::time::{now, to_db};
 use crate::{DbConn, StoreError};
@@ -136,6 +136,26 @@ pub fn transitions(
         items: convert(page.items)?,
         next_after: page.next_after,
     })
+}
+
+/// Up to `limit` transitions of one of a tenant's applications with ids after `after`, in id order.
+pub fn transitions_of_application(
+    conn: &mut DbConn,
+    tenant: TenantId,
+    app: ApplicationId,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<AppTransition>, StoreError> {
+    convert(
+        e::appliance_events
+            .filter(e::application_id.eq(app.to_string()))
+            .filter(e::tenant_id.eq(tenant.to_string()))
+            .filter(e::id.gt(after))
+            .select(TransitionRow::as_select())
+            .order(e::id.asc())
+            .limit(limit)
+            .load(conn)?,
+    )
 }
 
 /// All transitions of a tenant's appliances in `[from, to)` (billing meters from these).

@@ -11,5 +11,6 @@
 pub mod appliances;
 pub mod applications;
 pub mod automation;
+pub mod live;
 pub mod templates;
 pub mod users;

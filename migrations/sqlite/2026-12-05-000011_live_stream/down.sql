@@ -1,0 +1,1 @@
+DROP INDEX appliance_events_application_idx;
