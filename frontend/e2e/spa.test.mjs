@@ -639,6 +639,18 @@ test('the operator kills a host on the pools page; the tenant\'s overview shows 
   assert.ok(await page.locator('li[data-event="host.lost"], li[data-event="appliance.went_down"], li[data-event="appliance.came_alive"]').count() >= 1,
     'the events of the replacement are in the history');
   await shot('appliance-replaced-live');
+
+  // The admin stops an appliance (after a confirmation) and starts it again; the row follows.
+  const name = await page.locator('tr[data-appliance][data-state="running"]').first().getAttribute('data-appliance');
+  const row = page.locator(`tr[data-appliance="${name}"]`);
+  assert.equal(await row.getByRole('button', { name: 'Start', exact: true }).count(), 0, 'a running appliance offers no start');
+  await row.getByRole('button', { name: 'Stop', exact: true }).click();
+  await row.getByRole('button', { name: 'Yes, stop' }).click();
+  await until('the appliance stopped', async () => (await row.getAttribute('data-state')) === 'stopped', 30_000);
+  assert.equal(await row.getByRole('button', { name: 'Reboot', exact: true }).count(), 0, 'a stopped appliance offers no reboot');
+  await shot('appliance-stopped');
+  await row.getByRole('button', { name: 'Start', exact: true }).click();
+  await until('the appliance running again', async () => (await row.getAttribute('data-state')) === 'running', 30_000);
   await logout();
   assert.deepEqual(consoleErrors.filter((e) => !/status of (401|404|409|422|429)/.test(e)), [],
     'no console errors (the refused requests of the test aside)');

@@ -47,6 +47,16 @@ impl ApiClient {
         .await
     }
 
+    /// Ask an appliance to stop, start, reboot or terminate (202: the orchestrator does it).
+    pub async fn appliance_action(
+        &self,
+        id: common::ApplianceId,
+        action: crate::state::live::ApplianceAction,
+    ) -> Result<ApplianceResponse, ApiError> {
+        self.post_empty(&format!("/appliances/{id}/{}", action.verb()))
+            .await
+    }
+
     /// Set a group's desired size (within its min and max and the tenant's quota).
     pub async fn scale_group(&self, id: GroupId, desired: u32) -> Result<GroupResponse, ApiError> {
         self.send(

@@ -314,7 +314,7 @@ impl ApiClient {
         decode(self.call(method, path, Some(json(body)?), true).await?)
     }
 
-    async fn post_empty<R: DeserializeOwned>(&self, path: &str) -> Result<R, ApiError> {
+    pub(super) async fn post_empty<R: DeserializeOwned>(&self, path: &str) -> Result<R, ApiError> {
         decode(self.call(Method::POST, path, None, true).await?)
     }
 

@@ -16,6 +16,7 @@ use crate::hooks::{
 };
 use crate::pages::script::JobView;
 use crate::state::form::FormErrors;
+use crate::state::live::{ApplianceAction, appliance_actions};
 use crate::state::rules::{
     self, ACTIONS, RuleDraft, StepDraft, TARGETS, condition_text, event_choices, filter_text,
     step_text,
@@ -201,21 +202,12 @@ fn overview(p: &TabProps) -> Html {
                             <th scope="col">{ "Name" }</th><th scope="col">{ "Group" }</th>
                             <th scope="col">{ "State" }</th><th scope="col">{ "Address" }</th>
                             <th scope="col">{ "Since" }</th>
+                            <th scope="col"><span class="sr-only">{ "Actions" }</span></th>
                         </tr></thead>
                         <tbody>
-                            { for view.appliances.iter().map(|a| {
-                                let (word, class) = appliance_badge(a.state);
-                                html! {
-                                    <tr key={a.id.to_string()} data-appliance={a.name.clone()} data-state={word}>
-                                        <th scope="row">{ a.name.clone() }</th>
-                                        <td>{ group_name(a.group_id) }</td>
-                                        <td><span class={classes!("badge", class)}>{ word }</span>
-                                            if !a.state_reason.is_empty() { <span class="muted small">{ format!(" {}", a.state_reason) }</span> }
-                                        </td>
-                                        <td><code>{ a.ip.clone().unwrap_or_default() }</code></td>
-                                        <td>{ views::short_time(a.state_since) }</td>
-                                    </tr>
-                                }
+                            { for view.appliances.iter().map(|a| html! {
+                                <ApplianceRow key={a.id.to_string()} appliance={a.clone()}
+                                    group={group_name(a.group_id)} client={p.client.clone()} />
                             }) }
                         </tbody>
                     </table>
@@ -237,6 +229,61 @@ fn overview(p: &TabProps) -> Html {
                 </ol>
             }
         </>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct ApplianceRowProps {
+    appliance: common::api::ApplianceResponse,
+    group: String,
+    client: ApiClient,
+}
+
+/// A live appliance with the actions its state admits; the stream shows what follows.
+#[function_component(ApplianceRow)]
+fn appliance_row(p: &ApplianceRowProps) -> Html {
+    let busy = use_state(|| false);
+    let error = use_state(|| None::<String>);
+    let a = &p.appliance;
+    let act = |action: ApplianceAction| {
+        let (busy, error, client, id) = (busy.clone(), error.clone(), p.client.clone(), a.id);
+        Callback::from(move |()| {
+            busy.set(true);
+            error.set(None);
+            let (busy, error, client) = (busy.clone(), error.clone(), client.clone());
+            spawn_local(async move {
+                if let Err(e) = client.appliance_action(id, action).await {
+                    error.set(Some(e.message()));
+                }
+                busy.set(false);
+            });
+        })
+    };
+    let (word, class) = appliance_badge(a.state);
+    html! {
+        <tr data-appliance={a.name.clone()} data-state={word}>
+            <th scope="row">{ a.name.clone() }</th>
+            <td>{ p.group.clone() }</td>
+            <td><span class={classes!("badge", class)}>{ word }</span>
+                if !a.state_reason.is_empty() { <span class="muted small">{ format!(" {}", a.state_reason) }</span> }
+            </td>
+            <td><code>{ a.ip.clone().unwrap_or_default() }</code></td>
+            <td>{ views::short_time(a.state_since) }</td>
+            <td class="actions">
+                { for appliance_actions(a.state).into_iter().map(|x| if x.asks_first() {
+                    html! {
+                        <ConfirmButton label={x.label()} danger={x == ApplianceAction::Terminate} busy={*busy}
+                            question={format!("{} {}?", x.label(), a.name)} onconfirm={act(x)} />
+                    }
+                } else {
+                    html! {
+                        <button type="button" class="button secondary" disabled={*busy}
+                            onclick={act(x).reform(|_: MouseEvent| ())}>{ x.label() }</button>
+                    }
+                }) }
+                if let Some(e) = &*error { <p class="field-error" role="alert">{ e.clone() }</p> }
+            </td>
+        </tr>
     }
 }
 

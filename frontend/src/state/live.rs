@@ -157,6 +157,62 @@ impl LiveView {
     }
 }
 
+/// What a user can ask of an appliance (`POST /appliances/{id}/{verb}`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApplianceAction {
+    Stop,
+    Start,
+    Reboot,
+    Terminate,
+}
+
+impl ApplianceAction {
+    /// The route's last segment.
+    pub fn verb(self) -> &'static str {
+        match self {
+            Self::Stop => "stop",
+            Self::Start => "start",
+            Self::Reboot => "reboot",
+            Self::Terminate => "terminate",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Stop => "Stop",
+            Self::Start => "Start",
+            Self::Reboot => "Reboot",
+            Self::Terminate => "Terminate",
+        }
+    }
+
+    /// Starting loses nothing; the others interrupt what runs, so they ask first.
+    pub fn asks_first(self) -> bool {
+        self != Self::Start
+    }
+}
+
+/// The actions an appliance in `state` admits, as the server judges them (appliances/service.rs):
+/// what it would refuse with 409 is not offered.
+pub fn appliance_actions(state: ApplianceState) -> Vec<ApplianceAction> {
+    use ApplianceAction::*;
+    use ApplianceState as S;
+    let mut out = Vec::new();
+    if matches!(state, S::Running | S::Booting | S::Configuring) {
+        out.push(Stop);
+    }
+    if matches!(state, S::Stopped | S::Stopping) {
+        out.push(Start);
+    }
+    if state == S::Running {
+        out.push(Reboot);
+    }
+    if state != S::Terminated {
+        out.push(Terminate);
+    }
+    out
+}
+
 /// How a stream ended, as the reader saw it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ended {
@@ -478,5 +534,25 @@ mod tests {
             retry_after: None,
         };
         assert_eq!(reconnect(refused, 0, None, 0.9), Reconnect::Refresh);
+    }
+
+    #[test]
+    fn an_appliance_is_offered_what_its_state_admits() {
+        use ApplianceAction::*;
+        use ApplianceState as S;
+        let cases = [
+            (S::Running, vec![Stop, Reboot, Terminate]),
+            (S::Booting, vec![Stop, Terminate]),
+            (S::Configuring, vec![Stop, Terminate]),
+            (S::Stopped, vec![Start, Terminate]),
+            (S::Stopping, vec![Start, Terminate]),
+            (S::Failed, vec![Terminate]),
+            (S::Terminated, vec![]),
+        ];
+        for (state, want) in cases {
+            assert_eq!(appliance_actions(state), want, "{state:?}");
+        }
+        assert!(!Start.asks_first() && Terminate.asks_first());
+        assert_eq!(Reboot.verb(), "reboot");
     }
 }
