@@ -154,8 +154,15 @@ impl Recheck {
             .state
             .store
             .read(move |c| -> ApiResult<bool> {
-                Ok(crate::auth::extract::still_admitted(c, &ctx)?
-                    && visible_app(c, &ctx, app).is_ok())
+                if !crate::auth::extract::still_admitted(c, &ctx)? {
+                    return Ok(false);
+                }
+                match visible_app(c, &ctx, app) {
+                    Ok(_) => Ok(true),
+                    Err(ApiError::NotFound | ApiError::Forbidden) => Ok(false),
+                    // the store failing is not a verdict
+                    Err(e) => Err(e),
+                }
             })
             .await;
         match r {
