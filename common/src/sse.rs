@@ -92,7 +92,8 @@ impl Parser {
     pub fn feed(&mut self, chunk: &str) -> Vec<Frame> {
         let mut out = Vec::new();
         let mut rest = chunk;
-        if self.after_cr {
+        if self.after_cr && !rest.is_empty() {
+            // an empty chunk between CR and LF changes nothing
             self.after_cr = false;
             rest = rest.strip_prefix('\n').unwrap_or(rest);
         }
@@ -197,6 +198,7 @@ mod tests {
         for cut in 0..=text.len() {
             let mut p = Parser::new();
             let mut got = p.feed(&text[..cut]);
+            got.extend(p.feed(""));
             got.extend(p.feed(&text[cut..]));
             assert_eq!(got, want, "split at {cut}");
             assert_eq!(p.retry(), Some(1500));
@@ -276,6 +278,16 @@ mod tests {
         p.feed("\n");
         assert_eq!(p.buffered(), 3);
         p.feed("\n");
+        assert_eq!(p.buffered(), 0);
+    }
+
+    #[test]
+    fn a_crlf_split_around_an_empty_chunk_is_one_line_end() {
+        let mut p = Parser::new();
+        let mut got = p.feed("data: a\r");
+        got.extend(p.feed(""));
+        got.extend(p.feed("\n\r\n"));
+        assert_eq!(got, vec![f("message", "a", None)]);
         assert_eq!(p.buffered(), 0);
     }
 }

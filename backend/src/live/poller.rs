@@ -151,8 +151,26 @@ async fn poll(
     } else {
         window.high().to_owned()
     };
-    let wanted = Arc::new(hub.wanted());
-    let mut read = read_after(store, from, batch, wanted.clone()).await?;
+    let mut read = read_after(store, from, batch, Arc::new(hub.wanted())).await?;
+    // the streams that want rows are those open now: one that opened during the read (its
+    // snapshot may predate a row read here) must get that row, so its appliances are read too
+    let wanted = hub.wanted();
+    let missing: Vec<ApplianceId> = read
+        .transitions
+        .iter()
+        .filter(|t| wanted.contains(&t.application_id) && !window.sent(&t.id))
+        .map(|t| t.transition.appliance_id)
+        .filter(|id| !read.rows.contains_key(id))
+        .collect();
+    if !missing.is_empty() {
+        read.rows.extend(
+            store
+                .read(move |c| unscoped::appliances::get_many(c, &missing))
+                .await?
+                .into_iter()
+                .map(|a| (a.id, a)),
+        );
+    }
     window.forget(now);
     // every row read moves the window, wanted or not
     let transitions: Vec<AppTransition> = read

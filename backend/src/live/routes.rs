@@ -22,6 +22,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 
 /// Transitions and events replayed after `Last-Event-ID`, each at most.
 const REPLAY_MAX: u32 = 1000;
+/// How long an access re-check may take before the stream goes on without its verdict.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 /// A `Last-Event-ID` older than this is no resume (the snapshot alone).
 const REPLAY_HORIZON_MS: u64 = 10 * 60 * 1000;
 
@@ -243,7 +245,9 @@ fn body(
                     }
                 },
                 _ = o.recheck.tick() => {
-                    if !o.access.allowed().await {
+                    // bounded: a slow store must not hold the stream's other branches for long
+                    let allowed = tokio::time::timeout(CHECK_TIMEOUT, o.access.allowed()).await;
+                    if allowed == Ok(false) {
                         o.ended = true;
                         break frames::end("access_changed");
                     }

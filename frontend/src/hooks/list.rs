@@ -22,6 +22,9 @@ pub struct ListHandle<T: Keyed + Clone + PartialEq + 'static> {
     generation: Rc<Cell<u64>>,
     /// A refresh is under way (ticks do not pile up behind a slow answer).
     refreshing: Rc<Cell<bool>>,
+    /// Moved on by every local edit (upsert, remove): a refresh that was asked before one is older
+    /// than the list and is dropped (the next tick reads again).
+    edits: Rc<Cell<u64>>,
 }
 
 impl<T: Keyed + Clone + PartialEq + 'static> Clone for ListHandle<T> {
@@ -31,6 +34,7 @@ impl<T: Keyed + Clone + PartialEq + 'static> Clone for ListHandle<T> {
             fetch: self.fetch.clone(),
             generation: self.generation.clone(),
             refreshing: self.refreshing.clone(),
+            edits: self.edits.clone(),
         }
     }
 }
@@ -67,11 +71,12 @@ impl<T: Keyed + Clone + PartialEq + 'static> ListHandle<T> {
         if self.refreshing.replace(true) {
             return;
         }
-        let generation = self.generation.get();
-        let (state, current, refreshing) = (
+        let (generation, edits) = (self.generation.get(), self.edits.get());
+        let (state, current, refreshing, edited) = (
             self.state.dispatcher(),
             self.generation.clone(),
             self.refreshing.clone(),
+            self.edits.clone(),
         );
         let work = (self.fetch)(None);
         spawn_local(async move {
@@ -79,6 +84,7 @@ impl<T: Keyed + Clone + PartialEq + 'static> ListHandle<T> {
             refreshing.set(false);
             if let Ok(page) = answer
                 && current.get() == generation
+                && edited.get() == edits
             {
                 state.dispatch(ListAction::Refreshed(page));
             }
@@ -122,10 +128,12 @@ impl<T: Keyed + Clone + PartialEq + 'static> ListHandle<T> {
 
     /// A created or changed item.
     pub fn upsert(&self, item: T) {
+        self.edits.set(self.edits.get() + 1);
         self.state.dispatch(ListAction::Upsert(item));
     }
 
     pub fn remove(&self, key: T::Key) {
+        self.edits.set(self.edits.get() + 1);
         self.state.dispatch(ListAction::Remove(key));
     }
 }
@@ -141,11 +149,13 @@ where
     let state = use_reducer(|| ListState::Loading);
     let generation = use_memo((), |_| Rc::new(Cell::new(0u64)));
     let refreshing = use_memo((), |_| Rc::new(Cell::new(false)));
+    let edits = use_memo((), |_| Rc::new(Cell::new(0u64)));
     let handle = ListHandle {
         state,
         fetch: Rc::new(fetch),
         generation: (*generation).clone(),
         refreshing: (*refreshing).clone(),
+        edits: (*edits).clone(),
     };
     {
         let handle = handle.clone();

@@ -88,9 +88,10 @@ fn pool_card(p: &PoolProps) -> Html {
     };
     let changed = {
         let hosts = hosts.clone();
-        Callback::from(move |h: Option<HostResponse>| match h {
-            Some(h) => hosts.upsert(h),
-            None => hosts.refresh(),
+        Callback::from(move |c: HostChange| match c {
+            HostChange::Now(h) => hosts.upsert(h),
+            HostChange::Gone(id) => hosts.remove(id),
+            HostChange::Later => hosts.refresh(),
         })
     };
     let pool = &p.pool;
@@ -100,7 +101,7 @@ fn pool_card(p: &PoolProps) -> Html {
         <article class="card pool" data-pool={pool.name.clone()} aria-labelledby={title_id.clone()}>
             <div class="section-head">
                 <h2 id={title_id}>{ pool.name.clone() }</h2>
-                <span class="muted small">{ format!("placement: {:?}", pool.strategy).to_lowercase() }</span>
+                <span class="muted small">{ format!("placement: {}", serde_json::to_value(pool.strategy).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()) }</span>
                 if pool.network.is_some() {
                     <span class="muted small">{ format!(" · addresses {} of {}", pool.addresses_in_use, pool.addresses_total) }</span>
                 }
@@ -154,6 +155,15 @@ fn bar(label: String, used: u32, total: u32, unit: &str) -> Html {
     }
 }
 
+/// What a host action left for the list to show.
+enum HostChange {
+    /// The host as it is now.
+    Now(HostResponse),
+    Gone(HostId),
+    /// Its new state shows once the monitor sees it (a kill, a revive).
+    Later,
+}
+
 #[derive(Clone, Copy, PartialEq)]
 enum HostAction {
     Maintenance,
@@ -167,8 +177,7 @@ enum HostAction {
 struct HostProps {
     host: HostResponse,
     client: ApiClient,
-    /// The host as changed, or `None` when it is gone or its new state is not known yet.
-    onchanged: Callback<Option<HostResponse>>,
+    onchanged: Callback<HostChange>,
 }
 
 #[function_component(HostRow)]
@@ -207,22 +216,26 @@ fn host_row(p: &HostProps) -> Html {
             <th scope="row">{ h.name.clone() }<br /><code class="small">{ h.uri.clone() }</code></th>
             <td><span class={classes!("badge", class)}>{ word }</span></td>
             <td>{ bar(format!("vCPUs in use on {}", h.name), h.used.vcpus, h.capacity.vcpus, "") }</td>
-            <td>{ bar(format!("Memory in use on {}", h.name), h.used.memory_mib / 1024, h.capacity.memory_mib / 1024, " GiB") }</td>
+            <td>{ bar(format!("Memory in use on {}", h.name), h.used.memory_mib, h.capacity.memory_mib, " MiB") }</td>
             <td>{ h.appliances }</td>
             <td>{ h.last_seen_at.map(views::short_time).unwrap_or_default() }</td>
             <td class="actions">
                 if h.state == HostState::Up {
-                    <button type="button" class="button secondary" disabled={*busy} onclick={click(HostAction::Maintenance)}>{ "Maintenance" }</button>
+                    <button type="button" class="button secondary" disabled={*busy} onclick={click(HostAction::Maintenance)}
+                        aria-label={format!("Put {} in maintenance", h.name)}>{ "Maintenance" }</button>
                 }
-                if h.state == HostState::Maintenance {
-                    <button type="button" class="button secondary" disabled={*busy} onclick={click(HostAction::Return)}>{ "Return to service" }</button>
+                // the monitor never moves a host out of maintenance or fencing: the operator does
+                if matches!(h.state, HostState::Maintenance | HostState::Fenced) {
+                    <button type="button" class="button secondary" disabled={*busy} onclick={click(HostAction::Return)}
+                        aria-label={format!("Return {} to service", h.name)}>{ "Return to service" }</button>
                 }
                 if sim && live {
                     <ConfirmButton label="Kill" danger=true busy={*busy} onconfirm={act(HostAction::Kill)}
                         question={format!("Kill {}? It stops answering and its {} appliances die with it.", h.name, h.appliances)} />
                 }
                 if sim && !live {
-                    <button type="button" class="button secondary" disabled={*busy} onclick={click(HostAction::Revive)}>{ "Revive" }</button>
+                    <button type="button" class="button secondary" disabled={*busy} onclick={click(HostAction::Revive)}
+                        aria-label={format!("Revive {}", h.name)}>{ "Revive" }</button>
                 }
                 if h.appliances == 0 {
                     <ConfirmButton label="Remove" danger=true busy={*busy} onconfirm={act(HostAction::Remove)}
@@ -234,11 +247,7 @@ fn host_row(p: &HostProps) -> Html {
     }
 }
 
-async fn run(
-    client: &ApiClient,
-    id: HostId,
-    a: HostAction,
-) -> Result<Option<HostResponse>, String> {
+async fn run(client: &ApiClient, id: HostId, a: HostAction) -> Result<HostChange, String> {
     let state = |s| UpdateHostRequest {
         state: Some(s),
         ..UpdateHostRequest::default()
@@ -247,14 +256,14 @@ async fn run(
         HostAction::Maintenance => client
             .update_host(id, &state(HostState::Maintenance))
             .await
-            .map(Some),
+            .map(HostChange::Now),
         HostAction::Return => client
             .update_host(id, &state(HostState::Up))
             .await
-            .map(Some),
-        HostAction::Kill => client.sim_kill_host(id).await.map(|()| None),
-        HostAction::Revive => client.sim_revive_host(id).await.map(|()| None),
-        HostAction::Remove => client.delete_host(id).await.map(|()| None),
+            .map(HostChange::Now),
+        HostAction::Kill => client.sim_kill_host(id).await.map(|()| HostChange::Later),
+        HostAction::Revive => client.sim_revive_host(id).await.map(|()| HostChange::Later),
+        HostAction::Remove => client.delete_host(id).await.map(|()| HostChange::Gone(id)),
     };
     r.map_err(|e| e.message())
 }
@@ -366,11 +375,12 @@ struct SimProps {
 fn sim_panel(p: &SimProps) -> Html {
     let faults = use_state(|| None::<SimFaults>);
     let error = use_state(|| None::<String>);
+    let busy = use_state(|| false);
     {
         let (faults, client) = (faults.clone(), p.client.clone());
         use_effect_with((), move |()| {
             spawn_local(async move {
-                // a 404 means no simulated pool: nothing to show
+                // no simulated pool (409 no_sim), or not now: no panel
                 if let Ok(f) = client.sim_faults().await {
                     faults.set(Some(f));
                 }
@@ -379,21 +389,35 @@ fn sim_panel(p: &SimProps) -> Html {
     }
     let Some(f) = *faults else { return html! {} };
     let put = {
-        let (faults, error, client) = (faults.clone(), error.clone(), p.client.clone());
+        let (faults, error, busy, client) = (
+            faults.clone(),
+            error.clone(),
+            busy.clone(),
+            p.client.clone(),
+        );
         move |change: fn(&mut SimFaults, bool)| {
-            let (faults, error, client) = (faults.clone(), error.clone(), client.clone());
+            let (faults, error, busy, client) =
+                (faults.clone(), error.clone(), busy.clone(), client.clone());
             Callback::from(move |on: bool| {
+                // one change at a time, each from the faults the server answered last
                 let mut next = f;
                 change(&mut next, on);
-                let (faults, error, client) = (faults.clone(), error.clone(), client.clone());
+                busy.set(true);
+                let (faults, error, busy, client) =
+                    (faults.clone(), error.clone(), busy.clone(), client.clone());
                 spawn_local(async move {
                     match client.set_sim_faults(&next).await {
                         Ok(n) => {
                             faults.set(Some(n));
                             error.set(None);
                         }
-                        Err(e) => error.set(Some(e.message())),
+                        Err(e) => {
+                            // redraw the boxes as they were
+                            faults.set(Some(f));
+                            error.set(Some(e.message()));
+                        }
                     }
+                    busy.set(false);
                 });
             })
         }
@@ -402,10 +426,10 @@ fn sim_panel(p: &SimProps) -> Html {
         <section class="card sim" aria-labelledby="sim-title">
             <h2 id="sim-title">{ "Simulator" }</h2>
             <p class="muted small">{ "Faults injected into the simulated pool. Kill and revive its hosts below." }</p>
-            <Check id="sim-fail-boots" label="Fail boots" checked={f.fail_boots} onchange={put(|x, on| x.fail_boots = on)} />
-            <Check id="sim-fail-scripts" label="Fail CloudScripts" checked={f.fail_scripts} onchange={put(|x, on| x.fail_scripts = on)} />
-            <Check id="sim-hang-scripts" label="Hang CloudScripts" checked={f.hang_scripts} onchange={put(|x, on| x.hang_scripts = on)} />
-            <Check id="sim-slow" label="Ten times slower" checked={f.slow >= 10.0} onchange={put(|x, on| x.slow = if on { 10.0 } else { 1.0 })} />
+            <Check id="sim-fail-boots" disabled={*busy} label="Fail boots" checked={f.fail_boots} onchange={put(|x, on| x.fail_boots = on)} />
+            <Check id="sim-fail-scripts" disabled={*busy} label="Fail CloudScripts" checked={f.fail_scripts} onchange={put(|x, on| x.fail_scripts = on)} />
+            <Check id="sim-hang-scripts" disabled={*busy} label="Hang CloudScripts" checked={f.hang_scripts} onchange={put(|x, on| x.hang_scripts = on)} />
+            <Check id="sim-slow" disabled={*busy} label="Ten times slower" checked={f.slow >= 10.0} onchange={put(|x, on| x.slow = if on { 10.0 } else { 1.0 })} />
             if let Some(e) = &*error { <p class="field-error" role="alert">{ e.clone() }</p> }
         </section>
     }

@@ -246,14 +246,22 @@ pub const BACKOFF_MAX_MS: u64 = 30_000;
 /// Decide what follows `ended`. `failures` counts the attempts since a snapshot last arrived;
 /// `retry_ms` is the server's `retry` (2 s when it sent none); `jitter` in [0, 1) spreads the waits
 /// of many clients (a replica that stops must not see them all come back in the same instant):
-/// a wait is scaled by 0.5 + `jitter`.
+/// a wait is scaled by 0.5 + `jitter`, a `Retry-After` only lengthened (by up to half), and "at
+/// once" becomes up to 250 ms.
 pub fn reconnect(ended: Ended, failures: u32, retry_ms: Option<u64>, jitter: f64) -> Reconnect {
-    match decide(ended, failures, retry_ms) {
-        Reconnect::After(ms) => {
-            let factor = 0.5 + jitter.clamp(0.0, 1.0);
+    let jitter = jitter.clamp(0.0, 1.0);
+    match (ended, decide(ended, failures, retry_ms)) {
+        // the server said how long: never sooner
+        (Ended::Refused { status: 429, .. }, Reconnect::After(ms)) => {
+            Reconnect::After(((ms as f64) * (1.0 + jitter / 2.0)) as u64)
+        }
+        // "at once" still spreads many clients over a quarter second
+        (_, Reconnect::After(0)) => Reconnect::After((250.0 * jitter) as u64),
+        (_, Reconnect::After(ms)) => {
+            let factor = 0.5 + jitter;
             Reconnect::After(((ms as f64) * factor).min(BACKOFF_MAX_MS as f64) as u64)
         }
-        other => other,
+        (_, other) => other,
     }
 }
 
@@ -506,7 +514,7 @@ mod tests {
         ];
         for (ended, failures, retry, want) in cases {
             assert_eq!(
-                reconnect(ended, failures, retry, 0.5),
+                decide(ended, failures, retry),
                 want,
                 "{ended:?} after {failures}"
             );
@@ -554,5 +562,18 @@ mod tests {
         }
         assert!(!Start.asks_first() && Terminate.asks_first());
         assert_eq!(Reboot.verb(), "reboot");
+    }
+
+    #[test]
+    fn a_retry_after_is_never_shortened_and_at_once_is_spread() {
+        let refused = Ended::Refused {
+            status: 429,
+            retry_after: Some(4),
+        };
+        assert_eq!(reconnect(refused, 0, None, 0.0), Reconnect::After(4_000));
+        assert_eq!(reconnect(refused, 0, None, 1.0), Reconnect::After(6_000));
+        let lagging = Ended::End(EndReason::Lagging);
+        assert_eq!(reconnect(lagging, 0, None, 0.0), Reconnect::After(0));
+        assert_eq!(reconnect(lagging, 0, None, 0.5), Reconnect::After(125));
     }
 }
