@@ -103,6 +103,27 @@ impl ApplianceState {
         self == Self::Terminated
     }
 
+    /// Whether a user may ask it to stop (`POST /appliances/{id}/stop`).
+    pub fn may_stop(self) -> bool {
+        use ApplianceState::*;
+        matches!(self, Running | Booting | Configuring)
+    }
+
+    /// Whether a user may ask it to start again.
+    pub fn may_start(self) -> bool {
+        matches!(self, Self::Stopped | Self::Stopping)
+    }
+
+    /// Whether a user may ask it to reboot.
+    pub fn may_reboot(self) -> bool {
+        self == Self::Running
+    }
+
+    /// Whether a user may ask it to terminate.
+    pub fn may_terminate(self) -> bool {
+        self != Self::Terminated
+    }
+
     /// Whether a domain may exist for the appliance on its host (it holds host resources).
     pub fn holds_host(self) -> bool {
         use ApplianceState::*;

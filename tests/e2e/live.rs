@@ -124,6 +124,22 @@ fn running_in(frames: &[Frame]) -> Vec<String> {
         .collect()
 }
 
+/// The states an appliance went through, as the REST API stores them.
+async fn stored_states(app: &TestApp, token: &str, appliance: &str) -> Vec<String> {
+    let r = app
+        .get(
+            token,
+            &format!("/api/v1/appliances/{appliance}/transitions"),
+        )
+        .await;
+    r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["to"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 /// An application of the admin's with one group of `n` running appliances; (application, group).
 async fn deployed(app: &TestApp, admin: &Session, project: &str, n: u32) -> (String, String) {
     let t = template(app, admin, &format!("Tiny {}", app.unique()), 1, 256).await;
@@ -196,18 +212,7 @@ async fn a_stream_opens_with_a_snapshot_then_sends_each_change_in_order_to_its_t
         assert_eq!(row.state.as_str(), "running");
         assert_eq!(row.application_id.to_string(), application);
         // what the REST API says happened is what the stream said
-        let stored = app
-            .get(
-                &acme.admin.token,
-                &format!("/api/v1/appliances/{id}/transitions"),
-            )
-            .await;
-        let stored: Vec<String> = stored.body["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| t["to"].as_str().unwrap().to_owned())
-            .collect();
+        let stored = stored_states(&app, &acme.admin.token, id).await;
         let streamed: Vec<String> = cs.iter().map(|c| c.to.as_str().to_owned()).collect();
         assert_eq!(streamed, stored, "{id}");
     }
@@ -340,18 +345,7 @@ async fn a_reconnect_with_last_event_id_replays_what_it_missed_after_a_fresh_sna
             .all(|a| a.state.as_str() == "running")
     );
     // the replay follows at once: every transition of the appliance made while away
-    let stored = app
-        .get(
-            &acme.admin.token,
-            &format!("/api/v1/appliances/{third}/transitions"),
-        )
-        .await;
-    let want: Vec<String> = stored.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["to"].as_str().unwrap().to_owned())
-        .collect();
+    let want = stored_states(&app, &acme.admin.token, &third).await;
     let replay = s
         .until("the replay of the third appliance", |f| {
             changes(f)

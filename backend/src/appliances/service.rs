@@ -7,7 +7,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::pagination;
 use crate::state::AppState;
 use common::api::{ApplianceResponse, EventResponse, Page, PageQuery, TransitionResponse};
-use common::{ApplianceId, ApplianceState, ApplicationId};
+use common::{ApplianceId, ApplicationId};
 use store::repo::unscoped;
 use store::repo::{appliances, audit, events, metrics};
 use store::{Appliance, Target};
@@ -126,12 +126,11 @@ pub async fn set_target(
         .write(move |c| -> ApiResult<ApplianceResponse> {
             store::repo::locks::tenant(c, ctx.tenant_id)?;
             let mut a = visible_appliance(c, &ctx, id)?;
-            use ApplianceState::*;
             let fits = match target {
-                Target::Stop => matches!(a.state, Running | Booting | Configuring),
-                Target::Run => matches!(a.state, Stopped | Stopping),
-                Target::Reboot => matches!(a.state, Running),
-                Target::Terminate => a.state != Terminated,
+                Target::Stop => a.state.may_stop(),
+                Target::Run => a.state.may_start(),
+                Target::Reboot => a.state.may_reboot(),
+                Target::Terminate => a.state.may_terminate(),
             };
             if !fits || a.target == Target::Terminate {
                 return Err(ApiError::InvalidState {

@@ -165,11 +165,6 @@ impl Hub {
         self.lock().apps.keys().copied().collect()
     }
 
-    /// Whether any stream listens to `app`.
-    pub fn wants(&self, app: ApplicationId) -> bool {
-        self.lock().apps.contains_key(&app)
-    }
-
     pub fn is_idle(&self) -> bool {
         self.lock().apps.is_empty()
     }
@@ -264,7 +259,7 @@ mod tests {
         assert_eq!(h.open(), 1, "its place is freed at once");
         drop(stalled);
         assert_eq!(h.open(), 1, "and not twice");
-        assert!(h.wants(app));
+        assert!(h.wanted().contains(&app));
     }
 
     #[test]
@@ -312,7 +307,7 @@ mod tests {
         assert!(!h.is_idle());
         drop(s);
         assert!(h.is_idle());
-        assert!(!h.wants(app));
+        assert!(!h.wanted().contains(&app));
         assert!(h.wanted().is_empty());
     }
 }

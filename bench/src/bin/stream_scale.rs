@@ -162,18 +162,22 @@ async fn fixture(api: &Api) -> anyhow::Result<(String, String, String, String)> 
             })),
         )
         .await?;
-    let app = api
-        .call(
-            Method::POST,
-            &format!(
-                "/projects/{}/applications",
-                project["id"].as_str().unwrap_or_default()
-            ),
-            Some(&admin),
-            Some(json!({"name": "live"})),
-        )
-        .await?;
-    let app_id = app["id"].as_str().unwrap_or_default().to_owned();
+    let project = project["id"].as_str().unwrap_or_default();
+    let application = |name: &'static str| {
+        let (api, admin) = (&api, &admin);
+        async move {
+            let app = api
+                .call(
+                    Method::POST,
+                    &format!("/projects/{project}/applications"),
+                    Some(admin),
+                    Some(json!({ "name": name })),
+                )
+                .await?;
+            anyhow::Ok(app["id"].as_str().unwrap_or_default().to_owned())
+        }
+    };
+    let app_id = application("live").await?;
     let layers = api
         .call(
             Method::POST,
@@ -200,18 +204,7 @@ async fn fixture(api: &Api) -> anyhow::Result<(String, String, String, String)> 
         Some(json!({})),
     )
     .await?;
-    let idle = api
-        .call(
-            Method::POST,
-            &format!(
-                "/projects/{}/applications",
-                project["id"].as_str().unwrap_or_default()
-            ),
-            Some(&admin),
-            Some(json!({"name": "idle"})),
-        )
-        .await?;
-    let idle = idle["id"].as_str().unwrap_or_default().to_owned();
+    let idle = application("idle").await?;
     Ok((admin, app_id, group, idle))
 }
 

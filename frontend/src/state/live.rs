@@ -192,25 +192,19 @@ impl ApplianceAction {
     }
 }
 
-/// The actions an appliance in `state` admits, as the server judges them (appliances/service.rs):
-/// what it would refuse with 409 is not offered.
+/// The actions an appliance in `state` admits, by the rules the server applies
+/// (`ApplianceState::may_*`): what it would refuse with 409 is not offered.
 pub fn appliance_actions(state: ApplianceState) -> Vec<ApplianceAction> {
     use ApplianceAction::*;
-    use ApplianceState as S;
-    let mut out = Vec::new();
-    if matches!(state, S::Running | S::Booting | S::Configuring) {
-        out.push(Stop);
-    }
-    if matches!(state, S::Stopped | S::Stopping) {
-        out.push(Start);
-    }
-    if state == S::Running {
-        out.push(Reboot);
-    }
-    if state != S::Terminated {
-        out.push(Terminate);
-    }
-    out
+    [
+        (Stop, state.may_stop()),
+        (Start, state.may_start()),
+        (Reboot, state.may_reboot()),
+        (Terminate, state.may_terminate()),
+    ]
+    .into_iter()
+    .filter_map(|(a, ok)| ok.then_some(a))
+    .collect()
 }
 
 /// How a stream ended, as the reader saw it.
